@@ -1,0 +1,83 @@
+/* conn.h: one WebSocket client: its outgoing queue, subscriptions, limits and close codes. */
+#ifndef WSGATE_CONN_H
+#define WSGATE_CONN_H
+
+#include "wsgate/auth.h"
+#include "wsgate/frame.h"
+#include "wsgate/hub.h"
+#include "wsgate/protocol.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lws;
+
+/* One subscription of one connection; the sublist entry's owner. */
+typedef struct conn_sub {
+    struct conn *conn;
+    sublist_entry *entry;
+    uint64_t min_seq; /* live frames are delivered only when seq > min_seq */
+    /* while a JetStream replay runs: */
+    uint64_t replay_id;
+    uint64_t replay_from; /* first sequence asked for */
+    uint64_t replay_to;   /* ok.seq of the pending ok */
+    bool replay_recovered;
+    char replay_req_id[PROTOCOL_ID_MAX + 1];
+    bool replay_has_req_id;
+    wsg_frame **held; /* replayed frames, then live frames, held until the replay ends */
+    size_t nheld, capheld;
+} conn_sub;
+
+typedef struct conn {
+    struct conn *prev, *next; /* hub->conns */
+    struct lws *wsi;
+    hub *hub;
+    char id[20];
+
+    wsg_frame **q; /* outgoing frames: a circular array of references */
+    uint32_t qhead, qlen, qcap;
+    size_t qbytes; /* bytes of live frames queued (bounded by queue_bytes) */
+
+    conn_sub **subs;
+    uint32_t nsubs, capsubs;
+    uint64_t fanout_gen;
+
+    sbuf *rx;      /* a fragmented client message being assembled */
+    double tokens; /* ops rate limiter (token bucket) */
+    int64_t tokens_ms;
+    int64_t *err_times; /* times of the last err_limit+1 err frames (lazy) */
+    uint32_t err_next, err_count;
+
+    int close_code;         /* non-zero: close with this code at the next WRITEABLE */
+    bool close_after_queue; /* ... but only once the queue is written */
+    const char *close_reason;
+
+    auth_claims *claims; /* NULL when authentication is off */
+    int64_t created_ms;
+    char ip[48];
+} conn;
+
+/* A client completed the upgrade: register it and queue hello. */
+conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip);
+/* The socket closed: unsubscribe everything, drop the queue, free c. */
+void conn_destroy(conn *c);
+
+/* A piece of a client message arrived. Returns -1 to hang up now. */
+int conn_receive(conn *c, const void *in, size_t len);
+/* The socket can take more: write queued frames. Returns -1 to close. */
+int conn_writable(conn *c);
+
+/* Queue a server frame (takes a new reference) and ask for WRITEABLE.
+ * `live` frames count toward the slow-consumer bound and may conflate. */
+void conn_send(conn *c, wsg_frame *f, bool live);
+/* Deliver a live event frame matched through subscription s (fan-out). */
+void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen);
+/* Close with code after (or, when !after_queue, ahead of) what is queued. */
+void conn_close(conn *c, int code, const char *reason, bool after_queue);
+
+/* Replay results for subscription s (see hub_replay_start). */
+void conn_replay_frame(conn_sub *s, wsg_frame *f);
+void conn_replay_end(conn_sub *s, bool ok);
+
+#endif

@@ -1,0 +1,43 @@
+/* frame.h: refcounted outgoing WebSocket frames, encoded once and shared by every recipient.
+ *
+ * A frame's bytes sit after LWS_PRE bytes of headroom so lws_write() can put
+ * the WebSocket header in front without a copy. Frames are referenced only
+ * on the lws service thread once published (no atomics); a frame built on
+ * another thread is handed over with its single reference. */
+#ifndef WSGATE_FRAME_H
+#define WSGATE_FRAME_H
+
+#include "wsgate/sbuf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wsg_frame {
+    int refs;
+    bool lastvalue;     /* msg frame on a last-value subject: may be conflated */
+    uint64_t seq;       /* stream sequence of a msg frame, 0 for control frames */
+    int64_t recv_ns;    /* CLOCK_MONOTONIC ns when NATS delivered it (msg frames), else 0 */
+    char *subject;      /* msg frames: the event subject (owned); NULL otherwise */
+    size_t len;         /* payload bytes */
+    unsigned char *mem; /* allocation: FRAME_PRE headroom, then len payload bytes */
+} wsg_frame;
+
+#define FRAME_PRE 16 /* == LWS_PRE in libwebsockets 4.1 (checked by a static assert in conn.c) */
+
+/* Take the content of b (which must have been sbuf_init'ed with FRAME_PRE
+ * headroom) as a new frame with one reference; b is left empty. */
+wsg_frame *frame_from_sbuf(sbuf *b);
+/* Copy len bytes into a new frame with one reference. */
+wsg_frame *frame_create(const void *data, size_t len);
+/* Payload pointer (headroom in front of it). */
+static inline unsigned char *frame_data(const wsg_frame *f)
+{
+    return f->mem + FRAME_PRE;
+}
+/* Add a reference; returns f. */
+wsg_frame *frame_ref(wsg_frame *f);
+/* Drop a reference; the last one frees the frame. NULL is ignored. */
+void frame_unref(wsg_frame *f);
+
+#endif

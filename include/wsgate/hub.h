@@ -1,0 +1,81 @@
+/* hub.h: the service-thread state every connection shares, and the event path.
+ *
+ * One hub per process, used only on the lws service thread: the
+ * subscription index, the recent-frame ring, last values, batch state, the
+ * stream position, the list of connections, replays in flight. */
+#ifndef WSGATE_HUB_H
+#define WSGATE_HUB_H
+
+#include "wsgate/auth.h"
+#include "wsgate/batches.h"
+#include "wsgate/config.h"
+#include "wsgate/lastvalue.h"
+#include "wsgate/nats_bridge.h"
+#include "wsgate/ring.h"
+#include "wsgate/sublist.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct lws_context;
+struct conn;
+struct conn_sub;
+
+typedef struct hub_replay {
+    struct hub_replay *next;
+    uint64_t id;
+    struct conn_sub *sub; /* NULL once its connection is gone */
+} hub_replay;
+
+typedef struct hub {
+    const wsg_config *cfg;
+    struct lws_context *ctx;
+    sublist *subs;
+    ring *ring;
+    lastvalue *lv;
+    batches *batches;
+    auth *auth; /* NULL when authentication is off */
+    nats_bridge *bridge;
+    struct admit *admit; /* per-IP connection counts */
+
+    struct conn *conns; /* every open connection (doubly linked) */
+    uint64_t next_serial;
+    uint64_t fanout_gen; /* stamps a fan-out so a connection gets each frame once */
+    hub_replay *replays; /* JetStream replays in flight */
+    uint64_t next_replay_id;
+
+    char epoch[64];           /* "" until the stream is attached */
+    uint64_t last_seq;        /* last stream sequence processed */
+    uint64_t stream_last_seq; /* the stream's last sequence when attached */
+    bool nats_connected;
+    bool attached;
+    bool draining; /* shutting down: refuse new clients, close the rest */
+    bool done;     /* leave the service loop */
+    int64_t drain_deadline_ms;
+} hub;
+
+/* Build the hub's state from cfg (the bridge and context are set by server). */
+int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen);
+void hub_fini(hub *h);
+
+/* Drain the NATS inbox: apply every event (service thread, after a wake-up). */
+void hub_poll(hub *h);
+/* Once a second: age batch state, enforce time limits, watch the drain. */
+void hub_tick(hub *h, int64_t now_ms);
+/* Start a graceful shutdown: close every client with 1001, then stop. */
+void hub_shutdown(hub *h);
+
+/* Ready for clients: NATS connected, stream attached, caught up, not draining. */
+bool hub_ready(const hub *h, const char **why);
+
+/* Start a JetStream replay for a subscription; returns its id (0 on failure). */
+uint64_t hub_replay_start(hub *h, struct conn_sub *s, const char *filter, uint64_t from_seq,
+                          uint64_t to_seq);
+/* Forget the replays of a subscription that is going away. */
+void hub_replay_forget(hub *h, struct conn_sub *s);
+
+/* Wall clock and monotonic time in ms / ns. */
+int64_t hub_now_ms(void);
+int64_t hub_mono_ns(void);
+
+#endif

@@ -1,0 +1,71 @@
+/* nats_bridge.h: the NATS side: connection, the JetStream stream, its live consumer, and the inbox.
+ *
+ * The bridge runs its own thread (plus nats.c's). Everything it learns
+ * reaches the lws service thread as events in one inbox; after each append it
+ * calls the wake function (lws_cancel_service), the only cross-thread call. */
+#ifndef WSGATE_NATS_BRIDGE_H
+#define WSGATE_NATS_BRIDGE_H
+
+#include "wsgate/config.h"
+#include "wsgate/frame.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nats_bridge nats_bridge;
+
+enum nb_kind {
+    NB_MSG = 1,    /* an event of the stream, in stream order */
+    NB_STATE,      /* NATS connectivity changed, or the stream was (re)attached */
+    NB_REPLAY_MSG, /* a message fetched for a replay request */
+    NB_REPLAY_END, /* a replay request finished (ok or failed) */
+};
+
+typedef struct nb_event {
+    struct nb_event *next;
+    enum nb_kind kind;
+    /* NB_MSG, NB_REPLAY_MSG */
+    wsg_frame *frame; /* encoded msg frame with one reference, handed to the taker */
+    char *payload;    /* NB_MSG: copy of the raw payload (for batch state) */
+    size_t payload_len;
+    int64_t ts_ms; /* the stream's timestamp of the message */
+    /* NB_STATE */
+    bool connected;     /* connected to NATS */
+    bool attached;      /* stream ensured and live consumer running */
+    char epoch[64];     /* attached: the stream's creation time, RFC 3339 */
+    uint64_t first_seq; /* attached: the stream's first and last sequence at attach time */
+    uint64_t last_seq;
+    /* NB_REPLAY_* */
+    uint64_t replay_id;
+    bool replay_ok; /* NB_REPLAY_END: false when JetStream could not be read */
+                    /* NB_REPLAY_END: first_seq = the stream's first sequence then */
+} nb_event;
+
+typedef void (*nats_bridge_wake_fn)(void *arg);
+
+/* Create the bridge and start connecting in the background (reconnecting
+ * forever). `start_seq` is the first stream sequence to consume (1: rebuild
+ * from everything retained). Returns NULL with a message in err on bad options. */
+nats_bridge *nats_bridge_create(const wsg_config *cfg, nats_bridge_wake_fn wake, void *wake_arg,
+                                char *err, size_t errlen);
+/* Drain the NATS connection (bounded by timeout_ms), stop the thread, free
+ * everything, including events never taken. */
+void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms);
+
+/* Take every pending event, oldest first (a list linked by ->next), or NULL. */
+nb_event *nats_bridge_take(nats_bridge *nb);
+/* Free one event (and the references it still holds). */
+void nats_bridge_event_free(nb_event *ev);
+
+/* Ask for the stored messages matching `filter` with from_seq <= seq <= to_seq,
+ * delivered as NB_REPLAY_MSG events in order, then one NB_REPLAY_END, all with
+ * this replay_id. Returns 0, or -ENOTCONN when the stream is not attached. */
+int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, uint64_t from_seq,
+                       uint64_t to_seq);
+
+/* Format a UNIX time in ns as RFC 3339 UTC with up to 9 fraction digits,
+ * trailing zeros trimmed (as JetStream prints it). */
+void nats_bridge_format_time(int64_t ns, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,181 @@
+/* admit.c: upgrade admission (PROTOCOL.md "Authentication") and per-IP connection counts. */
+#include "wsgate/admit.h"
+
+#include "wsgate/hub.h"
+#include "wsgate/metrics.h"
+#include "wsgate/xmalloc.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct admit_ip {
+    struct admit_ip *next;
+    char ip[48];
+    int count;
+} admit_ip;
+
+#define ADMIT_BUCKETS 4096
+
+struct admit {
+    admit_ip *buckets[ADMIT_BUCKETS];
+};
+
+admit *admit_create(void)
+{
+    return xcalloc(1, sizeof(admit));
+}
+
+void admit_destroy(admit *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < ADMIT_BUCKETS; i++)
+        for (admit_ip *e = a->buckets[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    free(a);
+}
+
+static admit_ip **admit_find(admit *a, const char *ip)
+{
+    size_t h = 5381;
+    for (const char *p = ip; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    admit_ip **e = &a->buckets[h % ADMIT_BUCKETS];
+    while (*e && strcmp((*e)->ip, ip) != 0)
+        e = &(*e)->next;
+    return e;
+}
+
+void admit_release(hub *h, const char *ip)
+{
+    admit_ip **e = admit_find(h->admit, ip);
+    if (*e && --(*e)->count <= 0) {
+        admit_ip *dead = *e;
+        *e = dead->next;
+        free(dead);
+    }
+}
+
+/* The host part of an origin ("http://localhost:8080" -> "localhost"). */
+static void admit_origin_host(const char *origin, char *out, size_t outlen)
+{
+    const char *p = strstr(origin, "://");
+    p = p ? p + 3 : origin;
+    size_t n = 0;
+    if (*p == '[') { /* [::1]:8080 */
+        const char *end = strchr(p, ']');
+        n = end ? (size_t)(end - p + 1) : strlen(p);
+    } else {
+        n = strcspn(p, ":/");
+    }
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+int admit_origin_allowed(const char *origin, const char *host, char *const *allowed, size_t count)
+{
+    if (count) {
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(allowed[i], "*") == 0 || strcasecmp(allowed[i], origin) == 0)
+                return 1;
+        return 0;
+    }
+    char oh[256];
+    admit_origin_host(origin, oh, sizeof(oh));
+    if (strcasecmp(oh, "localhost") == 0 || strncmp(oh, "127.", 4) == 0 || strcmp(oh, "[::1]") == 0)
+        return 1;
+    const char *p = strstr(origin, "://"); /* same host: the Origin's authority equals Host */
+    p = p ? p + 3 : origin;
+    return host && host[0] && strcasecmp(p, host) == 0;
+}
+
+/* Copy a request header into buf ("" when absent). */
+static void admit_header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len)
+{
+    buf[0] = '\0';
+    if (lws_hdr_total_length(wsi, t) > 0 && lws_hdr_total_length(wsi, t) < len)
+        lws_hdr_copy(wsi, buf, len, t);
+}
+
+/* The bearer token of the request: Authorization header first, then ?token=. */
+static int admit_token(struct lws *wsi, char *buf, int len)
+{
+    char authz[AUTH_TOKEN_MAX + 16];
+    admit_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, (int)sizeof(authz));
+    if (strncasecmp(authz, "Bearer ", 7) == 0) {
+        snprintf(buf, (size_t)len, "%s", authz + 7);
+        return (int)strlen(buf);
+    }
+    if (lws_get_urlarg_by_name(wsi, "token=", buf, len))
+        return (int)strlen(buf);
+    buf[0] = '\0';
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -1 : 0;
+}
+
+int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t iplen,
+                const char **why)
+{
+    const wsg_config *cfg = h->cfg;
+    char path[256], origin[512], host[256];
+    if (claims)
+        *claims = NULL;
+    admit_header(wsi, WSI_TOKEN_GET_URI, path, (int)sizeof(path));
+    if (strcmp(path, "/ws") != 0) {
+        *why = "WebSocket endpoint is /ws";
+        return 404;
+    }
+    if (h->draining) {
+        *why = "draining";
+        return 503;
+    }
+    admit_header(wsi, WSI_TOKEN_ORIGIN, origin, (int)sizeof(origin));
+    admit_header(wsi, WSI_TOKEN_HOST, host, (int)sizeof(host));
+    if (origin[0] &&
+        !admit_origin_allowed(origin, host, cfg->allowed_origins, cfg->allowed_origin_count)) {
+        *why = "origin not allowed";
+        return 403;
+    }
+    if (cfg->max_conns > 0 && metrics.connections >= cfg->max_conns) {
+        *why = "too many connections";
+        return 503;
+    }
+    lws_get_peer_simple(wsi, ip, iplen);
+    admit_ip **e = admit_find(h->admit, ip);
+    if (cfg->max_conns_per_ip > 0 && *e && (*e)->count >= cfg->max_conns_per_ip) {
+        *why = "too many connections from this address";
+        return 503;
+    }
+    if (h->auth) {
+        char token[AUTH_TOKEN_MAX + 16];
+        int n = admit_token(wsi, token, (int)sizeof(token));
+        if (n <= 0) {
+            *why = n < 0 ? "token too long" : "missing token";
+            return 401;
+        }
+        auth_claims *c = xcalloc(1, sizeof(*c));
+        if (auth_verify(h->auth, token, (size_t)n, hub_now_ms() / 1000, c, why) != 0) {
+            free(c);
+            return 401;
+        }
+        if (claims) {
+            *claims = c;
+        } else {
+            auth_claims_clear(c);
+            free(c);
+        }
+    }
+    if (!claims)
+        return 0; /* a check only: nothing is kept or counted */
+    if (!*e) {
+        *e = xcalloc(1, sizeof(admit_ip));
+        snprintf((*e)->ip, sizeof((*e)->ip), "%s", ip);
+    }
+    (*e)->count++;
+    return 0;
+}

@@ -1,0 +1,489 @@
+/* conn.c: one WebSocket client: its queue of shared frames, its subscriptions, limits, closing.
+ *
+ * The queue holds references to frames that every recipient shares; a
+ * connection never encodes or copies an event. Queue slots carry one tag
+ * bit (the low bit of the pointer) marking frames that count toward the
+ * slow-consumer bound ("live" frames); replies and replays do not. */
+#include "wsgate/conn.h"
+
+#include "wsgate/log.h"
+#include "wsgate/metrics.h"
+#include "wsgate/xmalloc.h"
+
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
+
+#define CONN_WRITE_BUDGET 64 /* frames written per WRITEABLE, so one client can't hog the loop */
+
+static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
+{
+    return (wsg_frame *)((uintptr_t)slot & ~(uintptr_t)1);
+}
+
+static inline bool conn_slot_live(wsg_frame *slot)
+{
+    return (uintptr_t)slot & 1;
+}
+
+conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
+{
+    conn *c = xcalloc(1, sizeof(*c));
+    c->wsi = wsi;
+    c->hub = h;
+    c->claims = claims;
+    c->created_ms = hub_now_ms();
+    c->tokens = h->cfg->ops_burst;
+    c->tokens_ms = c->created_ms;
+    snprintf(c->id, sizeof(c->id), "c%llx", (unsigned long long)++h->next_serial);
+    snprintf(c->ip, sizeof(c->ip), "%s", ip ? ip : "");
+    c->next = h->conns;
+    if (h->conns)
+        h->conns->prev = c;
+    h->conns = c;
+    metrics.connections++;
+    metrics.connections_total++;
+    log_event(LOG_INFO, "conn_open", "s:conn", c->id, "s:ip", c->ip, "s:client",
+              claims ? claims->sub : NULL, NULL);
+    wsg_frame *hello = protocol_hello(c->id, h->epoch, h->cfg->heartbeat_ms, h->cfg->max_frame);
+    conn_send(c, hello, false);
+    frame_unref(hello);
+    return c;
+}
+
+static void conn_sub_free(conn *c, conn_sub *s)
+{
+    hub_replay_forget(c->hub, s);
+    sublist_remove(c->hub->subs, s->entry);
+    for (size_t i = 0; i < s->nheld; i++)
+        frame_unref(s->held[i]);
+    free(s->held);
+    free(s);
+    metrics.subscriptions--;
+}
+
+void conn_destroy(conn *c)
+{
+    hub *h = c->hub;
+    for (uint32_t i = 0; i < c->nsubs; i++)
+        conn_sub_free(c, c->subs[i]);
+    free(c->subs);
+    for (uint32_t i = 0; i < c->qlen; i++)
+        frame_unref(conn_slot_frame(c->q[(c->qhead + i) % c->qcap]));
+    free(c->q);
+    if (c->rx) {
+        sbuf_free(c->rx);
+        free(c->rx);
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->claims) {
+        auth_claims_clear(c->claims);
+        free(c->claims);
+    }
+    free(c->err_times);
+    metrics.connections--;
+    log_event(LOG_DEBUG, "conn_free", "s:conn", c->id, NULL);
+    free(c);
+}
+
+void conn_close(conn *c, int code, const char *reason, bool after_queue)
+{
+    if (c->close_code)
+        return;
+    c->close_code = code;
+    c->close_reason = reason;
+    c->close_after_queue = after_queue;
+    log_event(code == 1001 ? LOG_DEBUG : LOG_INFO, "conn_closing", "s:conn", c->id, "i:code", code,
+              "s:reason", reason, NULL);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Replace a queued live frame of the same last-value subject by f. */
+static bool conn_conflate(conn *c, wsg_frame *f)
+{
+    for (uint32_t i = c->qlen; i-- > 0;) {
+        uint32_t at = (c->qhead + i) % c->qcap;
+        wsg_frame *old = conn_slot_frame(c->q[at]);
+        if (!conn_slot_live(c->q[at]) || !old->lastvalue || strcmp(old->subject, f->subject) != 0)
+            continue;
+        c->qbytes = c->qbytes - old->len + f->len;
+        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | 1);
+        frame_unref(old);
+        metrics.conflated++;
+        return true;
+    }
+    return false;
+}
+
+static void conn_queue_grow(conn *c)
+{
+    uint32_t cap = c->qcap ? c->qcap * 2 : 8;
+    wsg_frame **q = xmalloc(cap * sizeof(*q));
+    for (uint32_t i = 0; i < c->qlen; i++)
+        q[i] = c->q[(c->qhead + i) % c->qcap];
+    free(c->q);
+    c->q = q;
+    c->qcap = cap;
+    c->qhead = 0;
+}
+
+void conn_send(conn *c, wsg_frame *f, bool live)
+{
+    if (c->close_code && !c->close_after_queue)
+        return; /* closing ahead of the queue: nothing more goes out */
+    if (live) {
+        if (f->lastvalue && c->qlen && conn_conflate(c, f))
+            return;
+        if (!f->lastvalue && c->qbytes + f->len > c->hub->cfg->queue_bytes) {
+            metrics.slow_consumer_closes++;
+            conn_close(c, 4001, "slow consumer", false);
+            return;
+        }
+        c->qbytes += f->len;
+    }
+    if (c->qlen == c->qcap)
+        conn_queue_grow(c);
+    c->q[(c->qhead + c->qlen) % c->qcap] = (wsg_frame *)((uintptr_t)frame_ref(f) | (live ? 1 : 0));
+    if (c->qlen++ == 0)
+        lws_callback_on_writable(c->wsi);
+}
+
+void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
+{
+    conn *c = s->conn;
+    if (f->seq <= s->min_seq)
+        return;
+    if (s->replay_id) { /* hold it until the replay before it is out */
+        if (s->nheld == s->capheld) {
+            s->capheld = s->capheld ? s->capheld * 2 : 16;
+            s->held = xrealloc(s->held, s->capheld * sizeof(*s->held));
+        }
+        s->held[s->nheld++] = frame_ref(f);
+        return;
+    }
+    if (c->fanout_gen == gen)
+        return; /* already queued through another subscription */
+    c->fanout_gen = gen;
+    conn_send(c, f, true);
+}
+
+int conn_writable(conn *c)
+{
+    if (c->close_code && (!c->close_after_queue || c->qlen == 0)) {
+        const char *r = c->close_reason ? c->close_reason : "";
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r,
+                         strlen(r));
+        return -1;
+    }
+    int64_t now_ns = hub_mono_ns();
+    for (int budget = CONN_WRITE_BUDGET; c->qlen && budget > 0; budget--) {
+        if (lws_send_pipe_choked(c->wsi))
+            break;
+        wsg_frame *slot = c->q[c->qhead];
+        wsg_frame *f = conn_slot_frame(slot);
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+        if (conn_slot_live(slot))
+            c->qbytes -= f->len;
+        int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
+        if (n < (int)f->len) {
+            frame_unref(f);
+            return -1;
+        }
+        metrics.bytes_sent += f->len;
+        if (f->seq) {
+            metrics.deliveries++;
+            if (f->recv_ns)
+                metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
+        }
+        frame_unref(f);
+    }
+    if (c->qlen == 0 && c->qcap > 64) { /* give a burst's memory back while idle */
+        free(c->q);
+        c->q = NULL;
+        c->qcap = c->qhead = 0;
+    }
+    if (c->qlen || c->close_code)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* Take one token of the ops rate limiter; false when the client is over its rate. */
+static bool conn_rate_take(conn *c)
+{
+    const wsg_config *cfg = c->hub->cfg;
+    int64_t now = hub_now_ms();
+    c->tokens += (double)(now - c->tokens_ms) * cfg->ops_rate / 1000.0;
+    c->tokens_ms = now;
+    if (c->tokens > cfg->ops_burst)
+        c->tokens = cfg->ops_burst;
+    if (c->tokens < 1.0)
+        return false;
+    c->tokens -= 1.0;
+    return true;
+}
+
+/* Send an err frame; the (err_limit+1)-th within err_window closes with 4003 after it. */
+static void conn_error(conn *c, const char *id, enum proto_err code, const char *message)
+{
+    const wsg_config *cfg = c->hub->cfg;
+    metrics.client_errors[code]++;
+    wsg_frame *f = protocol_err(id, code, message);
+    conn_send(c, f, false);
+    frame_unref(f);
+    uint32_t slots = (uint32_t)cfg->err_limit + 1;
+    if (!c->err_times)
+        c->err_times = xcalloc(slots, sizeof(*c->err_times));
+    int64_t now = hub_now_ms();
+    c->err_times[c->err_next] = now;
+    c->err_next = (c->err_next + 1) % slots;
+    if (c->err_count < slots)
+        c->err_count++;
+    /* err_next now indexes the oldest of the last `slots` errors */
+    if (c->err_count == slots && now - c->err_times[c->err_next] <= cfg->err_window_ms)
+        conn_close(c, 4003, "too many errors", true);
+}
+
+static conn_sub *conn_find_sub(conn *c, const char *pattern, uint32_t *index)
+{
+    for (uint32_t i = 0; i < c->nsubs; i++) {
+        if (strcmp(sublist_entry_pattern(c->subs[i]->entry), pattern) == 0) {
+            if (index)
+                *index = i;
+            return c->subs[i];
+        }
+    }
+    return NULL;
+}
+
+static void conn_send_owned(conn *c, wsg_frame *f, bool live)
+{
+    conn_send(c, f, live);
+    frame_unref(f);
+}
+
+static void conn_send_lastvalue(wsg_frame *f, void *arg)
+{
+    conn_send(arg, f, true);
+}
+
+/* Answer a resume: replay from the ring when it reaches back far enough, else from JetStream. */
+static void conn_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
+{
+    hub *h = c->hub;
+    const char *pattern = cmd->subject;
+    const char *id = cmd->has_id ? cmd->id : NULL;
+    uint64_t to = h->last_seq, since = cmd->since;
+    bool recovered = true;
+    if (cmd->has_epoch && strcmp(cmd->epoch, h->epoch) != 0) {
+        recovered = false; /* another stream: its sequence numbers mean nothing here */
+        since = 0;
+    }
+    uint64_t newest = to > h->stream_last_seq ? to : h->stream_last_seq;
+    if (since > newest || since >= to) {
+        recovered = recovered && since <= newest;
+        s->min_seq = since > to && since <= newest ? since : to;
+        conn_send_owned(c, protocol_ok_resume(id, pattern, to, 0, recovered), false);
+        return;
+    }
+    s->min_seq = to;
+    size_t i = ring_find_after(h->ring, since);
+    if (ring_count(h->ring) && ring_first_seq(h->ring) <= since + 1) {
+        size_t n = 0, count = ring_count(h->ring);
+        for (size_t k = i; k < count && ring_at(h->ring, k)->seq <= to; k++)
+            n += subject_matches(pattern, ring_at(h->ring, k)->subject);
+        conn_send_owned(c, protocol_ok_resume(id, pattern, to, n, recovered), false);
+        for (size_t k = i; k < count && ring_at(h->ring, k)->seq <= to; k++)
+            if (subject_matches(pattern, ring_at(h->ring, k)->subject))
+                conn_send(c, ring_at(h->ring, k), false);
+        metrics.replayed += n;
+        return;
+    }
+    s->replay_from = since + 1;
+    s->replay_to = to;
+    s->replay_recovered = recovered;
+    s->replay_has_req_id = cmd->has_id;
+    memcpy(s->replay_req_id, cmd->id, sizeof(s->replay_req_id));
+    s->replay_id = hub_replay_start(h, s, pattern, since + 1, to);
+    if (!s->replay_id)
+        conn_replay_end(s, false);
+}
+
+void conn_replay_frame(conn_sub *s, wsg_frame *f)
+{
+    if (s->nheld == s->capheld) {
+        s->capheld = s->capheld ? s->capheld * 2 : 16;
+        s->held = xrealloc(s->held, s->capheld * sizeof(*s->held));
+    }
+    s->held[s->nheld++] = frame_ref(f);
+}
+
+/* Is f matched by another subscription of c that was live when f went out? */
+static bool conn_other_live_match(conn *c, conn_sub *s, const wsg_frame *f)
+{
+    for (uint32_t i = 0; i < c->nsubs; i++) {
+        conn_sub *o = c->subs[i];
+        if (o != s && !o->replay_id && f->seq > o->min_seq &&
+            subject_matches(sublist_entry_pattern(o->entry), f->subject))
+            return true;
+    }
+    return false;
+}
+
+void conn_replay_end(conn_sub *s, bool ok)
+{
+    conn *c = s->conn;
+    size_t n = 0;
+    while (n < s->nheld && s->held[n]->seq <= s->replay_to)
+        n++;
+    s->replay_id = 0;
+    if (!ok) {
+        conn_error(c, s->replay_has_req_id ? s->replay_req_id : NULL, PERR_INTERNAL,
+                   "the stream could not be read for the replay; resubscribe");
+        for (size_t i = 0; i < s->nheld; i++)
+            frame_unref(s->held[i]);
+        s->nheld = 0;
+        uint32_t at;
+        if (conn_find_sub(c, sublist_entry_pattern(s->entry), &at) == s) {
+            c->subs[at] = c->subs[--c->nsubs];
+            conn_sub_free(c, s);
+        }
+        return;
+    }
+    conn_send_owned(c,
+                    protocol_ok_resume(s->replay_has_req_id ? s->replay_req_id : NULL,
+                                       sublist_entry_pattern(s->entry), s->replay_to, n,
+                                       s->replay_recovered),
+                    false);
+    for (size_t i = 0; i < s->nheld; i++) {
+        wsg_frame *f = s->held[i];
+        if (i < n || !conn_other_live_match(c, s, f))
+            conn_send(c, f, false);
+        frame_unref(f);
+    }
+    metrics.replayed += n;
+    if (s->nheld)
+        s->min_seq =
+            s->held[s->nheld - 1]->seq > s->min_seq ? s->held[s->nheld - 1]->seq : s->min_seq;
+    free(s->held);
+    s->held = NULL;
+    s->nheld = s->capheld = 0;
+}
+
+static void conn_op_sub(conn *c, const proto_cmd *cmd)
+{
+    hub *h = c->hub;
+    const char *id = cmd->has_id ? cmd->id : NULL;
+    if (c->claims && !auth_claims_allow(c->claims, cmd->subject)) {
+        conn_error(c, id, PERR_FORBIDDEN, "subject not allowed by token");
+        return;
+    }
+    if (conn_find_sub(c, cmd->subject, NULL)) {
+        conn_send_owned(c, protocol_ok(id, cmd->subject, h->last_seq), false);
+        return;
+    }
+    if (c->nsubs >= (uint32_t)h->cfg->max_subs) {
+        conn_error(c, id, PERR_TOO_MANY_SUBSCRIPTIONS, "subscription limit reached");
+        return;
+    }
+    conn_sub *s = xcalloc(1, sizeof(*s));
+    s->conn = c;
+    s->entry = sublist_insert(h->subs, cmd->subject, s);
+    if (c->nsubs == c->capsubs) {
+        c->capsubs = c->capsubs ? c->capsubs * 2 : 4;
+        c->subs = xrealloc(c->subs, c->capsubs * sizeof(*c->subs));
+    }
+    c->subs[c->nsubs++] = s;
+    metrics.subscriptions++;
+    if (cmd->has_since) {
+        conn_resume(c, s, cmd);
+        return;
+    }
+    s->min_seq = h->last_seq;
+    conn_send_owned(c, protocol_ok(id, cmd->subject, h->last_seq), false);
+    lastvalue_each_match(h->lv, cmd->subject, conn_send_lastvalue, c);
+}
+
+static void conn_op_unsub(conn *c, const proto_cmd *cmd)
+{
+    uint32_t at;
+    conn_sub *s = conn_find_sub(c, cmd->subject, &at);
+    if (s) {
+        c->subs[at] = c->subs[--c->nsubs];
+        conn_sub_free(c, s);
+    }
+    conn_send_owned(c, protocol_ok(cmd->has_id ? cmd->id : NULL, cmd->subject, c->hub->last_seq),
+                    false);
+}
+
+/* One complete client message. */
+static void conn_message(conn *c, const char *buf, size_t len, bool binary)
+{
+    proto_cmd cmd;
+    const char *msg;
+    if (binary) {
+        conn_error(c, NULL, PERR_BAD_REQUEST, "binary frames are not accepted");
+        return;
+    }
+    enum proto_err e = protocol_parse(buf, len, &cmd, &msg);
+    const char *id = cmd.has_id ? cmd.id : NULL;
+    if (!conn_rate_take(c)) {
+        conn_error(c, id, PERR_RATE_LIMITED, "too many operations; slow down");
+        return;
+    }
+    if (e != PERR_NONE) {
+        conn_error(c, id, e, msg);
+        return;
+    }
+    switch (cmd.op) {
+    case PROTO_SUB:
+        conn_op_sub(c, &cmd);
+        break;
+    case PROTO_UNSUB:
+        conn_op_unsub(c, &cmd);
+        break;
+    case PROTO_PING:
+        conn_send_owned(c, protocol_pong(id), false);
+        break;
+    }
+}
+
+int conn_receive(conn *c, const void *in, size_t len)
+{
+    size_t remaining = lws_remaining_packet_payload(c->wsi);
+    bool complete = lws_is_final_fragment(c->wsi) && remaining == 0;
+    size_t have = c->rx ? c->rx->len : 0;
+    if (have + len + remaining > c->hub->cfg->max_frame) {
+        log_event(LOG_INFO, "conn_closing", "s:conn", c->id, "i:code", 1009, "s:reason",
+                  "message too big", NULL);
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         (unsigned char *)"message too big", 15);
+        return -1;
+    }
+    if (c->close_code)
+        return 0; /* closing: ignore what the client still says */
+    if (complete && !c->rx) {
+        conn_message(c, in, len, lws_frame_is_binary(c->wsi));
+        return 0;
+    }
+    if (!c->rx) {
+        c->rx = xmalloc(sizeof(*c->rx));
+        sbuf_init(c->rx, 0);
+    }
+    sbuf_put(c->rx, in, len);
+    if (complete) {
+        conn_message(c, sbuf_str(c->rx), c->rx->len, lws_frame_is_binary(c->wsi));
+        sbuf_free(c->rx);
+        free(c->rx);
+        c->rx = NULL;
+    }
+    return 0;
+}

@@ -1,0 +1,164 @@
+/* http.c: routes for the plain HTTP endpoints (PROTOCOL.md "Endpoints"); the lws plumbing is in
+ * server.c. */
+#include "wsgate/http.h"
+
+#include "wsgate/batches.h"
+#include "wsgate/hub.h"
+#include "wsgate/metrics.h"
+#include "wsgate/subject.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HTTP_FILE_MAX (16 * 1024 * 1024)
+
+static const struct {
+    const char *ext;
+    const char *type;
+} http_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".md", "text/markdown; charset=utf-8"},
+};
+
+const char *http_content_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof(http_types) / sizeof(http_types[0]); i++)
+        if (strcmp(dot, http_types[i].ext) == 0)
+            return http_types[i].type;
+    return "application/octet-stream";
+}
+
+static void http_init(http_response *resp, int status, const char *type, const char *cache)
+{
+    memset(resp, 0, sizeof(*resp));
+    resp->status = status;
+    resp->content_type = type;
+    resp->cache_control = cache;
+    sbuf_init(&resp->body, 0);
+}
+
+void http_error(http_response *resp, int status, const char *message)
+{
+    http_init(resp, status, "application/json", "no-store");
+    sbuf_puts(&resp->body, "{\"error\":");
+    sbuf_json_str(&resp->body, message, strlen(message));
+    sbuf_putc(&resp->body, '}');
+}
+
+void http_response_free(http_response *resp)
+{
+    sbuf_free(&resp->body);
+}
+
+const unsigned char *http_body(const http_response *resp, size_t *len)
+{
+    if (resp->data) {
+        *len = resp->len;
+        return resp->data;
+    }
+    *len = resp->body.len;
+    return (const unsigned char *)sbuf_str(&resp->body);
+}
+
+/* A file of the dashboard: from --web-root when set, else embedded. */
+static void http_static(hub *h, const char *path, const char *if_none_match, http_response *resp)
+{
+    for (const char *p = path; *p; p++) {
+        if (!(*p == '/' || *p == '.' || *p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') ||
+              (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) ||
+            (p[0] == '.' && p[1] == '.')) {
+            http_error(resp, 404, "not found");
+            return;
+        }
+    }
+    if (h->cfg->web_root) {
+        char file[4096];
+        snprintf(file, sizeof(file), "%s%s", h->cfg->web_root, path);
+        FILE *fp = fopen(file, "rb");
+        if (!fp) {
+            http_error(resp, 404, "not found");
+            return;
+        }
+        http_init(resp, 200, http_content_type(path), "no-cache");
+        char chunk[16384];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && resp->body.len < HTTP_FILE_MAX)
+            sbuf_put(&resp->body, chunk, n);
+        fclose(fp);
+        return;
+    }
+    for (const struct http_asset *a = http_assets; a->path; a++) {
+        if (strcmp(a->path, path) != 0)
+            continue;
+        bool fresh = if_none_match && strcmp(if_none_match, a->etag) == 0;
+        http_init(resp, fresh ? 304 : 200, http_content_type(path), "no-cache");
+        resp->etag = a->etag;
+        if (!fresh) {
+            resp->data = a->data;
+            resp->len = a->len;
+        }
+        return;
+    }
+    http_error(resp, 404, "not found");
+}
+
+static void http_api(hub *h, const char *path, http_response *resp)
+{
+    int64_t now = hub_now_ms();
+    if (strcmp(path, "/api/batches") == 0 || strcmp(path, "/api/batches/") == 0) {
+        http_init(resp, 200, "application/json", "no-store");
+        batches_list_json(h->batches, now, &resp->body);
+    } else if (strncmp(path, "/api/batches/", 13) == 0) {
+        const char *id = path + 13;
+        http_init(resp, 200, "application/json", "no-store");
+        if (!subject_valid(id) || strchr(id, '.') ||
+            batches_get_json(h->batches, id, now, &resp->body) != 0) {
+            http_response_free(resp);
+            http_error(resp, 404, "unknown batch");
+        }
+    } else if (strcmp(path, "/api/verifications") == 0) {
+        http_init(resp, 200, "application/json", "no-store");
+        batches_verifications_json(h->batches, &resp->body);
+    } else {
+        http_error(resp, 404, "not found");
+    }
+}
+
+void http_handle(hub *h, const char *path, const char *if_none_match, http_response *resp)
+{
+    const char *why;
+    if (strcmp(path, "/healthz") == 0) {
+        http_init(resp, 200, "application/json", "no-store");
+        sbuf_puts(&resp->body, "{\"status\":\"ok\"}");
+    } else if (strcmp(path, "/readyz") == 0) {
+        bool ready = hub_ready(h, &why);
+        http_init(resp, ready ? 200 : 503, "application/json", "no-store");
+        if (ready) {
+            sbuf_printf(&resp->body, "{\"status\":\"ready\",\"seq\":%llu}",
+                        (unsigned long long)h->last_seq);
+        } else {
+            sbuf_puts(&resp->body, "{\"status\":\"unavailable\",\"reason\":");
+            sbuf_json_str(&resp->body, why, strlen(why));
+            sbuf_putc(&resp->body, '}');
+        }
+    } else if (strcmp(path, "/metrics") == 0) {
+        http_init(resp, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
+        metrics_render(&resp->body);
+    } else if (strncmp(path, "/api/", 5) == 0) {
+        http_api(h, path, resp);
+    } else if (strcmp(path, "/") == 0) {
+        http_static(h, "/index.html", if_none_match, resp);
+    } else {
+        http_static(h, path, if_none_match, resp);
+    }
+}

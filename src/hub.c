@@ -1,0 +1,230 @@
+/* hub.c: the event path on the service thread: inbox -> state -> ring -> index -> queues. */
+#include "wsgate/hub.h"
+
+#include "wsgate/conn.h"
+#include "wsgate/log.h"
+#include "wsgate/metrics.h"
+#include "wsgate/xmalloc.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t hub_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t hub_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof(*h));
+    h->cfg = cfg;
+    if (cfg->jwt_secret || cfg->jwt_public_key) {
+        h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
+        if (!h->auth)
+            return -1;
+    }
+    h->subs = sublist_create();
+    h->ring = ring_create(cfg->ring_msgs, cfg->ring_bytes);
+    h->lv = lastvalue_create(cfg->last_value, cfg->last_value_count);
+    batches_config bc = {.stall_ms = cfg->batch_stall_ms, .retention_ms = cfg->batch_retention_ms};
+    h->batches = batches_create(&bc);
+    return 0;
+}
+
+void hub_fini(hub *h)
+{
+    while (h->conns) /* normally empty: lws closed them all */
+        conn_destroy(h->conns);
+    for (hub_replay *r = h->replays, *next; r; r = next) {
+        next = r->next;
+        free(r);
+    }
+    batches_destroy(h->batches);
+    lastvalue_destroy(h->lv);
+    ring_destroy(h->ring);
+    sublist_destroy(h->subs);
+    auth_destroy(h->auth);
+}
+
+bool hub_ready(const hub *h, const char **why)
+{
+    const char *reason = NULL;
+    if (h->draining)
+        reason = "draining";
+    else if (!h->nats_connected)
+        reason = "nats disconnected";
+    else if (!h->attached)
+        reason = "stream not attached";
+    else if (h->last_seq < h->stream_last_seq)
+        reason = "catching up with the stream";
+    if (why)
+        *why = reason;
+    return reason == NULL;
+}
+
+/* A new stream epoch: everything remembered belongs to the old stream. */
+static void hub_reset_stream(hub *h, const char *epoch)
+{
+    if (h->epoch[0])
+        log_event(LOG_WARN, "stream_reset", "s:old_epoch", h->epoch, "s:epoch", epoch, NULL);
+    snprintf(h->epoch, sizeof(h->epoch), "%s", epoch);
+    h->last_seq = 0;
+    ring_clear(h->ring);
+    lastvalue_clear(h->lv);
+    batches_reset(h->batches);
+}
+
+static void hub_on_state(hub *h, const nb_event *ev)
+{
+    bool was_ready = hub_ready(h, NULL);
+    h->nats_connected = ev->connected;
+    h->attached = ev->attached;
+    if (ev->attached) {
+        if (strcmp(h->epoch, ev->epoch) != 0)
+            hub_reset_stream(h, ev->epoch);
+        h->stream_last_seq = ev->last_seq;
+    }
+    metrics.nats_connected = ev->connected;
+    if (was_ready != hub_ready(h, NULL))
+        log_event(LOG_INFO, "ready_changed", "b:ready", !was_ready, NULL);
+}
+
+/* The path of one event: state, memory, then every matching connection. */
+static void hub_on_msg(hub *h, nb_event *ev)
+{
+    wsg_frame *f = ev->frame;
+    if (f->seq <= h->last_seq)
+        return; /* seen already (a consumer was recreated) */
+    bool was_ready = hub_ready(h, NULL);
+    h->last_seq = f->seq;
+    metrics.messages_received++;
+    metrics.stream_last_seq = f->seq;
+    f->recv_ns = hub_mono_ns();
+    if (batches_feed(h->batches, f->subject, ev->payload, ev->payload_len, f->seq, ev->ts_ms) != 0)
+        log_event(LOG_WARN, "bad_event_payload", "s:subject", f->subject, "u:seq",
+                  (unsigned long long)f->seq, NULL);
+    f->lastvalue = lastvalue_is(h->lv, f->subject);
+    if (f->lastvalue)
+        lastvalue_put(h->lv, f);
+    ring_push(h->ring, f);
+
+    const sublist_result *r = sublist_match(h->subs, f->subject);
+    uint64_t gen = ++h->fanout_gen;
+    for (size_t i = 0; i < r->count; i++)
+        conn_deliver(r->owners[i], f, gen);
+    if (!was_ready && hub_ready(h, NULL))
+        log_event(LOG_INFO, "ready_changed", "b:ready", 1, "u:seq", (unsigned long long)f->seq,
+                  NULL);
+}
+
+static hub_replay *hub_replay_find(hub *h, uint64_t id, bool unlink)
+{
+    for (hub_replay **p = &h->replays; *p; p = &(*p)->next) {
+        if ((*p)->id != id)
+            continue;
+        hub_replay *r = *p;
+        if (unlink)
+            *p = r->next;
+        return r;
+    }
+    return NULL;
+}
+
+uint64_t hub_replay_start(hub *h, conn_sub *s, const char *filter, uint64_t from_seq,
+                          uint64_t to_seq)
+{
+    if (!h->bridge || !h->attached)
+        return 0;
+    hub_replay *r = xcalloc(1, sizeof(*r));
+    r->id = ++h->next_replay_id;
+    r->sub = s;
+    r->next = h->replays;
+    h->replays = r;
+    nats_bridge_replay(h->bridge, r->id, filter, from_seq, to_seq);
+    return r->id;
+}
+
+void hub_replay_forget(hub *h, conn_sub *s)
+{
+    for (hub_replay *r = h->replays; r; r = r->next)
+        if (r->sub == s)
+            r->sub = NULL;
+}
+
+static void hub_on_replay(hub *h, nb_event *ev)
+{
+    hub_replay *r = hub_replay_find(h, ev->replay_id, ev->kind == NB_REPLAY_END);
+    if (r && r->sub) {
+        if (ev->kind == NB_REPLAY_MSG)
+            conn_replay_frame(r->sub, ev->frame);
+        else {
+            if (ev->first_seq > r->sub->replay_from)
+                r->sub->replay_recovered = false; /* the stream no longer holds all of it */
+            conn_replay_end(r->sub, ev->replay_ok);
+        }
+    }
+    if (r && ev->kind == NB_REPLAY_END)
+        free(r);
+}
+
+void hub_poll(hub *h)
+{
+    if (!h->bridge)
+        return;
+    for (nb_event *ev = nats_bridge_take(h->bridge), *next; ev; ev = next) {
+        next = ev->next;
+        switch (ev->kind) {
+        case NB_MSG:
+            hub_on_msg(h, ev);
+            break;
+        case NB_STATE:
+            hub_on_state(h, ev);
+            break;
+        case NB_REPLAY_MSG:
+        case NB_REPLAY_END:
+            hub_on_replay(h, ev);
+            break;
+        }
+        nats_bridge_event_free(ev);
+    }
+}
+
+void hub_shutdown(hub *h)
+{
+    if (h->draining)
+        return;
+    h->draining = true;
+    h->drain_deadline_ms = hub_now_ms() + h->cfg->shutdown_timeout_ms;
+    log_event(LOG_INFO, "shutdown", "i:connections", (int)metrics.connections, NULL);
+    for (conn *c = h->conns; c; c = c->next)
+        conn_close(c, 1001, "server shutting down", false);
+    if (!h->conns)
+        h->done = true;
+}
+
+void hub_tick(hub *h, int64_t now_ms)
+{
+    batches_tick(h->batches, now_ms);
+    const wsg_config *cfg = h->cfg;
+    for (conn *c = h->conns; c; c = c->next) {
+        if (c->claims && c->claims->exp * 1000 <= now_ms)
+            conn_close(c, 4002, "token expired", false);
+        else if (cfg->idle_timeout_ms > 0 && c->nsubs == 0 &&
+                 now_ms - c->created_ms > cfg->idle_timeout_ms)
+            conn_close(c, 1000, "idle: no subscription", false);
+    }
+    if (h->draining && (!h->conns || now_ms >= h->drain_deadline_ms))
+        h->done = true;
+}

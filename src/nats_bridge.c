@@ -1,0 +1,528 @@
+/* nats_bridge.c: NATS connection, JetStream stream and consumers, and the inbox to the service
+ * thread.
+ *
+ * Threads: nats.c calls msg_cb on a delivery thread and the connection
+ * callbacks on its own thread; both only touch the inbox and a few flags
+ * under `lock`. The bridge thread does everything that blocks: connecting,
+ * ensuring the stream, (re)creating the live ordered consumer from the next
+ * sequence we need, and serving replay requests. The live consumer is
+ * recreated on every reconnect and on heartbeat or sequence trouble, always
+ * from last_seq + 1, and the inbox only accepts increasing sequences, so the
+ * service thread sees every stored event exactly once, in order. */
+#include "wsgate/nats_bridge.h"
+
+#include "wsgate/log.h"
+#include "wsgate/protocol.h"
+#include "wsgate/xmalloc.h"
+
+#include <errno.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NB_JS_STREAM_NOT_FOUND 10059 /* JetStream API error code */
+
+typedef struct nb_replay {
+    struct nb_replay *next;
+    uint64_t id;
+    char *filter;
+    uint64_t from_seq, to_seq;
+} nb_replay;
+
+struct nats_bridge {
+    const wsg_config *cfg;
+    nats_bridge_wake_fn wake;
+    void *wake_arg;
+
+    pthread_mutex_t lock; /* guards everything below up to `thread` */
+    pthread_cond_t cond;
+    nb_event *head, *tail; /* the inbox */
+    nb_replay *replays, *replays_tail;
+    bool stop;
+    bool connected;
+    bool need_attach;  /* (re)create the live consumer */
+    uint64_t last_seq; /* last stream sequence put in the inbox */
+    char epoch[64];    /* epoch of the attached stream, "" before the first attach */
+
+    pthread_t thread;
+    natsOptions *opts;
+    natsConnection *nc;
+    jsCtx *js;
+    natsSubscription *live;
+};
+
+void nats_bridge_format_time(int64_t ns, char *out, size_t outlen)
+{
+    time_t secs = (time_t)(ns / 1000000000);
+    long frac = (long)(ns % 1000000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char date[32], digits[16] = "";
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (frac) {
+        snprintf(digits, sizeof(digits), ".%09ld", frac);
+        size_t n = strlen(digits);
+        while (digits[n - 1] == '0')
+            digits[--n] = '\0';
+    }
+    snprintf(out, outlen, "%s%sZ", date, digits);
+}
+
+/* Append an event to the inbox and wake the service thread. Caller holds lock. */
+static void nats_bridge_push_locked(nats_bridge *nb, nb_event *ev)
+{
+    ev->next = NULL;
+    if (nb->tail)
+        nb->tail->next = ev;
+    else
+        nb->head = ev;
+    nb->tail = ev;
+    nb->wake(nb->wake_arg);
+}
+
+static void nats_bridge_push(nats_bridge *nb, nb_event *ev)
+{
+    pthread_mutex_lock(&nb->lock);
+    nats_bridge_push_locked(nb, ev);
+    pthread_mutex_unlock(&nb->lock);
+}
+
+nb_event *nats_bridge_take(nats_bridge *nb)
+{
+    pthread_mutex_lock(&nb->lock);
+    nb_event *ev = nb->head;
+    nb->head = nb->tail = NULL;
+    pthread_mutex_unlock(&nb->lock);
+    return ev;
+}
+
+void nats_bridge_event_free(nb_event *ev)
+{
+    frame_unref(ev->frame);
+    free(ev->payload);
+    free(ev);
+}
+
+static void nats_bridge_state(nats_bridge *nb, bool connected, bool attached, const char *epoch,
+                              uint64_t first_seq, uint64_t last_seq)
+{
+    nb_event *ev = xcalloc(1, sizeof(*ev));
+    ev->kind = NB_STATE;
+    ev->connected = connected;
+    ev->attached = attached;
+    snprintf(ev->epoch, sizeof(ev->epoch), "%s", epoch ? epoch : "");
+    ev->first_seq = first_seq;
+    ev->last_seq = last_seq;
+    nats_bridge_push(nb, ev);
+}
+
+/* Flag a change for the bridge thread and wake it. */
+static void nats_bridge_poke(nats_bridge *nb, bool connected, bool attach)
+{
+    pthread_mutex_lock(&nb->lock);
+    nb->connected = connected;
+    nb->need_attach = nb->need_attach || attach;
+    pthread_cond_signal(&nb->cond);
+    pthread_mutex_unlock(&nb->lock);
+}
+
+static void nats_bridge_on_connected(natsConnection *nc, void *arg)
+{
+    log_event(LOG_INFO, "nats_connected", NULL);
+    nats_bridge_poke(arg, true, true);
+}
+
+static void nats_bridge_on_disconnected(natsConnection *nc, void *arg)
+{
+    log_event(LOG_WARN, "nats_disconnected", NULL);
+    nats_bridge_poke(arg, false, true);
+    nats_bridge_state(arg, false, false, NULL, 0, 0);
+}
+
+static void nats_bridge_on_reconnected(natsConnection *nc, void *arg)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    log_event(LOG_INFO, "nats_reconnected", "s:url", url, NULL);
+    nats_bridge_poke(arg, true, true);
+}
+
+static void nats_bridge_on_closed(natsConnection *nc, void *arg)
+{
+    log_event(LOG_INFO, "nats_closed", NULL);
+}
+
+/* Asynchronous errors: trouble on the live consumer means recreate it. */
+static void nats_bridge_on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, void *arg)
+{
+    nats_bridge *nb = arg;
+    log_event(LOG_WARN, "nats_error", "s:error", natsStatus_GetText(s), NULL);
+    pthread_mutex_lock(&nb->lock);
+    if (sub && sub == nb->live) {
+        nb->need_attach = true;
+        pthread_cond_signal(&nb->cond);
+    }
+    pthread_mutex_unlock(&nb->lock);
+}
+
+/* Live consumer callback (nats delivery thread): encode once, hand over. */
+static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+    nats_bridge *nb = arg;
+    jsMsgMetaData *md = NULL;
+    if (natsMsg_GetMetaData(&md, msg) != NATS_OK) {
+        log_event(LOG_WARN, "nats_msg_without_metadata", "s:subject", natsMsg_GetSubject(msg),
+                  NULL);
+        natsMsg_Destroy(msg);
+        return;
+    }
+    uint64_t seq = md->Sequence.Stream;
+    nb_event *ev = xcalloc(1, sizeof(*ev));
+    ev->kind = NB_MSG;
+    ev->ts_ms = md->Timestamp / 1000000;
+    const char *data = natsMsg_GetData(msg);
+    int len = natsMsg_GetDataLength(msg);
+    ev->frame = protocol_msg(natsMsg_GetSubject(msg), seq, data ? data : "", (size_t)len);
+    ev->payload = xmalloc((size_t)len + 1);
+    memcpy(ev->payload, data ? data : "", (size_t)len);
+    ev->payload[len] = '\0';
+    ev->payload_len = (size_t)len;
+    jsMsgMetaData_Destroy(md);
+    natsMsg_Destroy(msg);
+
+    pthread_mutex_lock(&nb->lock);
+    if (seq > nb->last_seq) {
+        nb->last_seq = seq;
+        nats_bridge_push_locked(nb, ev);
+        ev = NULL;
+    }
+    pthread_mutex_unlock(&nb->lock);
+    if (ev) /* already delivered by an earlier consumer */
+        nats_bridge_event_free(ev);
+}
+
+static void nats_bridge_drop_live(nats_bridge *nb)
+{
+    natsSubscription *sub;
+    pthread_mutex_lock(&nb->lock);
+    sub = nb->live;
+    nb->live = NULL;
+    pthread_mutex_unlock(&nb->lock);
+    if (sub) {
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+    }
+}
+
+/* Get the stream's info, creating the stream if it does not exist. */
+static natsStatus nats_bridge_ensure_stream(nats_bridge *nb, jsStreamInfo **si)
+{
+    const wsg_config *cfg = nb->cfg;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(si, nb->js, cfg->stream, NULL, &jerr);
+    if (s == NATS_OK || !(s == NATS_NOT_FOUND || jerr == NB_JS_STREAM_NOT_FOUND))
+        return s;
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = cfg->stream;
+    sc.Subjects = (const char **)cfg->stream_subjects;
+    sc.SubjectsLen = (int)cfg->stream_subject_count;
+    sc.Storage = js_FileStorage;
+    sc.Retention = js_LimitsPolicy;
+    sc.MaxMsgs = cfg->stream_max_msgs;
+    sc.MaxBytes = cfg->stream_max_bytes;
+    sc.MaxAge = cfg->stream_max_age_ms * 1000000;
+    sc.Replicas = cfg->stream_replicas;
+    sc.AllowDirect = true;
+    s = js_AddStream(si, nb->js, &sc, NULL, &jerr);
+    if (s == NATS_OK)
+        log_event(LOG_INFO, "stream_created", "s:stream", cfg->stream, NULL);
+    return s;
+}
+
+/* Ensure the stream and (re)create the live consumer from last_seq + 1. */
+static void nats_bridge_attach(nats_bridge *nb)
+{
+    jsStreamInfo *si = NULL;
+    nats_bridge_drop_live(nb);
+    natsStatus s = nats_bridge_ensure_stream(nb, &si);
+    if (s != NATS_OK) {
+        log_event(LOG_WARN, "stream_unavailable", "s:stream", nb->cfg->stream, "s:error",
+                  nats_GetLastError(NULL), NULL);
+        return; /* retried on the next tick */
+    }
+    char epoch[64];
+    nats_bridge_format_time(si->Created, epoch, sizeof(epoch));
+    uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+
+    pthread_mutex_lock(&nb->lock);
+    if (strcmp(nb->epoch, epoch) != 0) {
+        if (nb->epoch[0])
+            log_event(LOG_WARN, "stream_epoch_changed", "s:old", nb->epoch, "s:new", epoch, NULL);
+        snprintf(nb->epoch, sizeof(nb->epoch), "%s", epoch);
+        nb->last_seq = 0;
+    }
+    uint64_t start = nb->last_seq + 1;
+    pthread_mutex_unlock(&nb->lock);
+    nats_bridge_state(nb, true, true, epoch, first, last);
+
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = nb->cfg->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = start < first ? first : start;
+    so.Config.Heartbeat = (int64_t)2000 * 1000000; /* 2 s: notice a dead consumer quickly */
+    natsSubscription *sub = NULL;
+    jsErrCode jerr = 0;
+    s = js_Subscribe(&sub, nb->js, ">", nats_bridge_on_msg, nb, NULL, &so, &jerr);
+    if (s != NATS_OK) {
+        log_event(LOG_WARN, "consumer_failed", "s:error", nats_GetLastError(NULL), NULL);
+        nats_bridge_state(nb, true, false, epoch, first, last);
+        return;
+    }
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    pthread_mutex_lock(&nb->lock);
+    nb->live = sub;
+    nb->need_attach = false;
+    pthread_mutex_unlock(&nb->lock);
+    log_event(LOG_INFO, "stream_attached", "s:stream", nb->cfg->stream, "s:epoch", epoch,
+              "u:first_seq", (unsigned long long)first, "u:last_seq", (unsigned long long)last,
+              "u:start_seq", (unsigned long long)so.Config.OptStartSeq, NULL);
+}
+
+static void nats_bridge_replay_end(nats_bridge *nb, uint64_t id, bool ok, uint64_t first_seq)
+{
+    nb_event *ev = xcalloc(1, sizeof(*ev));
+    ev->kind = NB_REPLAY_END;
+    ev->replay_id = id;
+    ev->replay_ok = ok;
+    ev->first_seq = first_seq;
+    nats_bridge_push(nb, ev);
+}
+
+/* Read the stored messages of one replay request with a short-lived ordered consumer. */
+static void nats_bridge_serve_replay(nats_bridge *nb, nb_replay *r)
+{
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = nb->cfg->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = r->from_seq;
+    natsSubscription *sub = NULL;
+    jsConsumerInfo *ci = NULL;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    bool ok = false;
+    uint64_t first_seq = 0;
+    if (js_GetStreamInfo(&si, nb->js, nb->cfg->stream, NULL, &jerr) != NATS_OK)
+        goto out;
+    first_seq = si->State.FirstSeq;
+    jsStreamInfo_Destroy(si);
+    if (js_SubscribeSync(&sub, nb->js, r->filter, NULL, &so, &jerr) != NATS_OK)
+        goto out;
+    if (natsSubscription_GetConsumerInfo(&ci, sub, NULL, &jerr) != NATS_OK)
+        goto out;
+    uint64_t pending = ci->NumPending;
+    jsConsumerInfo_Destroy(ci);
+    while (pending > 0) {
+        natsMsg *msg = NULL;
+        jsMsgMetaData *md = NULL;
+        if (natsSubscription_NextMsg(&msg, sub, 5000) != NATS_OK)
+            goto out;
+        if (natsMsg_GetMetaData(&md, msg) != NATS_OK) {
+            natsMsg_Destroy(msg);
+            goto out;
+        }
+        uint64_t seq = md->Sequence.Stream;
+        pending = md->NumPending;
+        if (seq <= r->to_seq) {
+            nb_event *ev = xcalloc(1, sizeof(*ev));
+            ev->kind = NB_REPLAY_MSG;
+            ev->replay_id = r->id;
+            ev->ts_ms = md->Timestamp / 1000000;
+            const char *data = natsMsg_GetData(msg);
+            ev->frame = protocol_msg(natsMsg_GetSubject(msg), seq, data ? data : "",
+                                     (size_t)natsMsg_GetDataLength(msg));
+            nats_bridge_push(nb, ev);
+        }
+        jsMsgMetaData_Destroy(md);
+        natsMsg_Destroy(msg);
+        if (seq >= r->to_seq)
+            break;
+    }
+    ok = true;
+out:
+    if (!ok)
+        log_event(LOG_WARN, "replay_failed", "s:filter", r->filter, "s:error",
+                  nats_GetLastError(NULL), NULL);
+    if (sub) {
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+    }
+    nats_bridge_replay_end(nb, r->id, ok, first_seq);
+}
+
+int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, uint64_t from_seq,
+                       uint64_t to_seq)
+{
+    nb_replay *r = xcalloc(1, sizeof(*r));
+    r->id = replay_id;
+    r->filter = xstrdup(filter);
+    r->from_seq = from_seq;
+    r->to_seq = to_seq;
+    pthread_mutex_lock(&nb->lock);
+    if (nb->replays_tail)
+        nb->replays_tail->next = r;
+    else
+        nb->replays = r;
+    nb->replays_tail = r;
+    pthread_cond_signal(&nb->cond);
+    pthread_mutex_unlock(&nb->lock);
+    return 0;
+}
+
+static void *nats_bridge_main(void *arg)
+{
+    nats_bridge *nb = arg;
+    natsStatus s = natsConnection_Connect(&nb->nc, nb->opts);
+    if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
+        log_event(LOG_ERROR, "nats_connect_failed", "s:error", nats_GetLastError(NULL), NULL);
+    else if (natsConnection_JetStream(&nb->js, nb->nc, NULL) != NATS_OK)
+        log_event(LOG_ERROR, "jetstream_failed", "s:error", nats_GetLastError(NULL), NULL);
+    else if (s == NATS_OK) /* connected at once: the connected callback is not called */
+        nats_bridge_on_connected(nb->nc, nb);
+
+    pthread_mutex_lock(&nb->lock);
+    while (!nb->stop) {
+        if (!nb->replays && !(nb->connected && nb->need_attach)) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&nb->cond, &nb->lock, &until);
+        }
+        if (nb->stop || !nb->js)
+            continue;
+        bool attach = nb->connected && nb->need_attach;
+        nb_replay *r = nb->connected ? nb->replays : NULL;
+        if (r) {
+            nb->replays = r->next;
+            if (!nb->replays)
+                nb->replays_tail = NULL;
+        }
+        pthread_mutex_unlock(&nb->lock);
+        if (attach)
+            nats_bridge_attach(nb);
+        if (r) {
+            nats_bridge_serve_replay(nb, r);
+            free(r->filter);
+            free(r);
+        }
+        pthread_mutex_lock(&nb->lock);
+    }
+    pthread_mutex_unlock(&nb->lock);
+    return NULL;
+}
+
+static int nats_bridge_options(nats_bridge *nb, char *err, size_t errlen)
+{
+    const wsg_config *cfg = nb->cfg;
+    natsOptions *o = NULL;
+    natsStatus s = natsOptions_Create(&o);
+    nb->opts = o;
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(o, (const char **)cfg->nats_urls, (int)cfg->nats_url_count);
+    if (s == NATS_OK)
+        s = natsOptions_SetNoRandomize(o, true);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(o, 500);
+    if (s == NATS_OK)
+        s = natsOptions_SetRetryOnFailedConnect(o, true, nats_bridge_on_connected, nb);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(o, nats_bridge_on_disconnected, nb);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(o, nats_bridge_on_reconnected, nb);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(o, nats_bridge_on_closed, nb);
+    if (s == NATS_OK)
+        s = natsOptions_SetErrorHandler(o, nats_bridge_on_error, nb);
+    if (s == NATS_OK)
+        s = natsOptions_SetPingInterval(o, 5000);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, "wsgate");
+    if (s == NATS_OK && cfg->nats_user)
+        s = natsOptions_SetUserInfo(o, cfg->nats_user, cfg->nats_password);
+    if (s == NATS_OK && cfg->nats_token)
+        s = natsOptions_SetToken(o, cfg->nats_token);
+    if (s == NATS_OK && cfg->nats_creds)
+        s = natsOptions_SetUserCredentialsFromFiles(o, cfg->nats_creds, NULL);
+    if (s == NATS_OK && cfg->nats_ca)
+        s = natsOptions_LoadCATrustedCertificates(o, cfg->nats_ca);
+    if (s == NATS_OK && cfg->nats_cert)
+        s = natsOptions_LoadCertificatesChain(o, cfg->nats_cert, cfg->nats_key);
+    if (s == NATS_OK && (cfg->nats_ca || cfg->nats_cert))
+        s = natsOptions_SetSecure(o, true);
+    if (s != NATS_OK) {
+        snprintf(err, errlen, "NATS options: %s", nats_GetLastError(NULL));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+nats_bridge *nats_bridge_create(const wsg_config *cfg, nats_bridge_wake_fn wake, void *wake_arg,
+                                char *err, size_t errlen)
+{
+    nats_bridge *nb = xcalloc(1, sizeof(*nb));
+    nb->cfg = cfg;
+    nb->wake = wake;
+    nb->wake_arg = wake_arg;
+    pthread_mutex_init(&nb->lock, NULL);
+    pthread_cond_init(&nb->cond, NULL);
+    if (nats_Open(-1) != NATS_OK || nats_bridge_options(nb, err, errlen) != 0 ||
+        pthread_create(&nb->thread, NULL, nats_bridge_main, nb) != 0) {
+        if (!err[0])
+            snprintf(err, errlen, "cannot start the NATS client");
+        natsOptions_Destroy(nb->opts);
+        free(nb);
+        return NULL;
+    }
+    return nb;
+}
+
+void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
+{
+    if (!nb)
+        return;
+    pthread_mutex_lock(&nb->lock);
+    nb->stop = true;
+    pthread_cond_signal(&nb->cond);
+    pthread_mutex_unlock(&nb->lock);
+    pthread_join(nb->thread, NULL);
+    nats_bridge_drop_live(nb);
+    if (nb->nc) {
+        natsConnection_Close(nb->nc);
+    }
+    jsCtx_Destroy(nb->js);
+    natsConnection_Destroy(nb->nc);
+    natsOptions_Destroy(nb->opts);
+    nats_CloseAndWait(timeout_ms > 0 ? timeout_ms : 1);
+    for (nb_event *ev = nb->head, *next; ev; ev = next) {
+        next = ev->next;
+        nats_bridge_event_free(ev);
+    }
+    for (nb_replay *r = nb->replays, *next; r; r = next) {
+        next = r->next;
+        free(r->filter);
+        free(r);
+    }
+    pthread_mutex_destroy(&nb->lock);
+    pthread_cond_destroy(&nb->cond);
+    free(nb);
+}

@@ -1,0 +1,319 @@
+/* server.c: the lws context and its one callback, which only dispatches to conn, http and hub. */
+#include "wsgate/server.h"
+
+#include "wsgate/admit.h"
+#include "wsgate/conn.h"
+#include "wsgate/http.h"
+#include "wsgate/hub.h"
+#include "wsgate/log.h"
+#include "wsgate/metrics.h"
+#include "wsgate/xmalloc.h"
+
+#include <ev.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERVER_HTTP_CHUNK 16384
+
+/* Per-socket data: an HTTP exchange or a WebSocket client. */
+typedef struct server_pss {
+    conn *conn;          /* WebSocket client, after ESTABLISHED */
+    http_response *resp; /* HTTP response being written */
+    size_t sent;
+    bool admitted;
+    char ip[48];
+} server_pss;
+
+static struct lws_context *server_ctx;
+static lws_sorted_usec_list_t server_tick_sul;
+
+/* SIGTERM / SIGINT (a libev watcher: runs on the service thread). */
+static void server_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    log_event(LOG_INFO, "signal", "i:signal", w->signum, NULL);
+    hub_shutdown(lws_context_user(server_ctx));
+}
+
+/* Before the loop sleeps: leave it once the hub is done. */
+static void server_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    hub *h = lws_context_user(server_ctx);
+    if (h->done)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void server_wake(void *arg)
+{
+    lws_cancel_service(arg);
+}
+
+static hub *server_hub(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* Refuse an upgrade with an HTTP status and no body. */
+static int server_refuse(struct lws *wsi, int status)
+{
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
+        (status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                                       (unsigned char *)"Bearer", 6, &p, end)) ||
+        lws_add_http_header_content_length(wsi, 0, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    lws_write(wsi, start, (size_t)lws_ptr_diff(p, start), LWS_WRITE_HTTP_HEADERS);
+    return 1;
+}
+
+static int server_upgrade(struct lws *wsi, const char *in)
+{
+    hub *h = server_hub(wsi);
+    const char *why = "only WebSocket upgrades";
+    char ip[48] = "";
+    int status =
+        strcmp(in, "websocket") == 0 ? admit_check(h, wsi, NULL, ip, sizeof(ip), &why) : 400;
+    if (status == 0)
+        return 0;
+    metrics.connections_refused++;
+    lws_get_peer_simple(wsi, ip, sizeof(ip));
+    log_event(LOG_INFO, "upgrade_refused", "i:status", status, "s:reason", why, "s:ip", ip, NULL);
+    return server_refuse(wsi, status);
+}
+
+/* The upgrade completed: admit for real (count the peer, keep its claims). */
+static int server_established(struct lws *wsi, server_pss *pss)
+{
+    hub *h = server_hub(wsi);
+    const char *why;
+    auth_claims *claims;
+    if (admit_check(h, wsi, &claims, pss->ip, sizeof(pss->ip), &why) != 0) {
+        log_event(LOG_INFO, "upgrade_refused", "s:reason", why, NULL);
+        return -1;
+    }
+    pss->admitted = true;
+    pss->conn = conn_create(h, wsi, claims, pss->ip);
+    return 0;
+}
+
+/* A socket closed: release what its upgrade took, free its client. */
+static void server_closed(struct lws *wsi, server_pss *pss)
+{
+    hub *h = server_hub(wsi);
+    if (pss->admitted)
+        admit_release(h, pss->ip);
+    pss->admitted = false;
+    if (pss->conn) {
+        log_event(LOG_INFO, "conn_close", "s:conn", pss->conn->id, "i:code",
+                  pss->conn->close_code ? pss->conn->close_code : 1000, NULL);
+        conn_destroy(pss->conn);
+        pss->conn = NULL;
+        if (h->draining && !h->conns)
+            h->done = true;
+    }
+    if (pss->resp) {
+        http_response_free(pss->resp);
+        free(pss->resp);
+        pss->resp = NULL;
+    }
+}
+
+/* Start an HTTP response: route it, write the headers, body on WRITEABLE. */
+static int server_http(struct lws *wsi, server_pss *pss, const char *path)
+{
+    bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    pss->resp = xcalloc(1, sizeof(*pss->resp));
+    pss->sent = 0;
+    if (!head && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+        http_error(pss->resp, 405, "method not allowed");
+    } else {
+        char inm[128] = "";
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) < (int)sizeof(inm))
+            lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH);
+        http_handle(server_hub(wsi), path, inm[0] ? inm : NULL, pss->resp);
+    }
+    http_response *r = pss->resp;
+    size_t len;
+    http_body(r, &len);
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type, len, &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (unsigned char *)"cache-control:", (unsigned char *)r->cache_control,
+            (int)strlen(r->cache_control), &p, end) ||
+        lws_add_http_header_by_name(wsi, (unsigned char *)"x-content-type-options:",
+                                    (unsigned char *)"nosniff", 7, &p, end) ||
+        (r->etag && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ETAG, (unsigned char *)r->etag,
+                                                 (int)strlen(r->etag), &p, end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return 1;
+    if (head || len == 0 || r->status == 304) {
+        pss->sent = len;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* Write the next chunk of the response body. */
+static int server_http_write(struct lws *wsi, server_pss *pss)
+{
+    if (!pss->resp)
+        return 0;
+    size_t len;
+    const unsigned char *body = http_body(pss->resp, &len);
+    size_t n = len - pss->sent > SERVER_HTTP_CHUNK ? SERVER_HTTP_CHUNK : len - pss->sent;
+    unsigned char buf[LWS_PRE + SERVER_HTTP_CHUNK];
+    memcpy(buf + LWS_PRE, body + pss->sent, n);
+    bool last = pss->sent + n == len;
+    if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+        return -1;
+    pss->sent += n;
+    if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    http_response_free(pss->resp);
+    free(pss->resp);
+    pss->resp = NULL;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Another thread (NATS, a signal) woke the loop: apply what it brought. */
+static void server_cancelled(struct lws *wsi)
+{
+    hub_poll(server_hub(wsi));
+}
+
+static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
+{
+    server_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return server_upgrade(wsi, in);
+    case LWS_CALLBACK_HTTP:
+        return server_http(wsi, pss, in);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return server_http_write(wsi, pss);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        server_closed(wsi, pss);
+        break;
+    case LWS_CALLBACK_ESTABLISHED:
+        return server_established(wsi, pss);
+    case LWS_CALLBACK_RECEIVE:
+        return pss->conn ? conn_receive(pss->conn, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return pss->conn ? conn_writable(pss->conn) : 0;
+    case LWS_CALLBACK_CLOSED:
+        server_closed(wsi, pss);
+        break;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        server_cancelled(wsi);
+        break;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols server_protocols[] = {
+    {"wsgate", server_callback, sizeof(server_pss), 1024, 0, NULL, 65536},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void server_tick(lws_sorted_usec_list_t *sul)
+{
+    hub *h = lws_context_user(server_ctx);
+    hub_tick(h, hub_now_ms());
+    lws_sul_schedule(server_ctx, 0, &server_tick_sul, server_tick, 1000 * LWS_US_PER_MS);
+}
+
+static struct lws_context *server_context(const wsg_config *cfg, hub *h, lws_retry_bo_t *retry,
+                                          void **foreign_loops)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign_loops;
+    if (strchr(cfg->listen_host, ':'))
+        info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.port = cfg->listen_port;
+    info.iface = strcmp(cfg->listen_host, "0.0.0.0") == 0 ? NULL : cfg->listen_host;
+    info.protocols = server_protocols;
+    info.user = h;
+    info.vhost_name = "wsgate";
+    info.server_string = "wsgate/" WSGATE_VERSION;
+    info.timeout_secs = (unsigned int)((cfg->handshake_timeout_ms + 999) / 1000);
+    info.max_http_header_data = AUTH_TOKEN_MAX + 4096;
+    retry->secs_since_valid_ping = (uint16_t)(cfg->heartbeat_ms / 1000);
+    retry->secs_since_valid_hangup = (uint16_t)(cfg->ping_timeout_ms / 1000);
+    info.retry_and_idle_policy = retry;
+    if (cfg->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        info.alpn = "http/1.1";
+    }
+    return lws_create_context(&info);
+}
+
+int server_run(const wsg_config *cfg)
+{
+    static hub h;
+    char err[512] = "";
+    int rc = 1;
+    if (hub_init(&h, cfg, err, sizeof(err)) != 0) {
+        log_event(LOG_ERROR, "startup_failed", "s:error", err, NULL);
+        return 2;
+    }
+    h.admit = admit_create();
+    lws_retry_bo_t retry = {0};
+    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    void *foreign_loops[] = {loop};
+    server_ctx = server_context(cfg, &h, &retry, foreign_loops);
+    if (!server_ctx) {
+        log_event(LOG_ERROR, "startup_failed", "s:error", "cannot listen (see lws errors above)",
+                  "s:listen", cfg->listen_host, "i:port", cfg->listen_port, NULL);
+        rc = 2;
+        goto out;
+    }
+    h.ctx = server_ctx;
+    h.bridge = nats_bridge_create(cfg, server_wake, server_ctx, err, sizeof(err));
+    if (!h.bridge) {
+        log_event(LOG_ERROR, "startup_failed", "s:error", err, NULL);
+        rc = 2;
+        goto out;
+    }
+    ev_signal sigterm, sigint;
+    ev_prepare prepare;
+    ev_signal_init(&sigterm, server_on_signal, SIGTERM);
+    ev_signal_init(&sigint, server_on_signal, SIGINT);
+    ev_prepare_init(&prepare, server_on_prepare);
+    ev_signal_start(loop, &sigterm);
+    ev_signal_start(loop, &sigint);
+    ev_prepare_start(loop, &prepare);
+    signal(SIGPIPE, SIG_IGN);
+    lws_sul_schedule(server_ctx, 0, &server_tick_sul, server_tick, 1000 * LWS_US_PER_MS);
+    log_event(LOG_INFO, "listening", "s:host", cfg->listen_host, "i:port", cfg->listen_port,
+              "b:tls", cfg->tls_cert != NULL, "b:auth", h.auth != NULL, NULL);
+    ev_run(loop, 0);
+    ev_signal_stop(loop, &sigterm);
+    ev_signal_stop(loop, &sigint);
+    ev_prepare_stop(loop, &prepare);
+    rc = 0;
+    log_event(LOG_INFO, "stopping", NULL);
+out:
+    if (server_ctx) {
+        lws_sul_cancel(&server_tick_sul);
+        lws_context_destroy(server_ctx); /* closes what is left; CLOSED frees each client */
+    }
+    nats_bridge_destroy(h.bridge, 1000);
+    h.bridge = NULL;
+    admit_destroy(h.admit);
+    hub_fini(&h);
+    server_ctx = NULL;
+    log_event(LOG_INFO, "stopped", "i:code", rc, NULL);
+    return rc;
+}

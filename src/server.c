@@ -247,8 +247,10 @@ static struct lws_context *server_context(const wsg_config *cfg, hub *h, lws_ret
     info.server_string = "wsgate/" WSGATE_VERSION;
     info.timeout_secs = (unsigned int)((cfg->handshake_timeout_ms + 999) / 1000);
     info.max_http_header_data = AUTH_TOKEN_MAX + 4096;
-    retry->secs_since_valid_ping = (uint16_t)(cfg->heartbeat_ms / 1000);
-    retry->secs_since_valid_hangup = (uint16_t)(cfg->ping_timeout_ms / 1000);
+    /* lws counts whole seconds and asserts hangup > ping */
+    int64_t ping = (cfg->heartbeat_ms + 999) / 1000, hangup = (cfg->ping_timeout_ms + 999) / 1000;
+    retry->secs_since_valid_ping = (uint16_t)ping;
+    retry->secs_since_valid_hangup = (uint16_t)(hangup > ping ? hangup : ping + 1);
     info.retry_and_idle_policy = retry;
     if (cfg->tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

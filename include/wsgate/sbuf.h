@@ -28,7 +28,7 @@ void sbuf_put(sbuf *b, const void *p, size_t n);
 void sbuf_puts(sbuf *b, const char *s);
 void sbuf_putc(sbuf *b, char c);
 void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap);
+void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Append s[0..n) as a quoted JSON string, escaping as RFC 8259 requires.
  * Bytes are copied as they are: the caller guarantees valid UTF-8. */
 void sbuf_json_str(sbuf *b, const char *s, size_t n);

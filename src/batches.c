@@ -1,0 +1,897 @@
+/* batches.c: live batch and verification state from the events of EVENTS.md (see batches.h). */
+#include "wsgate/batches.h"
+
+#include "wsgate/xmalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * How a batch is counted
+ *
+ * A publisher may send progress snapshots, per-license events, or both, so a
+ * batch keeps two tallies and shows the larger of each:
+ *
+ *   snap_done, snap_failed  the latest progress snapshot. A snapshot that
+ *                           would move done or processed backwards is late
+ *                           and ignored; one that lowers failed while done
+ *                           rises (retries) is taken. `completed` raises
+ *                           both to its own counts.
+ *   lic_done, lic_failed    distinct license ids, kept in a hash set with
+ *                           their state. Assigned wins: a failed license
+ *                           assigned later (retry) moves from failed to
+ *                           done; a failure after the assignment is late; a
+ *                           repeat is a duplicate. Beyond LICENSES_MAX ids a
+ *                           batch counts new ids without remembering them.
+ *
+ *   done = max(snap_done, lic_done), failed = max(snap_failed, lic_failed).
+ *
+ * Once completed a batch stays completed; later events may still raise its
+ * counts. Times shown and the rate use event time (the payload `ts`, else the
+ * stream timestamp); "stalled" compares the stream timestamp of the last
+ * event (its `ts` when there is none) with the wall clock now_ms, and expiry
+ * compares completed_at with it.
+ */
+
+#define TOKEN_MAX    64                /* bytes in a subject token (PROTOCOL.md) */
+#define COUNT_MAX    100000000         /* larger totals and counts are absurd: -EINVAL */
+#define WORKERS_MAX  1024              /* worker indexes are 0..WORKERS_MAX-1 */
+#define DURATION_MAX 315360000000LL    /* ten years, in ms */
+#define ID_MAX       256               /* a longer license_id is -EINVAL */
+#define TEXT_MAX     256               /* kind, hcp_id and error are clipped to this */
+#define LICENSES_MAX 1000000           /* license ids remembered per batch (about 70 MB) */
+#define FAILURES_MAX 20                /* failures kept per batch */
+#define RATE_SAMPLES 64                /* (t, processed) samples: two rate windows */
+#define TS_MAX       253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define WINDOW_MS    30000             /* default rate window */
+
+enum ev_type { EV_STARTED, EV_PROGRESS, EV_COMPLETED, EV_ASSIGNED, EV_FAILED, EV_VERIFICATION };
+enum lic_state { LIC_ASSIGNED = 1, LIC_FAILED = 2 };
+enum { ST_VERIFIED, ST_REJECTED, ST_PENDING, ST_COUNT };
+
+static const char *const status_names[ST_COUNT] = {"verified", "rejected", "pending"};
+
+typedef struct license { /* one remembered license id; id == NULL marks a free slot */
+    char *id;
+    uint32_t hash;
+    int32_t worker; /* -1 when unknown */
+    uint8_t state;  /* enum lic_state */
+} license;
+
+typedef struct licset { /* open addressing, linear probing, power-of-two capacity */
+    license *slots;
+    size_t cap, count;
+} licset;
+
+typedef struct worker_count {
+    int64_t done, failed;
+} worker_count;
+
+typedef struct failure {
+    char *license_id, *hcp_id, *error; /* hcp_id, error may be NULL */
+    int32_t worker;                    /* -1 when unknown */
+    int64_t ts;
+} failure;
+
+typedef struct sample {
+    int64_t t, processed;
+} sample;
+
+typedef struct batch {
+    struct batch *next; /* hash chain */
+    char id[TOKEN_MAX + 1];
+    char *kind;      /* NULL until an event names it */
+    int64_t total;   /* -1 when unknown */
+    int64_t workers; /* from `started`; 0 when unknown */
+    int64_t snap_done, snap_failed;
+    int64_t lic_done, lic_failed;
+    bool has_started, completed, has_licenses;
+    int64_t started_at, updated_at, completed_at; /* event time, ms */
+    int64_t duration_ms;                          /* from `completed`; -1 when absent */
+    int64_t seen_ms;                              /* stream timestamp of the last event */
+    uint64_t seq;
+    licset licenses;
+    worker_count *per_worker; /* indexed by worker */
+    size_t nper_worker;
+    failure failures[FAILURES_MAX]; /* ring: failures_next is where the next one goes */
+    size_t nfailures, failures_next;
+    sample samples[RATE_SAMPLES]; /* ring, oldest at samples_first, in time order */
+    size_t nsamples, samples_first;
+} batch;
+
+struct batches {
+    batches_config cfg;
+    batch **buckets;
+    size_t nbuckets, count;
+    int64_t ver_total;
+    int64_t ver_status[ST_COUNT];
+    int64_t ver_country[26 * 26][ST_COUNT]; /* "AA".."ZZ" */
+};
+
+/* One event, checked and decoded, before anything is applied. Strings are
+ * borrowed from the parsed JSON. Counts are -1 when absent. */
+typedef struct event {
+    enum ev_type type;
+    char token[TOKEN_MAX + 1]; /* batch id, or the country token of a verification */
+    char verb[TOKEN_MAX + 1];  /* last subject token */
+    int64_t ts;
+    int64_t total, workers, done, failed, worker, duration_ms;
+    const char *kind, *license_id, *hcp_id, *error;
+    int status, country; /* verifications: ST_*, and an index into ver_country */
+} event;
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+static int64_t clamp_ms(int64_t t)
+{
+    return t < 0 ? 0 : t > TS_MAX ? TS_MAX : t;
+}
+
+/* FNV-1a. */
+static uint32_t str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* A copy of s cut to at most max bytes, never inside a UTF-8 sequence. */
+static char *str_clip(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return xstrndup(s, n);
+}
+
+/* ---- time ---- */
+
+/* Read exactly n decimal digits at *p; -1 when they are not there. */
+static int ts_digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+static bool ts_char(const char **p, const char *accept)
+{
+    if (**p == '\0' || !strchr(accept, **p))
+        return false;
+    (*p)++;
+    return true;
+}
+
+/* Parse an RFC 3339 date-time (years 1970..9999) into ms since the epoch. */
+static int ts_parse(const char *s, int64_t *out)
+{
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = ts_digits(&s, 4), mo = -1, d = -1, h = -1, mi = -1, sec = -1, ms = 0;
+    if (ts_char(&s, "-"))
+        mo = ts_digits(&s, 2);
+    if (ts_char(&s, "-"))
+        d = ts_digits(&s, 2);
+    if (ts_char(&s, "Tt "))
+        h = ts_digits(&s, 2);
+    if (ts_char(&s, ":"))
+        mi = ts_digits(&s, 2);
+    if (ts_char(&s, ":"))
+        sec = ts_digits(&s, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || sec < 0 || sec > 60)
+        return -EINVAL;
+    if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
+        return -EINVAL;
+    if (ts_char(&s, ".")) {
+        int scale = 100, ndigits = 0;
+        for (; *s >= '0' && *s <= '9'; s++, ndigits++) {
+            ms += (*s - '0') * scale;
+            scale /= 10;
+        }
+        if (ndigits == 0)
+            return -EINVAL;
+    }
+    int offset_min = 0;
+    if (!ts_char(&s, "Zz")) {
+        int sign = *s == '-' ? -1 : 1;
+        if (!ts_char(&s, "+-"))
+            return -EINVAL;
+        int oh = ts_digits(&s, 2), om = ts_char(&s, ":") ? ts_digits(&s, 2) : -1;
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return -EINVAL;
+        offset_min = sign * (oh * 60 + om);
+    }
+    if (*s != '\0')
+        return -EINVAL;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec > 59 ? 59 : sec};
+    int64_t t = ((int64_t)timegm(&tm) - offset_min * 60LL) * 1000 + ms;
+    if (t < 0 || t > TS_MAX)
+        return -EINVAL;
+    *out = t;
+    return 0;
+}
+
+/* Append ms (0..TS_MAX) as a quoted RFC 3339 UTC time with milliseconds. */
+static void ts_json(sbuf *out, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) {
+        sbuf_puts(out, "null");
+        return;
+    }
+    sbuf_printf(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* ---- the set of license ids of a batch ---- */
+
+static void licset_free(licset *s)
+{
+    for (size_t i = 0; i < s->cap; i++)
+        free(s->slots[i].id);
+    free(s->slots);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The slot of id: the one holding it, or the free one where it belongs. */
+static license *licset_slot(const licset *s, const char *id, uint32_t hash)
+{
+    size_t mask = s->cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        license *l = &s->slots[i];
+        if (!l->id || (l->hash == hash && strcmp(l->id, id) == 0))
+            return l;
+    }
+}
+
+/* Make room for one more id (load factor at most 3/4). */
+static void licset_reserve(licset *s)
+{
+    if ((s->count + 1) * 4 <= s->cap * 3)
+        return;
+    licset bigger = {xcalloc(s->cap ? s->cap * 2 : 16, sizeof(license)), s->cap ? s->cap * 2 : 16,
+                     s->count};
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i].id)
+            *licset_slot(&bigger, s->slots[i].id, s->slots[i].hash) = s->slots[i];
+    free(s->slots);
+    *s = bigger;
+}
+
+/* ---- one batch ---- */
+
+static batch *batch_create(const char *id)
+{
+    batch *bt = xcalloc(1, sizeof(*bt));
+    strcpy(bt->id, id);
+    bt->total = -1;
+    bt->duration_ms = -1;
+    bt->started_at = TS_MAX;
+    return bt;
+}
+
+static void batch_destroy(batch *bt)
+{
+    for (size_t i = 0; i < FAILURES_MAX; i++) {
+        free(bt->failures[i].license_id);
+        free(bt->failures[i].hcp_id);
+        free(bt->failures[i].error);
+    }
+    licset_free(&bt->licenses);
+    free(bt->per_worker);
+    free(bt->kind);
+    free(bt);
+}
+
+static int64_t batch_done(const batch *bt)
+{
+    return max64(bt->snap_done, bt->lic_done);
+}
+
+static int64_t batch_failed(const batch *bt)
+{
+    return max64(bt->snap_failed, bt->lic_failed);
+}
+
+/* Duration of a completed batch: the payload's, else completed_at - started_at. */
+static int64_t batch_duration(const batch *bt)
+{
+    return bt->duration_ms >= 0 ? bt->duration_ms : max64(0, bt->completed_at - bt->started_at);
+}
+
+/* Add to the counts of one worker (ignored when the worker is unknown). */
+static void batch_worker_add(batch *bt, int64_t worker, int64_t done, int64_t failed)
+{
+    if (worker < 0)
+        return;
+    size_t w = (size_t)worker;
+    if (w >= bt->nper_worker) {
+        bt->per_worker = xrealloc(bt->per_worker, (w + 1) * sizeof(worker_count));
+        memset(bt->per_worker + bt->nper_worker, 0,
+               (w + 1 - bt->nper_worker) * sizeof(worker_count));
+        bt->nper_worker = w + 1;
+    }
+    bt->per_worker[w].done += done;
+    bt->per_worker[w].failed += failed;
+}
+
+static void batch_failure_push(batch *bt, const event *ev)
+{
+    failure *f = &bt->failures[bt->failures_next];
+    free(f->license_id);
+    free(f->hcp_id);
+    free(f->error);
+    f->license_id = xstrdup(ev->license_id);
+    f->hcp_id = ev->hcp_id ? str_clip(ev->hcp_id, TEXT_MAX) : NULL;
+    f->error = ev->error ? str_clip(ev->error, TEXT_MAX) : NULL;
+    f->worker = (int32_t)ev->worker;
+    f->ts = ev->ts;
+    bt->failures_next = (bt->failures_next + 1) % FAILURES_MAX;
+    if (bt->nfailures < FAILURES_MAX)
+        bt->nfailures++;
+}
+
+/* A progress snapshot (or the counts of `completed` when `raise`). */
+static void batch_snapshot(batch *bt, int64_t done, int64_t failed, bool raise)
+{
+    if (done < 0)
+        done = bt->snap_done;
+    if (failed < 0)
+        failed = bt->snap_failed;
+    if (raise) {
+        bt->snap_done = max64(bt->snap_done, done);
+        bt->snap_failed = max64(bt->snap_failed, failed);
+    } else if (done >= bt->snap_done && done + failed >= bt->snap_done + bt->snap_failed) {
+        bt->snap_done = done;
+        bt->snap_failed = failed;
+    } /* else: a late snapshot */
+}
+
+/* A license.<batch>.assigned or .failed event. */
+static void batch_license(batch *bt, const event *ev)
+{
+    uint8_t state = ev->type == EV_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
+    bt->has_licenses = true;
+    licset_reserve(&bt->licenses);
+    uint32_t hash = str_hash(ev->license_id);
+    license *l = licset_slot(&bt->licenses, ev->license_id, hash);
+    if (l->id) {
+        if (l->state == LIC_ASSIGNED || state == LIC_FAILED)
+            return;       /* a duplicate, or a failure reported after the assignment */
+        bt->lic_failed--; /* a retry that succeeded */
+        batch_worker_add(bt, l->worker, 0, -1);
+        l->state = LIC_ASSIGNED;
+        l->worker = (int32_t)ev->worker;
+        bt->lic_done++;
+        batch_worker_add(bt, ev->worker, 1, 0);
+        return;
+    }
+    if (bt->licenses.count < LICENSES_MAX) {
+        *l = (license){xstrdup(ev->license_id), hash, (int32_t)ev->worker, state};
+        bt->licenses.count++;
+    }
+    if (state == LIC_ASSIGNED) {
+        bt->lic_done++;
+        batch_worker_add(bt, ev->worker, 1, 0);
+    } else {
+        bt->lic_failed++;
+        batch_worker_add(bt, ev->worker, 0, 1);
+        batch_failure_push(bt, ev);
+    }
+}
+
+/* Remember (t, processed) for the rate; samples closer than bucket_ms share one slot. */
+static void batch_sample(batch *bt, int64_t t, int64_t bucket_ms)
+{
+    int64_t processed = batch_done(bt) + batch_failed(bt);
+    if (bt->nsamples > 0) {
+        sample *last = &bt->samples[(bt->samples_first + bt->nsamples - 1) % RATE_SAMPLES];
+        t = max64(t, last->t); /* a late event counts as happening at the latest time */
+        if (t / bucket_ms == last->t / bucket_ms) {
+            *last = (sample){t, processed};
+            return;
+        }
+    }
+    if (bt->nsamples == RATE_SAMPLES) {
+        bt->samples_first = (bt->samples_first + 1) % RATE_SAMPLES;
+        bt->nsamples--;
+    }
+    bt->samples[(bt->samples_first + bt->nsamples) % RATE_SAMPLES] = (sample){t, processed};
+    bt->nsamples++;
+}
+
+/* Processed per second: over the last window of event time while running
+ * (from the newest sample at least a window old, else the oldest), over the
+ * whole batch once completed. 0 when unknown. */
+static double batch_rate(const batch *bt, int64_t window_ms)
+{
+    int64_t processed = batch_done(bt) + batch_failed(bt);
+    if (bt->completed) {
+        int64_t d = batch_duration(bt);
+        return d > 0 ? (double)processed * 1000.0 / (double)d : 0;
+    }
+    if (bt->nsamples < 2)
+        return 0;
+    const sample *last = &bt->samples[(bt->samples_first + bt->nsamples - 1) % RATE_SAMPLES];
+    const sample *base = &bt->samples[bt->samples_first];
+    for (size_t i = bt->nsamples - 1; i-- > 0;) {
+        const sample *s = &bt->samples[(bt->samples_first + i) % RATE_SAMPLES];
+        if (s->t <= last->t - window_ms) {
+            base = s;
+            break;
+        }
+    }
+    if (last->t <= base->t || last->processed <= base->processed)
+        return 0;
+    return (double)(last->processed - base->processed) * 1000.0 / (double)(last->t - base->t);
+}
+
+static const char *batch_state(const batches *b, const batch *bt, int64_t now_ms)
+{
+    if (bt->completed)
+        return "completed";
+    if (b->cfg.stall_ms > 0 && now_ms - bt->seen_ms >= b->cfg.stall_ms)
+        return "stalled";
+    return "running";
+}
+
+static void json_int_or_null(sbuf *out, const char *key, int64_t v)
+{
+    if (v < 0)
+        sbuf_printf(out, ",\"%s\":null", key);
+    else
+        sbuf_printf(out, ",\"%s\":%" PRId64, key, v);
+}
+
+static void json_str_or_null(sbuf *out, const char *key, const char *s)
+{
+    sbuf_printf(out, ",\"%s\":", key);
+    if (s)
+        sbuf_json_str(out, s, strlen(s));
+    else
+        sbuf_puts(out, "null");
+}
+
+static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *out)
+{
+    int64_t done = batch_done(bt), failed = batch_failed(bt), processed = done + failed;
+    int64_t workers = max64(bt->workers, (int64_t)bt->nper_worker);
+    double rate = batch_rate(bt, b->cfg.rate_window_ms);
+
+    sbuf_puts(out, "{\"id\":");
+    sbuf_json_str(out, bt->id, strlen(bt->id));
+    json_str_or_null(out, "kind", bt->kind);
+    sbuf_printf(out, ",\"state\":\"%s\"", batch_state(b, bt, now_ms));
+    json_int_or_null(out, "total", bt->total);
+    sbuf_printf(out, ",\"done\":%" PRId64 ",\"failed\":%" PRId64 ",\"processed\":%" PRId64, done,
+                failed, processed);
+    if (bt->total < 0)
+        sbuf_puts(out, ",\"percent\":null");
+    else
+        sbuf_printf(out, ",\"percent\":%.1f",
+                    bt->total > 0 ? (double)processed * 100.0 / (double)bt->total : 100.0);
+    sbuf_printf(out, ",\"workers\":%" PRId64 ",\"started_at\":", workers);
+    ts_json(out, bt->started_at);
+    sbuf_puts(out, ",\"updated_at\":");
+    ts_json(out, bt->updated_at);
+    sbuf_puts(out, ",\"completed_at\":");
+    if (bt->completed)
+        ts_json(out, bt->completed_at);
+    else
+        sbuf_puts(out, "null");
+    json_int_or_null(out, "duration_ms", bt->completed ? batch_duration(bt) : -1);
+    sbuf_printf(out, ",\"rate\":%.2f", rate);
+
+    int64_t remaining = bt->total < 0 ? -1 : max64(0, bt->total - processed);
+    if (bt->completed || remaining == 0)
+        sbuf_puts(out, ",\"eta_s\":0.0");
+    else if (remaining < 0 || rate <= 0)
+        sbuf_puts(out, ",\"eta_s\":null");
+    else
+        sbuf_printf(out, ",\"eta_s\":%.1f", (double)remaining / rate);
+    sbuf_printf(out, ",\"seq\":%" PRIu64 ",\"per_worker\":[", bt->seq);
+
+    size_t nworkers = bt->has_licenses ? (size_t)workers : 0;
+    for (size_t w = 0; w < nworkers; w++) {
+        worker_count c = w < bt->nper_worker ? bt->per_worker[w] : (worker_count){0, 0};
+        sbuf_printf(out, "%s{\"worker\":%zu,\"done\":%" PRId64 ",\"failed\":%" PRId64 "}",
+                    w ? "," : "", w, c.done, c.failed);
+    }
+    sbuf_puts(out, "],\"failures\":[");
+    for (size_t i = 0; i < bt->nfailures; i++) { /* newest first */
+        const failure *f = &bt->failures[(bt->failures_next + FAILURES_MAX - 1 - i) % FAILURES_MAX];
+        sbuf_puts(out, i ? ",{\"license_id\":" : "{\"license_id\":");
+        sbuf_json_str(out, f->license_id, strlen(f->license_id));
+        json_str_or_null(out, "hcp_id", f->hcp_id);
+        json_int_or_null(out, "worker", f->worker);
+        json_str_or_null(out, "error", f->error);
+        sbuf_puts(out, ",\"ts\":");
+        ts_json(out, f->ts);
+        sbuf_putc(out, '}');
+    }
+    sbuf_puts(out, "]}");
+}
+
+/* ---- the map of batches ---- */
+
+static batch *batches_find(const batches *b, const char *id)
+{
+    batch *bt = b->buckets[str_hash(id) & (b->nbuckets - 1)];
+    while (bt && strcmp(bt->id, id) != 0)
+        bt = bt->next;
+    return bt;
+}
+
+static void batches_insert(batches *b, batch *bt)
+{
+    batch **slot = &b->buckets[str_hash(bt->id) & (b->nbuckets - 1)];
+    bt->next = *slot;
+    *slot = bt;
+    b->count++;
+}
+
+/* The batch of that id, created when it is new (the map doubles as it fills). */
+static batch *batches_lookup(batches *b, const char *id)
+{
+    batch *bt = batches_find(b, id);
+    if (bt)
+        return bt;
+    if (b->count >= b->nbuckets) {
+        batch **old = b->buckets;
+        size_t nold = b->nbuckets;
+        b->nbuckets *= 2;
+        b->buckets = xcalloc(b->nbuckets, sizeof(batch *));
+        b->count = 0;
+        for (size_t i = 0; i < nold; i++) {
+            for (batch *next, *p = old[i]; p; p = next) {
+                next = p->next;
+                batches_insert(b, p);
+            }
+        }
+        free(old);
+    }
+    bt = batch_create(id);
+    batches_insert(b, bt);
+    return bt;
+}
+
+batches *batches_create(const batches_config *cfg)
+{
+    batches *b = xcalloc(1, sizeof(*b));
+    if (cfg)
+        b->cfg = *cfg;
+    if (b->cfg.rate_window_ms <= 0)
+        b->cfg.rate_window_ms = WINDOW_MS;
+    b->nbuckets = 64;
+    b->buckets = xcalloc(b->nbuckets, sizeof(batch *));
+    return b;
+}
+
+void batches_reset(batches *b)
+{
+    for (size_t i = 0; i < b->nbuckets; i++) {
+        for (batch *next, *bt = b->buckets[i]; bt; bt = next) {
+            next = bt->next;
+            batch_destroy(bt);
+        }
+        b->buckets[i] = NULL;
+    }
+    b->count = 0;
+    b->ver_total = 0;
+    memset(b->ver_status, 0, sizeof(b->ver_status));
+    memset(b->ver_country, 0, sizeof(b->ver_country));
+}
+
+void batches_destroy(batches *b)
+{
+    if (!b)
+        return;
+    batches_reset(b);
+    free(b->buckets);
+    free(b);
+}
+
+/* ---- decoding events ---- */
+
+static bool token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+/* Split a subject of exactly three valid tokens. */
+static bool subject_split(const char *s, char tok[3][TOKEN_MAX + 1])
+{
+    for (int i = 0; i < 3; i++) {
+        size_t n = 0;
+        for (; token_char(*s); s++) {
+            if (n == TOKEN_MAX)
+                return false;
+            tok[i][n++] = *s;
+        }
+        tok[i][n] = '\0';
+        if (n == 0 || *s != (i < 2 ? '.' : '\0'))
+            return false;
+        s++;
+    }
+    return true;
+}
+
+/* Fill in ev->type, token and verb from the subject; false when the subject is not ours. */
+static bool event_classify(event *ev, const char *subject)
+{
+    static const struct {
+        const char *family, *verb;
+        enum ev_type type;
+    } kinds[] = {
+        {"batch", "started", EV_STARTED},     {"batch", "progress", EV_PROGRESS},
+        {"batch", "completed", EV_COMPLETED}, {"license", "assigned", EV_ASSIGNED},
+        {"license", "failed", EV_FAILED},
+    };
+    char tok[3][TOKEN_MAX + 1];
+    if (!subject || !subject_split(subject, tok))
+        return false;
+    strcpy(ev->token, tok[1]);
+    strcpy(ev->verb, tok[2]);
+    if (strcmp(tok[0], "verification") == 0) {
+        ev->type = EV_VERIFICATION;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(tok[0], kinds[i].family) == 0 && strcmp(tok[2], kinds[i].verb) == 0) {
+            ev->type = kinds[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An optional string field: *out is NULL when absent or null. */
+static int field_str(json_t *o, const char *key, const char **out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -EINVAL;
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* An optional integer field in [0, max]: *out is -1 when absent or null. */
+static int field_count(json_t *o, const char *key, int64_t max, int64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = -1;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+        return -EINVAL;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int status_index(const char *s)
+{
+    for (int i = 0; s && i < ST_COUNT; i++)
+        if (strcmp(s, status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Index of an ISO 3166-1 alpha-2 code ("FR"), -1 when s is not two uppercase letters. */
+static int country_index(const char *s)
+{
+    if (!s || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] != '\0')
+        return -1;
+    return (s[0] - 'A') * 26 + (s[1] - 'A');
+}
+
+static int event_parse_verification(event *ev, json_t *o)
+{
+    const char *status, *country;
+    if (field_str(o, "status", &status) < 0 || field_str(o, "country", &country) < 0)
+        return -EINVAL;
+    ev->status = status_index(status ? status : ev->verb);
+    ev->country = country_index(country);
+    if (ev->country < 0)
+        ev->country = country_index(ev->token);
+    return ev->status < 0 || ev->country < 0 ? -EINVAL : 0;
+}
+
+/* Batch and license events: every field is optional but typed; a license
+ * event needs a license_id. The payload's batch_id is checked for type
+ * only: the subject names the batch. */
+static int event_parse_batch(event *ev, json_t *o)
+{
+    const char *batch_id;
+    if (field_str(o, "batch_id", &batch_id) < 0 || field_str(o, "kind", &ev->kind) < 0 ||
+        field_str(o, "license_id", &ev->license_id) < 0 ||
+        field_str(o, "hcp_id", &ev->hcp_id) < 0 || field_str(o, "error", &ev->error) < 0 ||
+        field_count(o, "total", COUNT_MAX, &ev->total) < 0 ||
+        field_count(o, "done", COUNT_MAX, &ev->done) < 0 ||
+        field_count(o, "failed", COUNT_MAX, &ev->failed) < 0 ||
+        field_count(o, "workers", WORKERS_MAX, &ev->workers) < 0 ||
+        field_count(o, "worker", WORKERS_MAX - 1, &ev->worker) < 0 ||
+        field_count(o, "duration_ms", DURATION_MAX, &ev->duration_ms) < 0)
+        return -EINVAL;
+    if (ev->type == EV_ASSIGNED || ev->type == EV_FAILED) {
+        if (!ev->license_id || !ev->license_id[0] || strlen(ev->license_id) > ID_MAX)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static int event_parse(event *ev, json_t *o, int64_t ts_ms)
+{
+    const char *ts;
+    if (field_str(o, "ts", &ts) < 0)
+        return -EINVAL;
+    if (!ts || ts_parse(ts, &ev->ts) < 0)
+        ev->ts = ts_ms;
+    return ev->type == EV_VERIFICATION ? event_parse_verification(ev, o) : event_parse_batch(ev, o);
+}
+
+/* ---- applying events ---- */
+
+static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wall_ms)
+{
+    batch *bt = batches_lookup(b, ev->token);
+    bt->seq = seq > bt->seq ? seq : bt->seq;
+    bt->seen_ms = max64(bt->seen_ms, wall_ms);
+    bt->updated_at = max64(bt->updated_at, ev->ts);
+    if (!bt->has_started && ev->ts < bt->started_at)
+        bt->started_at = ev->ts;
+    bt->total = max64(bt->total, ev->total);
+
+    switch (ev->type) {
+    case EV_STARTED:
+        bt->workers = max64(bt->workers, ev->workers);
+        if (ev->kind) {
+            free(bt->kind);
+            bt->kind = str_clip(ev->kind, TEXT_MAX);
+        }
+        if (!bt->has_started)
+            bt->started_at = ev->ts;
+        bt->has_started = true;
+        break;
+    case EV_PROGRESS:
+        batch_snapshot(bt, ev->done, ev->failed, false);
+        break;
+    case EV_COMPLETED:
+        batch_snapshot(bt, ev->done, ev->failed, true);
+        if (!bt->completed) {
+            bt->completed = true;
+            bt->completed_at = ev->ts;
+            bt->duration_ms = ev->duration_ms;
+        }
+        break;
+    case EV_ASSIGNED:
+    case EV_FAILED:
+        batch_license(bt, ev);
+        break;
+    case EV_VERIFICATION:
+        break;
+    }
+    batch_sample(bt, ev->ts, max64(1, b->cfg.rate_window_ms / 32));
+}
+
+int batches_feed(batches *b, const char *subject, const void *data, size_t len, uint64_t seq,
+                 int64_t ts_ms)
+{
+    event ev = {0};
+    if (!event_classify(&ev, subject))
+        return 0;
+    if (!data)
+        return -EINVAL;
+    json_t *root = json_loadb(data, len, 0, NULL);
+    int rc = json_is_object(root) ? event_parse(&ev, root, clamp_ms(ts_ms)) : -EINVAL;
+    if (rc == 0 && ev.type == EV_VERIFICATION) {
+        b->ver_total++;
+        b->ver_status[ev.status]++;
+        b->ver_country[ev.country][ev.status]++;
+    } else if (rc == 0) { /* wall clock of the event: the stream's, else the event's own time */
+        batches_apply(b, &ev, seq, ts_ms > 0 ? clamp_ms(ts_ms) : ev.ts);
+    }
+    json_decref(root);
+    return rc;
+}
+
+void batches_tick(batches *b, int64_t now_ms)
+{
+    now_ms = clamp_ms(now_ms);
+    for (size_t i = 0; i < b->nbuckets; i++) {
+        batch **p = &b->buckets[i];
+        while (*p) {
+            batch *bt = *p;
+            if (bt->completed && now_ms - bt->completed_at >= b->cfg.retention_ms) {
+                *p = bt->next;
+                batch_destroy(bt);
+                b->count--;
+            } else {
+                p = &bt->next;
+            }
+        }
+    }
+}
+
+/* ---- JSON views ---- */
+
+/* Newest started first, then by id. */
+static int batch_cmp(const void *pa, const void *pb)
+{
+    const batch *a = *(const batch *const *)pa, *b = *(const batch *const *)pb;
+    if (a->started_at != b->started_at)
+        return a->started_at > b->started_at ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
+void batches_list_json(batches *b, int64_t now_ms, sbuf *out)
+{
+    batch **all = xmalloc(b->count * sizeof(batch *));
+    size_t n = 0;
+    for (size_t i = 0; i < b->nbuckets; i++)
+        for (batch *bt = b->buckets[i]; bt; bt = bt->next)
+            all[n++] = bt;
+    qsort(all, n, sizeof(batch *), batch_cmp);
+    sbuf_putc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sbuf_putc(out, ',');
+        batch_json(b, all[i], clamp_ms(now_ms), out);
+    }
+    sbuf_putc(out, ']');
+    free(all);
+}
+
+int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out)
+{
+    batch *bt = id ? batches_find(b, id) : NULL;
+    if (!bt)
+        return -ENOENT;
+    batch_json(b, bt, clamp_ms(now_ms), out);
+    return 0;
+}
+
+void batches_verifications_json(batches *b, sbuf *out)
+{
+    sbuf_printf(out, "{\"total\":%" PRId64 ",\"by_status\":{", b->ver_total);
+    for (int s = 0; s < ST_COUNT; s++)
+        sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], b->ver_status[s]);
+    sbuf_puts(out, "},\"by_country\":{");
+    bool first = true;
+    for (int c = 0; c < 26 * 26; c++) {
+        const int64_t *n = b->ver_country[c];
+        if (n[ST_VERIFIED] + n[ST_REJECTED] + n[ST_PENDING] == 0)
+            continue;
+        sbuf_printf(out, "%s\"%c%c\":{", first ? "" : ",", 'A' + c / 26, 'A' + c % 26);
+        for (int s = 0; s < ST_COUNT; s++)
+            sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], n[s]);
+        sbuf_putc(out, '}');
+        first = false;
+    }
+    sbuf_puts(out, "}}");
+}

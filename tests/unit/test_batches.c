@@ -1,0 +1,945 @@
+/* test_batches.c: unit tests for batch and verification state built from events. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "wsgate/batches.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define T0 1795765200000LL /* 2026-11-27T07:40:00.000Z, in ms */
+
+static batches *make(int64_t stall_ms, int64_t retention_ms, int64_t window_ms)
+{
+    batches_config cfg = {
+        .stall_ms = stall_ms, .retention_ms = retention_ms, .rate_window_ms = window_ms};
+    return batches_create(&cfg);
+}
+
+static int feed(batches *b, const char *subject, uint64_t seq, int64_t ts_ms, const char *json)
+{
+    return batches_feed(b, subject, json, strlen(json), seq, ts_ms);
+}
+
+static int feedf(batches *b, const char *subject, uint64_t seq, int64_t ts_ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int feedf(batches *b, const char *subject, uint64_t seq, int64_t ts_ms, const char *fmt, ...)
+{
+    char json[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(json, sizeof json, fmt, ap);
+    va_end(ap);
+    return feed(b, subject, seq, ts_ms, json);
+}
+
+/* A license event ("assigned" or "failed") on a worker (-1: no worker field). */
+static int license(batches *b, const char *batch, const char *state, const char *id, int worker,
+                   uint64_t seq, int64_t ts_ms)
+{
+    char subject[128], workerf[32] = "";
+    snprintf(subject, sizeof subject, "license.%s.%s", batch, state);
+    if (worker >= 0)
+        snprintf(workerf, sizeof workerf, ",\"worker\":%d", worker);
+    return feedf(b, subject, seq, ts_ms,
+                 "{\"batch_id\":\"%s\",\"license_id\":\"%s\",\"hcp_id\":\"H-%s\",\"product\":"
+                 "\"P\"%s,\"duration_ms\":12%s}",
+                 batch, id, id, workerf,
+                 strcmp(state, "failed") == 0 ? ",\"error\":\"registry timeout\"" : "");
+}
+
+static json_t *parse(const char *text)
+{
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    if (!j)
+        fail_msg("not JSON (%s): %s", err.text, text);
+    return j;
+}
+
+/* One batch as parsed JSON; the test fails when it is unknown. */
+static json_t *get(batches *b, const char *id, int64_t now_ms)
+{
+    sbuf s;
+    sbuf_init(&s, 0);
+    assert_int_equal(batches_get_json(b, id, now_ms, &s), 0);
+    json_t *j = parse(sbuf_str(&s));
+    sbuf_free(&s);
+    assert_true(json_is_object(j));
+    return j;
+}
+
+static json_t *list(batches *b, int64_t now_ms)
+{
+    sbuf s;
+    sbuf_init(&s, 0);
+    batches_list_json(b, now_ms, &s);
+    json_t *j = parse(sbuf_str(&s));
+    sbuf_free(&s);
+    assert_true(json_is_array(j));
+    return j;
+}
+
+/* The whole observable state, as text (to check that nothing changed). */
+static char *snapshot(batches *b, int64_t now_ms)
+{
+    sbuf s;
+    sbuf_init(&s, 0);
+    batches_list_json(b, now_ms, &s);
+    batches_verifications_json(b, &s);
+    char *text = strdup(sbuf_str(&s));
+    sbuf_free(&s);
+    return text;
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v))
+        fail_msg("%s is not an integer", key);
+    return json_integer_value(v);
+}
+
+static double real(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("%s is not a number", key);
+    return json_number_value(v);
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        fail_msg("%s is not a string", key);
+    return json_string_value(v);
+}
+
+static void assert_null_field(json_t *o, const char *key)
+{
+    if (!json_is_null(json_object_get(o, key)))
+        fail_msg("%s is not null", key);
+}
+
+static void assert_counts(batches *b, const char *id, json_int_t done, json_int_t failed)
+{
+    json_t *j = get(b, id, 0);
+    assert_int_equal(num(j, "done"), done);
+    assert_int_equal(num(j, "failed"), failed);
+    assert_int_equal(num(j, "processed"), done + failed);
+    json_decref(j);
+}
+
+static void assert_worker(json_t *batch, size_t w, json_int_t done, json_int_t failed)
+{
+    json_t *e = json_array_get(json_object_get(batch, "per_worker"), w);
+    assert_non_null(e);
+    assert_int_equal(num(e, "worker"), w);
+    assert_int_equal(num(e, "done"), done);
+    assert_int_equal(num(e, "failed"), failed);
+}
+
+static void test_started_and_licenses(void **state)
+{
+    batches *b = make(0, 0, 0);
+    assert_int_equal(feed(b, "batch.b42.started", 1, T0,
+                          "{\"batch_id\":\"b42\",\"total\":10,\"workers\":3,"
+                          "\"kind\":\"license_assignment\",\"ts\":\"2026-11-27T07:40:00.000Z\"}"),
+                     0);
+    assert_int_equal(license(b, "b42", "assigned", "L1", 0, 2, T0 + 100), 0);
+    assert_int_equal(license(b, "b42", "assigned", "L2", 1, 3, T0 + 200), 0);
+    assert_int_equal(license(b, "b42", "assigned", "L3", 2, 4, T0 + 300), 0);
+    assert_int_equal(license(b, "b42", "assigned", "L4", 0, 5, T0 + 400), 0);
+    assert_int_equal(license(b, "b42", "failed", "L5", 1, 6, T0 + 500), 0);
+
+    json_t *j = get(b, "b42", T0 + 500);
+    assert_string_equal(str(j, "state"), "running");
+    assert_string_equal(str(j, "kind"), "license_assignment");
+    assert_int_equal(num(j, "total"), 10);
+    assert_int_equal(num(j, "done"), 4);
+    assert_int_equal(num(j, "failed"), 1);
+    assert_int_equal(num(j, "processed"), 5);
+    assert_float_equal(real(j, "percent"), 50.0, 1e-9);
+    assert_int_equal(num(j, "workers"), 3);
+    assert_int_equal(num(j, "seq"), 6);
+    assert_int_equal(json_array_size(json_object_get(j, "per_worker")), 3);
+    assert_worker(j, 0, 2, 0);
+    assert_worker(j, 1, 1, 1);
+    assert_worker(j, 2, 1, 0);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_progress_only(void **state)
+{
+    batches *b = make(0, 0, 0);
+    assert_int_equal(feed(b, "batch.p1.started", 1, T0,
+                          "{\"batch_id\":\"p1\",\"total\":1000,\"workers\":15,"
+                          "\"kind\":\"license_assignment\"}"),
+                     0);
+    assert_int_equal(
+        feed(b, "batch.p1.progress", 2, T0 + 1000, "{\"total\":1000,\"done\":100,\"failed\":5}"),
+        0);
+    assert_int_equal(
+        feed(b, "batch.p1.progress", 3, T0 + 2000, "{\"total\":1000,\"done\":150,\"failed\":6}"),
+        0);
+    json_t *j = get(b, "p1", T0 + 2000);
+    assert_int_equal(num(j, "done"), 150);
+    assert_int_equal(num(j, "failed"), 6);
+    assert_int_equal(num(j, "processed"), 156);
+    assert_float_equal(real(j, "percent"), 15.6, 1e-9);
+    assert_int_equal(num(j, "workers"), 15);
+    /* No per-license events: no per-worker counts to show. */
+    assert_int_equal(json_array_size(json_object_get(j, "per_worker")), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "failures")), 0);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_license_only(void **state)
+{
+    batches *b = make(0, 0, 0);
+    /* No started event: the batch is created on the fly, total unknown. */
+    assert_int_equal(license(b, "lo", "assigned", "L1", 4, 7, T0 + 5000), 0);
+    assert_int_equal(license(b, "lo", "failed", "L2", 2, 8, T0 + 6000), 0);
+    json_t *j = get(b, "lo", T0 + 6000);
+    assert_string_equal(str(j, "state"), "running");
+    assert_null_field(j, "kind");
+    assert_null_field(j, "total");
+    assert_null_field(j, "percent");
+    assert_null_field(j, "eta_s");
+    assert_int_equal(num(j, "done"), 1);
+    assert_int_equal(num(j, "failed"), 1);
+    assert_int_equal(num(j, "workers"), 5); /* highest worker index + 1 */
+    assert_string_equal(str(j, "started_at"), "2026-11-27T07:40:05.000Z");
+    assert_string_equal(str(j, "updated_at"), "2026-11-27T07:40:06.000Z");
+    json_decref(j);
+
+    /* A total in a license payload is taken. */
+    assert_int_equal(feedf(b, "license.lo.assigned", 9, T0 + 7000,
+                           "{\"license_id\":\"L3\",\"worker\":0,\"total\":40}"),
+                     0);
+    j = get(b, "lo", T0 + 7000);
+    assert_int_equal(num(j, "total"), 40);
+    assert_float_equal(real(j, "percent"), 7.5, 1e-9);
+    json_decref(j);
+
+    /* A started event arriving late fills in what was missing. */
+    assert_int_equal(feed(b, "batch.lo.started", 10, T0 + 8000,
+                          "{\"total\":40,\"workers\":8,\"kind\":\"k\","
+                          "\"ts\":\"2026-11-27T07:40:01.000Z\"}"),
+                     0);
+    j = get(b, "lo", T0 + 8000);
+    assert_string_equal(str(j, "kind"), "k");
+    assert_int_equal(num(j, "workers"), 8);
+    assert_string_equal(str(j, "started_at"), "2026-11-27T07:40:01.000Z");
+    assert_int_equal(num(j, "done"), 2);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_both_sources_no_double_count(void **state)
+{
+    batches *b = make(0, 0, 0);
+    feed(b, "batch.x.started", 1, T0, "{\"total\":10,\"workers\":2}");
+    license(b, "x", "assigned", "L1", 0, 2, T0 + 1);
+    license(b, "x", "assigned", "L2", 1, 3, T0 + 2);
+    license(b, "x", "assigned", "L3", 0, 4, T0 + 3);
+    feed(b, "batch.x.progress", 5, T0 + 4, "{\"total\":10,\"done\":3,\"failed\":0}");
+    assert_counts(b, "x", 3, 0);
+    license(b, "x", "failed", "L4", 1, 6, T0 + 5);
+    assert_counts(b, "x", 3, 1);
+    feed(b, "batch.x.progress", 7, T0 + 6, "{\"total\":10,\"done\":3,\"failed\":1}");
+    assert_counts(b, "x", 3, 1);
+    /* The progress publisher runs ahead of the license events: take it. */
+    feed(b, "batch.x.progress", 8, T0 + 7, "{\"total\":10,\"done\":5,\"failed\":1}");
+    assert_counts(b, "x", 5, 1);
+    /* The license events catch up: still no double count. */
+    license(b, "x", "assigned", "L5", 1, 9, T0 + 8);
+    license(b, "x", "assigned", "L6", 0, 10, T0 + 9);
+    assert_counts(b, "x", 5, 1);
+    license(b, "x", "assigned", "L7", 0, 11, T0 + 10);
+    assert_counts(b, "x", 6, 1);
+    batches_destroy(b);
+}
+
+static void test_duplicate_license_events(void **state)
+{
+    batches *b = make(0, 0, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(license(b, "d", "assigned", "L1", 0, (uint64_t)i + 1, T0 + i), 0);
+        assert_int_equal(license(b, "d", "failed", "L2", 1, (uint64_t)i + 10, T0 + i), 0);
+    }
+    assert_counts(b, "d", 1, 1);
+    json_t *j = get(b, "d", T0);
+    assert_int_equal(json_array_size(json_object_get(j, "failures")), 1);
+    assert_worker(j, 0, 1, 0);
+    assert_worker(j, 1, 0, 1);
+    assert_int_equal(num(j, "seq"), 12);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_out_of_order_progress(void **state)
+{
+    batches *b = make(0, 0, 0);
+    feed(b, "batch.o.progress", 1, T0, "{\"total\":100,\"done\":50,\"failed\":2}");
+    feed(b, "batch.o.progress", 2, T0 + 1, "{\"total\":100,\"done\":40,\"failed\":1}");
+    assert_counts(b, "o", 50, 2);
+    /* Lower processed with the same done: late too. */
+    feed(b, "batch.o.progress", 3, T0 + 2, "{\"total\":100,\"done\":50,\"failed\":1}");
+    assert_counts(b, "o", 50, 2);
+    /* A failed license was retried: done up, failed down, processed kept. */
+    feed(b, "batch.o.progress", 4, T0 + 3, "{\"total\":100,\"done\":51,\"failed\":1}");
+    assert_counts(b, "o", 51, 1);
+    /* Fields left out keep their values. */
+    feed(b, "batch.o.progress", 5, T0 + 4, "{\"done\":60}");
+    assert_counts(b, "o", 60, 1);
+    json_t *j = get(b, "o", T0);
+    assert_int_equal(num(j, "total"), 100);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_retry_failed_then_assigned(void **state)
+{
+    batches *b = make(0, 0, 0);
+    license(b, "r", "failed", "L1", 2, 1, T0);
+    assert_counts(b, "r", 0, 1);
+    license(b, "r", "assigned", "L1", 3, 2, T0 + 10);
+    assert_counts(b, "r", 1, 0);
+    json_t *j = get(b, "r", T0);
+    assert_worker(j, 2, 0, 0);
+    assert_worker(j, 3, 1, 0);
+    /* The failure stays in the log of recent failures. */
+    assert_int_equal(json_array_size(json_object_get(j, "failures")), 1);
+    json_decref(j);
+    /* A failure reported after the assignment is late: assigned wins. */
+    license(b, "r", "failed", "L1", 2, 3, T0 + 20);
+    assert_counts(b, "r", 1, 0);
+    j = get(b, "r", T0);
+    assert_worker(j, 2, 0, 0);
+    assert_worker(j, 3, 1, 0);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_completion_and_late_events(void **state)
+{
+    batches *b = make(0, 0, 0);
+    feed(b, "batch.c.started", 1, T0, "{\"total\":10,\"workers\":2}");
+    for (int i = 0; i < 8; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "L%d", i);
+        license(b, "c", "assigned", id, i % 2, (uint64_t)i + 2, T0 + 1000 * (i + 1));
+    }
+    assert_int_equal(feed(b, "batch.c.completed", 20, T0 + 60000,
+                          "{\"batch_id\":\"c\",\"total\":10,\"done\":9,\"failed\":1,"
+                          "\"duration_ms\":60000}"),
+                     0);
+    json_t *j = get(b, "c", T0 + 60000);
+    assert_string_equal(str(j, "state"), "completed");
+    assert_int_equal(num(j, "done"), 9);
+    assert_int_equal(num(j, "failed"), 1);
+    assert_float_equal(real(j, "percent"), 100.0, 1e-9);
+    assert_string_equal(str(j, "completed_at"), "2026-11-27T07:41:00.000Z");
+    assert_int_equal(num(j, "duration_ms"), 60000);
+    assert_float_equal(real(j, "rate"), 0.17, 1e-9); /* 10 in 60 s */
+    assert_float_equal(real(j, "eta_s"), 0.0, 1e-9);
+    json_decref(j);
+
+    /* Late events: counts never go down, the batch stays completed. */
+    feed(b, "batch.c.progress", 21, T0 + 61000, "{\"total\":10,\"done\":5,\"failed\":0}");
+    license(b, "c", "assigned", "L3", 1, 22, T0 + 62000);
+    license(b, "c", "failed", "L0", 0, 23, T0 + 63000);
+    j = get(b, "c", T0 + 999999);
+    assert_string_equal(str(j, "state"), "completed");
+    assert_int_equal(num(j, "done"), 9);
+    assert_int_equal(num(j, "failed"), 1);
+    assert_string_equal(str(j, "completed_at"), "2026-11-27T07:41:00.000Z");
+    assert_int_equal(num(j, "seq"), 23);
+    json_decref(j);
+
+    /* Completed with smaller counts than known, and no duration_ms. */
+    feed(b, "batch.c2.started", 1, T0, "{\"total\":4}");
+    feed(b, "batch.c2.progress", 2, T0 + 1000, "{\"done\":3,\"failed\":1}");
+    feed(b, "batch.c2.completed", 3, T0 + 2500, "{\"done\":2,\"failed\":0}");
+    j = get(b, "c2", T0 + 2500);
+    assert_string_equal(str(j, "state"), "completed");
+    assert_int_equal(num(j, "done"), 3);
+    assert_int_equal(num(j, "failed"), 1);
+    assert_int_equal(num(j, "duration_ms"), 2500);
+    assert_float_equal(real(j, "rate"), 1.6, 1e-9); /* 4 in 2.5 s */
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_rate_and_eta(void **state)
+{
+    batches *b = make(0, 0, 30000);
+    /* The payload ts is the event time; the stream timestamp (5) is ignored. */
+    feed(b, "batch.r.started", 1, 5, "{\"total\":1000,\"ts\":\"2026-11-27T07:40:00.000Z\"}");
+    json_t *j = get(b, "r", T0);
+    assert_float_equal(real(j, "rate"), 0.0, 1e-9);
+    assert_null_field(j, "eta_s");
+    json_decref(j);
+
+    feed(b, "batch.r.progress", 2, 5, "{\"done\":20,\"ts\":\"2026-11-27T07:40:10.000Z\"}");
+    j = get(b, "r", T0);
+    assert_float_equal(real(j, "rate"), 2.0, 1e-9); /* 20 in 10 s */
+    assert_float_equal(real(j, "eta_s"), 490.0, 1e-9);
+    json_decref(j);
+
+    feed(b, "batch.r.progress", 3, 5, "{\"done\":40,\"ts\":\"2026-11-27T07:40:20.000Z\"}");
+    feed(b, "batch.r.progress", 4, 5, "{\"done\":100,\"ts\":\"2026-11-27T07:40:40.000Z\"}");
+    j = get(b, "r", T0);
+    /* Over the last 30 s of event time: 80 from 07:40:10 to 07:40:40. */
+    assert_float_equal(real(j, "rate"), 2.67, 1e-9);
+    assert_float_equal(real(j, "eta_s"), 337.5, 1e-9); /* 900 / (80/30) */
+    assert_string_equal(str(j, "updated_at"), "2026-11-27T07:40:40.000Z");
+    json_decref(j);
+
+    /* A late event (older ts) neither lowers updated_at nor breaks the rate. */
+    feed(b, "batch.r.progress", 5, 5, "{\"done\":90,\"ts\":\"2026-11-27T07:40:30.000Z\"}");
+    j = get(b, "r", T0);
+    assert_float_equal(real(j, "rate"), 2.67, 1e-9);
+    assert_string_equal(str(j, "updated_at"), "2026-11-27T07:40:40.000Z");
+    json_decref(j);
+
+    /* The pace picks up: only the last window counts. */
+    feed(b, "batch.r.progress", 6, 5, "{\"done\":400,\"ts\":\"2026-11-27T07:41:40.000Z\"}");
+    feed(b, "batch.r.progress", 7, 5, "{\"done\":700,\"ts\":\"2026-11-27T07:42:10.000Z\"}");
+    j = get(b, "r", T0);
+    assert_float_equal(real(j, "rate"), 10.0, 1e-9); /* 300 in 30 s */
+    assert_float_equal(real(j, "eta_s"), 30.0, 1e-9);
+    json_decref(j);
+
+    /* A ts with an offset, and an unparsable ts (falls back to the stream timestamp). */
+    feed(b, "batch.z.started", 1, T0 + 7, "{\"total\":5,\"ts\":\"2026-11-27T09:40:00.250+02:00\"}");
+    j = get(b, "z", T0);
+    assert_string_equal(str(j, "started_at"), "2026-11-27T07:40:00.250Z");
+    json_decref(j);
+    feed(b, "batch.z2.started", 1, T0 + 7, "{\"total\":5,\"ts\":\"yesterday\"}");
+    j = get(b, "z2", T0);
+    assert_string_equal(str(j, "started_at"), "2026-11-27T07:40:00.007Z");
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_stalled(void **state)
+{
+    batches *b = make(60000, 0, 0);
+    feed(b, "batch.s.started", 1, T0, "{\"total\":10}");
+    json_t *j = get(b, "s", T0 + 59999);
+    assert_string_equal(str(j, "state"), "running");
+    json_decref(j);
+    batches_tick(b, T0 + 60000);
+    j = get(b, "s", T0 + 60000);
+    assert_string_equal(str(j, "state"), "stalled");
+    json_decref(j);
+    /* The next event brings it back. */
+    license(b, "s", "assigned", "L1", 0, 2, T0 + 70000);
+    j = get(b, "s", T0 + 70000);
+    assert_string_equal(str(j, "state"), "running");
+    json_decref(j);
+    /* A completed batch is never stalled. */
+    feed(b, "batch.s.completed", 3, T0 + 71000, "{\"done\":10,\"failed\":0}");
+    j = get(b, "s", T0 + 999999);
+    assert_string_equal(str(j, "state"), "completed");
+    json_decref(j);
+    /* Without a stream timestamp, the payload's ts stands for the wall clock. */
+    feed(b, "batch.s2.started", 1, 0, "{\"ts\":\"2026-11-27T07:40:00.000Z\"}");
+    j = get(b, "s2", T0 + 1000);
+    assert_string_equal(str(j, "state"), "running");
+    json_decref(j);
+    j = get(b, "s2", T0 + 60000);
+    assert_string_equal(str(j, "state"), "stalled");
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_expiry_after_retention(void **state)
+{
+    batches *b = make(1000, 300000, 0);
+    feed(b, "batch.e.started", 1, T0, "{\"total\":1}");
+    feed(b, "batch.e.completed", 2, T0 + 1000, "{\"total\":1,\"done\":1,\"failed\":0}");
+    feed(b, "batch.keep.started", 3, T0, "{\"total\":1}");
+    batches_tick(b, T0 + 1000 + 299999);
+    json_decref(get(b, "e", T0));
+    batches_tick(b, T0 + 1000 + 300000);
+    sbuf s;
+    sbuf_init(&s, 0);
+    assert_int_equal(batches_get_json(b, "e", T0, &s), -ENOENT);
+    assert_int_equal(s.len, 0);
+    sbuf_free(&s);
+    /* A running (even stalled) batch is kept. */
+    batches_tick(b, T0 + 100000000);
+    json_t *all = list(b, T0 + 100000000);
+    assert_int_equal(json_array_size(all), 1);
+    assert_string_equal(str(json_array_get(all, 0), "id"), "keep");
+    json_decref(all);
+    batches_destroy(b);
+}
+
+static void test_failures_keep_newest_20(void **state)
+{
+    batches *b = make(0, 0, 0);
+    for (int i = 0; i < 25; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "F%d", i);
+        license(b, "f", "failed", id, i % 3, (uint64_t)i + 1, T0 + 1000 * i);
+    }
+    json_t *j = get(b, "f", T0);
+    assert_int_equal(num(j, "failed"), 25);
+    json_t *failures = json_object_get(j, "failures");
+    assert_int_equal(json_array_size(failures), 20);
+    json_t *newest = json_array_get(failures, 0), *oldest = json_array_get(failures, 19);
+    assert_string_equal(str(newest, "license_id"), "F24");
+    assert_string_equal(str(newest, "hcp_id"), "H-F24");
+    assert_int_equal(num(newest, "worker"), 0);
+    assert_string_equal(str(newest, "error"), "registry timeout");
+    assert_string_equal(str(newest, "ts"), "2026-11-27T07:40:24.000Z");
+    assert_string_equal(str(oldest, "license_id"), "F5");
+    json_decref(j);
+
+    /* Unknown worker, hcp_id and error are null. */
+    feed(b, "license.f2.failed", 1, T0, "{\"license_id\":\"X\"}");
+    j = get(b, "f2", T0);
+    json_t *f = json_array_get(json_object_get(j, "failures"), 0);
+    assert_string_equal(str(f, "license_id"), "X");
+    assert_null_field(f, "hcp_id");
+    assert_null_field(f, "worker");
+    assert_null_field(f, "error");
+    assert_int_equal(json_array_size(json_object_get(j, "per_worker")), 0);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static void test_per_worker(void **state)
+{
+    batches *b = make(0, 0, 0);
+    feed(b, "batch.w.started", 1, T0, "{\"total\":100,\"workers\":4}");
+    license(b, "w", "assigned", "L1", 0, 2, T0);
+    license(b, "w", "assigned", "L2", 0, 3, T0);
+    license(b, "w", "failed", "L3", 3, 4, T0);
+    json_t *j = get(b, "w", T0);
+    assert_int_equal(num(j, "workers"), 4);
+    assert_int_equal(json_array_size(json_object_get(j, "per_worker")), 4);
+    assert_worker(j, 0, 2, 0);
+    assert_worker(j, 1, 0, 0);
+    assert_worker(j, 2, 0, 0);
+    assert_worker(j, 3, 0, 1);
+    json_decref(j);
+    /* A worker beyond the announced count widens the batch. */
+    license(b, "w", "assigned", "L4", 6, 5, T0);
+    j = get(b, "w", T0);
+    assert_int_equal(num(j, "workers"), 7);
+    assert_int_equal(json_array_size(json_object_get(j, "per_worker")), 7);
+    assert_worker(j, 6, 1, 0);
+    json_decref(j);
+    /* An event without a worker counts for the batch only. */
+    license(b, "w", "assigned", "L5", -1, 6, T0);
+    j = get(b, "w", T0);
+    assert_int_equal(num(j, "done"), 4);
+    assert_int_equal(json_array_size(json_object_get(j, "per_worker")), 7);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+static char *verifications(batches *b)
+{
+    sbuf s;
+    sbuf_init(&s, 0);
+    batches_verifications_json(b, &s);
+    char *text = strdup(sbuf_str(&s));
+    sbuf_free(&s);
+    return text;
+}
+
+static void test_verifications(void **state)
+{
+    batches *b = make(0, 0, 0);
+    char *text = verifications(b);
+    assert_string_equal(text, "{\"total\":0,\"by_status\":{\"verified\":0,\"rejected\":0,"
+                              "\"pending\":0},\"by_country\":{}}");
+    free(text);
+
+    const char *fr = "{\"hcp_id\":\"H1\",\"country\":\"FR\",\"status\":\"verified\"}";
+    assert_int_equal(feed(b, "verification.FR.verified", 1, T0, fr), 0);
+    assert_int_equal(feed(b, "verification.FR.verified", 2, T0, fr), 0);
+    assert_int_equal(feed(b, "verification.FR.rejected", 3, T0, "{\"status\":\"rejected\"}"), 0);
+    /* Status from the subject token, country from the payload. */
+    assert_int_equal(feed(b, "verification.xx.pending", 4, T0, "{\"country\":\"DE\"}"), 0);
+    /* The payload's status wins over the subject's. */
+    assert_int_equal(
+        feed(b, "verification.BE.verified", 5, T0, "{\"status\":\"rejected\",\"source\":\"r\"}"),
+        0);
+    /* A country that is not two uppercase letters falls back to the subject. */
+    assert_int_equal(
+        feed(b, "verification.IT.pending", 6, T0, "{\"country\":\"italy\",\"status\":\"pending\"}"),
+        0);
+
+    char *before = verifications(b);
+    assert_int_equal(feed(b, "verification.FR.verified", 7, T0, "{\"status\":\"bogus\"}"), -EINVAL);
+    assert_int_equal(feed(b, "verification.FR.unknown", 8, T0, "{}"), -EINVAL);
+    assert_int_equal(feed(b, "verification.FR.verified", 9, T0, "{\"status\":3}"), -EINVAL);
+    assert_int_equal(feed(b, "verification.FR.verified", 10, T0, "{\"country\":7}"), -EINVAL);
+    assert_int_equal(feed(b, "verification.fr.verified", 11, T0, "{}"), -EINVAL);
+    assert_int_equal(feed(b, "verification.FRA.verified", 12, T0, "{\"country\":\"F\"}"), -EINVAL);
+    assert_int_equal(feed(b, "verification.FR.verified", 13, T0, "[]"), -EINVAL);
+    text = verifications(b);
+    assert_string_equal(text, before);
+    free(text);
+    free(before);
+
+    json_t *j = parse(text = verifications(b));
+    free(text);
+    assert_int_equal(num(j, "total"), 6);
+    json_t *by_status = json_object_get(j, "by_status");
+    assert_int_equal(json_object_size(by_status), 3);
+    assert_int_equal(num(by_status, "verified"), 2);
+    assert_int_equal(num(by_status, "rejected"), 2);
+    assert_int_equal(num(by_status, "pending"), 2);
+    json_t *by_country = json_object_get(j, "by_country");
+    assert_int_equal(json_object_size(by_country), 4);
+    json_t *c = json_object_get(by_country, "FR");
+    assert_int_equal(num(c, "verified"), 2);
+    assert_int_equal(num(c, "rejected"), 1);
+    assert_int_equal(num(c, "pending"), 0);
+    c = json_object_get(by_country, "DE");
+    assert_int_equal(num(c, "pending"), 1);
+    c = json_object_get(by_country, "BE");
+    assert_int_equal(num(c, "rejected"), 1);
+    assert_int_equal(num(c, "verified"), 0);
+    c = json_object_get(by_country, "IT");
+    assert_int_equal(num(c, "pending"), 1);
+    json_decref(j);
+
+    /* Countries come sorted. */
+    text = verifications(b);
+    char *be = strstr(text, "\"BE\""), *de = strstr(text, "\"DE\""), *frp = strstr(text, "\"FR\""),
+         *it = strstr(text, "\"IT\"");
+    assert_true(be && de && frp && it && be < de && de < frp && frp < it);
+    free(text);
+    batches_destroy(b);
+}
+
+static void test_bad_payloads_change_nothing(void **state)
+{
+    batches *b = make(1000, 1000, 0);
+    feed(b, "batch.b.started", 1, T0, "{\"total\":10,\"workers\":2}");
+    license(b, "b", "assigned", "L1", 0, 2, T0);
+    license(b, "b", "failed", "L2", 1, 3, T0);
+    feed(b, "verification.FR.verified", 4, T0, "{}");
+    char *before = snapshot(b, T0);
+
+    static const struct {
+        const char *subject, *payload;
+    } bad[] = {
+        {"batch.b.progress", "not json"},
+        {"batch.b.progress", ""},
+        {"batch.b.progress", "{"},
+        {"batch.b.progress", "[1,2]"},
+        {"batch.b.progress", "\"text\""},
+        {"batch.b.progress", "42"},
+        {"batch.b.progress", "null"},
+        {"batch.b.progress", "{\"done\":1} trailing"},
+        {"batch.b.progress", "{\"done\":\"5\"}"},
+        {"batch.b.progress", "{\"done\":5.5}"},
+        {"batch.b.progress", "{\"done\":true}"},
+        {"batch.b.progress", "{\"done\":-1}"},
+        {"batch.b.progress", "{\"failed\":-3}"},
+        {"batch.b.progress", "{\"total\":-10}"},
+        {"batch.b.progress", "{\"total\":100000001}"},
+        {"batch.b.progress", "{\"done\":100000001}"},
+        {"batch.b.progress", "{\"done\":99999999999999999999999}"},
+        {"batch.b.progress", "{\"ts\":12345}"},
+        {"batch.b.progress", "{\"batch_id\":7}"},
+        {"batch.b.progress", "{\"done\":\"\\u0000\"}"},
+        {"batch.b.progress", "{\"done\":\"\xff\xfe\"}"},
+        {"batch.b.started", "{\"workers\":\"many\"}"},
+        {"batch.b.started", "{\"workers\":1000000}"},
+        {"batch.b.started", "{\"kind\":5}"},
+        {"batch.b.started", "{\"total\":{}}"},
+        {"batch.new.started", "{\"total\":100000001}"},
+        {"batch.b.completed", "{\"duration_ms\":-5}"},
+        {"batch.b.completed", "{\"done\":[]}"},
+        {"license.b.assigned", "{\"worker\":0}"},
+        {"license.b.assigned", "{\"license_id\":5}"},
+        {"license.b.assigned", "{\"license_id\":\"\"}"},
+        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":-1}"},
+        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":\"3\"}"},
+        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":5000}"},
+        {"license.b.failed", "{\"license_id\":\"L9\",\"hcp_id\":3}"},
+        {"license.b.failed", "{\"license_id\":\"L9\",\"error\":[]}"},
+        {"license.new.failed", "{\"license_id\":\"L9\",\"total\":-1}"},
+        {"verification.DE.verified", "{\"status\":\"maybe\"}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (feed(b, bad[i].subject, 100 + i, T0 + 5, bad[i].payload) != -EINVAL)
+            fail_msg("accepted %s %s", bad[i].subject, bad[i].payload);
+    }
+    assert_int_equal(batches_feed(b, "batch.b.progress", NULL, 0, 99, T0), -EINVAL);
+    assert_int_equal(batches_feed(b, "batch.b.progress", "{\"done\":1}", 5, 99, T0), -EINVAL);
+    char longid[400];
+    memset(longid, 'x', 300);
+    longid[300] = '\0';
+    assert_int_equal(feedf(b, "license.b.assigned", 98, T0, "{\"license_id\":\"%s\"}", longid),
+                     -EINVAL);
+
+    char *after = snapshot(b, T0);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    batches_destroy(b);
+}
+
+static void test_ignored_subjects(void **state)
+{
+    batches *b = make(0, 0, 0);
+    char longtok[100], subject[200];
+    memset(longtok, 'a', 65);
+    longtok[65] = '\0';
+    snprintf(subject, sizeof subject, "batch.%s.started", longtok);
+    const char *ignored[] = {
+        "batch.b.unknown",  "batch.b", "batch..started",   "batch.b.started.x", "license.b.done",
+        "foo.b.started",    "",        "batch.b$.started", "batch.b .started",  "verification.FR",
+        "batch.b.started.", subject};
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
+        assert_int_equal(feed(b, ignored[i], 1, T0, "garbage"), 0);
+    assert_int_equal(batches_feed(b, NULL, "x", 1, 1, T0), 0);
+    json_t *all = list(b, T0);
+    assert_int_equal(json_array_size(all), 0);
+    json_decref(all);
+    /* A 64-byte token is fine. */
+    longtok[64] = '\0';
+    snprintf(subject, sizeof subject, "batch.%s.started", longtok);
+    assert_int_equal(feed(b, subject, 1, T0, "{}"), 0);
+    json_decref(get(b, longtok, T0));
+    batches_destroy(b);
+}
+
+/* The shape the dashboard depends on, field by field. */
+static void test_json_shape(void **state)
+{
+    batches *b = make(60000, 0, 30000);
+    feed(b, "batch.b42.started", 2040, T0 + 1,
+         "{\"batch_id\":\"b42\",\"total\":1000,\"workers\":15,\"kind\":\"license_assignment\","
+         "\"ts\":\"2026-11-27T07:40:12.118Z\"}");
+    license(b, "b42", "assigned", "L1", 0, 2041, T0 + 20000);
+    /* The payload's batch_id disagrees with the subject: the subject wins. */
+    feed(b, "license.b42.failed", 2051, T0 + 22000,
+         "{\"batch_id\":\"other\",\"license_id\":\"L\\\"2\",\"hcp_id\":\"H9\",\"worker\":3,"
+         "\"error\":\"registry \\\"timeout\\\"\\n\",\"ts\":\"2026-11-27T07:40:22.000Z\"}");
+
+    json_t *j = get(b, "b42", T0 + 22000);
+    const char *keys[] = {"id",         "kind",         "state",       "total",   "done",
+                          "failed",     "processed",    "percent",     "workers", "started_at",
+                          "updated_at", "completed_at", "duration_ms", "rate",    "eta_s",
+                          "seq",        "per_worker",   "failures"};
+    assert_int_equal(json_object_size(j), sizeof keys / sizeof *keys);
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        assert_non_null(json_object_get(j, keys[i]));
+    assert_string_equal(str(j, "id"), "b42");
+    assert_string_equal(str(j, "kind"), "license_assignment");
+    assert_string_equal(str(j, "state"), "running");
+    assert_int_equal(num(j, "total"), 1000);
+    assert_int_equal(num(j, "done"), 1);
+    assert_int_equal(num(j, "failed"), 1);
+    assert_int_equal(num(j, "processed"), 2);
+    assert_float_equal(real(j, "percent"), 0.2, 1e-9);
+    assert_int_equal(num(j, "workers"), 15);
+    assert_string_equal(str(j, "started_at"), "2026-11-27T07:40:12.118Z");
+    assert_string_equal(str(j, "updated_at"), "2026-11-27T07:40:22.000Z");
+    assert_null_field(j, "completed_at");
+    assert_null_field(j, "duration_ms");
+    /* 2 processed between 07:40:12.118 and 07:40:22.000 (9.882 s). */
+    assert_float_equal(real(j, "rate"), 0.20, 1e-9);
+    assert_float_equal(real(j, "eta_s"), 998.0 * 9.882 / 2.0, 0.05);
+    assert_int_equal(num(j, "seq"), 2051);
+
+    json_t *per_worker = json_object_get(j, "per_worker");
+    assert_int_equal(json_array_size(per_worker), 15);
+    for (size_t w = 0; w < 15; w++) {
+        json_t *e = json_array_get(per_worker, w);
+        assert_int_equal(json_object_size(e), 3);
+        assert_worker(j, w, w == 0, w == 3);
+    }
+    json_t *failures = json_object_get(j, "failures");
+    assert_int_equal(json_array_size(failures), 1);
+    json_t *f = json_array_get(failures, 0);
+    assert_int_equal(json_object_size(f), 5);
+    assert_string_equal(str(f, "license_id"), "L\"2");
+    assert_string_equal(str(f, "hcp_id"), "H9");
+    assert_int_equal(num(f, "worker"), 3);
+    assert_string_equal(str(f, "error"), "registry \"timeout\"\n");
+    assert_string_equal(str(f, "ts"), "2026-11-27T07:40:22.000Z");
+    json_decref(j);
+
+    /* No batch "other" was created. */
+    sbuf s;
+    sbuf_init(&s, 0);
+    assert_int_equal(batches_get_json(b, "other", T0, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, NULL, T0, &s), -ENOENT);
+    sbuf_free(&s);
+    batches_destroy(b);
+}
+
+static void test_list_order_and_many_batches(void **state)
+{
+    batches *b = make(0, 0, 0);
+    feed(b, "batch.old.started", 1, T0, "{}");
+    feed(b, "batch.new.started", 2, T0 + 2000, "{}");
+    feed(b, "batch.mid.started", 3, T0 + 1000, "{}");
+    json_t *all = list(b, T0);
+    assert_int_equal(json_array_size(all), 3);
+    assert_string_equal(str(json_array_get(all, 0), "id"), "new");
+    assert_string_equal(str(json_array_get(all, 1), "id"), "mid");
+    assert_string_equal(str(json_array_get(all, 2), "id"), "old");
+    json_decref(all);
+    batches_destroy(b);
+
+    b = make(0, 0, 0);
+    enum { N = 5000 };
+    for (int i = 0; i < N; i++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "batch.b%d.progress", i);
+        assert_int_equal(feedf(b, subject, (uint64_t)i + 1, T0 + i, "{\"done\":%d}", i), 0);
+    }
+    for (int i = 0; i < N; i += 7) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        json_t *j = get(b, id, T0);
+        assert_int_equal(num(j, "done"), i);
+        json_decref(j);
+    }
+    all = list(b, T0);
+    assert_int_equal(json_array_size(all), N);
+    assert_string_equal(str(json_array_get(all, 0), "id"), "b4999");
+    json_decref(all);
+    batches_destroy(b);
+}
+
+static void test_reset(void **state)
+{
+    batches *b = make(0, 0, 0);
+    feed(b, "batch.a.started", 1, T0, "{\"total\":3}");
+    license(b, "a", "assigned", "L1", 0, 2, T0);
+    feed(b, "verification.FR.verified", 3, T0, "{}");
+    batches_reset(b);
+    json_t *all = list(b, T0);
+    assert_int_equal(json_array_size(all), 0);
+    json_decref(all);
+    char *text = verifications(b);
+    assert_string_equal(text, "{\"total\":0,\"by_status\":{\"verified\":0,\"rejected\":0,"
+                              "\"pending\":0},\"by_country\":{}}");
+    free(text);
+    sbuf s;
+    sbuf_init(&s, 0);
+    assert_int_equal(batches_get_json(b, "a", T0, &s), -ENOENT);
+    sbuf_free(&s);
+    /* Usable again; the old license ids are forgotten. */
+    license(b, "a", "assigned", "L1", 0, 1, T0);
+    assert_counts(b, "a", 1, 0);
+    batches_destroy(b);
+}
+
+/* Deterministic garbage: never crash, always valid JSON out. */
+static void test_garbage_never_crashes(void **state)
+{
+    static const char *subjects[] = {"batch.g.started",        "batch.g.progress",
+                                     "batch.g.completed",      "license.g.assigned",
+                                     "license.g.failed",       "verification.FR.verified",
+                                     "verification.ZZ.pending"};
+    static const char *pieces[] = {"{",
+                                   "}",
+                                   "\"total\":",
+                                   "\"done\":",
+                                   "\"failed\":",
+                                   "\"worker\":",
+                                   "\"license_id\":",
+                                   "\"ts\":",
+                                   "\"L1\"",
+                                   "\"2026-02-30T00:00:00Z\"",
+                                   "1",
+                                   "-1",
+                                   "1e3",
+                                   "null",
+                                   ",",
+                                   "[",
+                                   "]",
+                                   "\"\\u00e9\"",
+                                   "99999999999",
+                                   "\"status\":",
+                                   "\"pending\"",
+                                   "\"country\":",
+                                   "\"FR\"",
+                                   "\"workers\":",
+                                   "1023",
+                                   "1024"};
+    batches *b = make(10, 10, 10);
+    uint32_t seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        char payload[512] = "";
+        size_t n = 0;
+        int npieces = 1 + (int)(seed % 12);
+        for (int i = 0; i < npieces; i++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *p = pieces[(seed >> 8) % (sizeof pieces / sizeof *pieces)];
+            if (n + strlen(p) + 1 < sizeof payload) {
+                strcat(payload, p);
+                n += strlen(p);
+            }
+        }
+        seed = seed * 1103515245u + 12345u;
+        const char *subject = subjects[(seed >> 8) % (sizeof subjects / sizeof *subjects)];
+        int rc = feed(b, subject, (uint64_t)round, (int64_t)seed * 977, payload);
+        assert_true(rc == 0 || rc == -EINVAL);
+        if (round % 1000 == 0)
+            batches_tick(b, (int64_t)seed * 1000);
+    }
+    /* Extreme times from the caller are clamped, not overflowed. */
+    feed(b, "batch.g.progress", 1, INT64_MIN, "{\"done\":1}");
+    feed(b, "batch.g.progress", 2, INT64_MAX, "{\"done\":2}");
+    batches_tick(b, INT64_MIN);
+    json_decref(list(b, INT64_MAX));
+    json_decref(list(b, INT64_MIN));
+    char *text = verifications(b);
+    json_decref(parse(text));
+    free(text);
+    batches_destroy(b);
+    batches_destroy(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_started_and_licenses),
+        cmocka_unit_test(test_progress_only),
+        cmocka_unit_test(test_license_only),
+        cmocka_unit_test(test_both_sources_no_double_count),
+        cmocka_unit_test(test_duplicate_license_events),
+        cmocka_unit_test(test_out_of_order_progress),
+        cmocka_unit_test(test_retry_failed_then_assigned),
+        cmocka_unit_test(test_completion_and_late_events),
+        cmocka_unit_test(test_rate_and_eta),
+        cmocka_unit_test(test_stalled),
+        cmocka_unit_test(test_expiry_after_retention),
+        cmocka_unit_test(test_failures_keep_newest_20),
+        cmocka_unit_test(test_per_worker),
+        cmocka_unit_test(test_verifications),
+        cmocka_unit_test(test_bad_payloads_change_nothing),
+        cmocka_unit_test(test_ignored_subjects),
+        cmocka_unit_test(test_json_shape),
+        cmocka_unit_test(test_list_order_and_many_batches),
+        cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_garbage_never_crashes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -328,7 +328,9 @@ static void nats_bridge_serve_replay(nats_bridge *nb, nb_replay *r)
         goto out;
     if (natsSubscription_GetConsumerInfo(&ci, sub, NULL, &jerr) != NATS_OK)
         goto out;
-    uint64_t pending = ci->NumPending;
+    /* a push consumer starts delivering at once: what it matched at creation is
+     * what it has delivered plus what is still pending */
+    uint64_t pending = ci->NumPending + ci->Delivered.Consumer;
     jsConsumerInfo_Destroy(ci);
     while (pending > 0) {
         natsMsg *msg = NULL;

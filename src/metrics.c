@@ -45,6 +45,9 @@ void metrics_render(sbuf *out)
                 "Queued last-value messages replaced by a newer one.", m->conflated);
     metrics_one(out, "wsgate_replayed_total", "counter", "msg frames sent by replays.",
                 m->replayed);
+    metrics_one(out, "wsgate_bad_events_total", "counter",
+                "Events whose payload does not follow EVENTS.md (delivered anyway).",
+                m->bad_events);
     metrics_one(out, "wsgate_nats_connected", "gauge", "1 while connected to NATS.",
                 (unsigned long long)m->nats_connected);
     metrics_one(out, "wsgate_stream_last_seq", "gauge", "Last stream sequence received.",

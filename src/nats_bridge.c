@@ -508,7 +508,11 @@ void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
     pthread_mutex_unlock(&nb->lock);
     pthread_join(nb->thread, NULL);
     nats_bridge_drop_live(nb);
-    if (nb->nc) {
+    if (nb->nc) { /* drain: finish what is in flight, then close (the closed callback signals) */
+        int64_t until = nats_Now() + (timeout_ms > 0 ? timeout_ms : 1);
+        if (natsConnection_DrainTimeout(nb->nc, timeout_ms > 0 ? timeout_ms : 1) == NATS_OK)
+            while (!natsConnection_IsClosed(nb->nc) && nats_Now() < until)
+                nats_Sleep(10);
         natsConnection_Close(nb->nc);
     }
     jsCtx_Destroy(nb->js);

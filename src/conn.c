@@ -17,6 +17,11 @@
 
 _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
 
+/* lws 4.1 writes a close frame for write type 4 (LWS_WRITE_CLOSE, private in
+ * its headers: lws-write.h says "LWS_WRITE_CLOSE is handled by
+ * lws_close_reason()", which also closes the socket at once). */
+#define CONN_WRITE_CLOSE ((enum lws_write_protocol)4)
+
 #define CONN_WRITE_BUDGET 64 /* frames written per WRITEABLE, so one client can't hog the loop */
 
 static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
@@ -27,6 +32,25 @@ static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
 static inline bool conn_slot_live(wsg_frame *slot)
 {
     return (uintptr_t)slot & 1;
+}
+
+/* Append a reference to f to a frame list. */
+static void conn_list_push(wsg_frame ***list, size_t *n, size_t *cap, wsg_frame *f)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *list = xrealloc(*list, *cap * sizeof(**list));
+    }
+    (*list)[(*n)++] = frame_ref(f);
+}
+
+static void conn_list_free(wsg_frame ***list, size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < *n; i++)
+        frame_unref((*list)[i]);
+    free(*list);
+    *list = NULL;
+    *n = *cap = 0;
 }
 
 conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
@@ -58,9 +82,8 @@ static void conn_sub_free(conn *c, conn_sub *s)
 {
     hub_replay_forget(c->hub, s);
     sublist_remove(c->hub->subs, s->entry);
-    for (size_t i = 0; i < s->nheld; i++)
-        frame_unref(s->held[i]);
-    free(s->held);
+    conn_list_free(&s->replayed, &s->nreplayed, &s->capreplayed);
+    conn_list_free(&s->held, &s->nheld, &s->capheld);
     free(s);
     metrics.subscriptions--;
 }
@@ -106,14 +129,30 @@ void conn_close(conn *c, int code, const char *reason, bool after_queue)
     lws_callback_on_writable(c->wsi);
 }
 
-/* Replace a queued live frame of the same last-value subject by f. */
+/* Slow-consumer bound (PROTOCOL.md 4001): over `queue_bytes` of live frames while
+ * the socket accepts nothing more, or over four times it in any case (a burst
+ * the writer had no chance to drain yet is not slowness). Closes and returns
+ * true when the client is over it. */
+static bool conn_over_bound(conn *c, size_t bytes)
+{
+    size_t bound = c->hub->cfg->queue_bytes;
+    if (bytes <= bound || (bytes <= 4 * bound && !lws_send_pipe_choked(c->wsi)))
+        return false;
+    metrics.slow_consumer_closes++;
+    conn_close(c, 4001, "slow consumer", false);
+    return true;
+}
+
+/* Replace the newest queued live frame of the same last-value subject by f. */
 static bool conn_conflate(conn *c, wsg_frame *f)
 {
     for (uint32_t i = c->qlen; i-- > 0;) {
         uint32_t at = (c->qhead + i) % c->qcap;
         wsg_frame *old = conn_slot_frame(c->q[at]);
-        if (!conn_slot_live(c->q[at]) || !old->lastvalue || strcmp(old->subject, f->subject) != 0)
+        if (!old->lastvalue || strcmp(old->subject, f->subject) != 0)
             continue;
+        if (!conn_slot_live(c->q[at]))
+            return false; /* the newest queued value is a reply's: queue f after it */
         c->qbytes = c->qbytes - old->len + f->len;
         c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | 1);
         frame_unref(old);
@@ -137,16 +176,13 @@ static void conn_queue_grow(conn *c)
 
 void conn_send(conn *c, wsg_frame *f, bool live)
 {
-    if (c->close_code && !c->close_after_queue)
-        return; /* closing ahead of the queue: nothing more goes out */
+    if (c->close_code)
+        return; /* closing: nothing more is queued */
     if (live) {
         if (f->lastvalue && c->qlen && conn_conflate(c, f))
             return;
-        if (!f->lastvalue && c->qbytes + f->len > c->hub->cfg->queue_bytes) {
-            metrics.slow_consumer_closes++;
-            conn_close(c, 4001, "slow consumer", false);
+        if (!f->lastvalue && conn_over_bound(c, c->qbytes + f->len))
             return;
-        }
         c->qbytes += f->len;
     }
     if (c->qlen == c->qcap)
@@ -162,11 +198,7 @@ void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
     if (f->seq <= s->min_seq)
         return;
     if (s->replay_id) { /* hold it until the replay before it is out */
-        if (s->nheld == s->capheld) {
-            s->capheld = s->capheld ? s->capheld * 2 : 16;
-            s->held = xrealloc(s->held, s->capheld * sizeof(*s->held));
-        }
-        s->held[s->nheld++] = frame_ref(f);
+        conn_list_push(&s->held, &s->nheld, &s->capheld, f);
         return;
     }
     if (c->fanout_gen == gen)
@@ -175,14 +207,31 @@ void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
     conn_send(c, f, true);
 }
 
+/* Send the close frame ourselves and wait (a few seconds at most) for the
+ * client's reply: closing the socket at once would make the kernel answer
+ * the client's frames still in flight with a reset, which can destroy the
+ * frames and the close code the client has not read yet. */
+static int conn_send_close(conn *c)
+{
+    if (c->close_sent)
+        return 0;
+    unsigned char buf[LWS_PRE + 125];
+    const char *r = c->close_reason ? c->close_reason : "";
+    size_t n = strlen(r) > 120 ? 120 : strlen(r);
+    buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+    memcpy(buf + LWS_PRE + 2, r, n);
+    c->close_sent = true;
+    if (lws_write(c->wsi, buf + LWS_PRE, n + 2, CONN_WRITE_CLOSE) < (int)(n + 2))
+        return -1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
+    return 0;
+}
+
 int conn_writable(conn *c)
 {
-    if (c->close_code && (!c->close_after_queue || c->qlen == 0)) {
-        const char *r = c->close_reason ? c->close_reason : "";
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r,
-                         strlen(r));
-        return -1;
-    }
+    if (c->close_code && (!c->close_after_queue || c->qlen == 0))
+        return conn_send_close(c);
     int64_t now_ns = hub_mono_ns();
     for (int budget = CONN_WRITE_BUDGET; c->qlen && budget > 0; budget--) {
         if (lws_send_pipe_choked(c->wsi))
@@ -206,6 +255,8 @@ int conn_writable(conn *c)
         }
         frame_unref(f);
     }
+    if (c->qbytes > c->hub->cfg->queue_bytes && lws_send_pipe_choked(c->wsi))
+        conn_over_bound(c, c->qbytes);
     if (c->qlen == 0 && c->qcap > 64) { /* give a burst's memory back while idle */
         free(c->q);
         c->q = NULL;
@@ -319,11 +370,8 @@ static void conn_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
 
 void conn_replay_frame(conn_sub *s, wsg_frame *f)
 {
-    if (s->nheld == s->capheld) {
-        s->capheld = s->capheld ? s->capheld * 2 : 16;
-        s->held = xrealloc(s->held, s->capheld * sizeof(*s->held));
-    }
-    s->held[s->nheld++] = frame_ref(f);
+    if (f->seq <= s->replay_to)
+        conn_list_push(&s->replayed, &s->nreplayed, &s->capreplayed, f);
 }
 
 /* Is f matched by another subscription of c that was live when f went out? */
@@ -341,16 +389,11 @@ static bool conn_other_live_match(conn *c, conn_sub *s, const wsg_frame *f)
 void conn_replay_end(conn_sub *s, bool ok)
 {
     conn *c = s->conn;
-    size_t n = 0;
-    while (n < s->nheld && s->held[n]->seq <= s->replay_to)
-        n++;
+    size_t n = s->nreplayed;
     s->replay_id = 0;
     if (!ok) {
         conn_error(c, s->replay_has_req_id ? s->replay_req_id : NULL, PERR_INTERNAL,
                    "the stream could not be read for the replay; resubscribe");
-        for (size_t i = 0; i < s->nheld; i++)
-            frame_unref(s->held[i]);
-        s->nheld = 0;
         uint32_t at;
         if (conn_find_sub(c, sublist_entry_pattern(s->entry), &at) == s) {
             c->subs[at] = c->subs[--c->nsubs];
@@ -363,19 +406,16 @@ void conn_replay_end(conn_sub *s, bool ok)
                                        sublist_entry_pattern(s->entry), s->replay_to, n,
                                        s->replay_recovered),
                     false);
-    for (size_t i = 0; i < s->nheld; i++) {
-        wsg_frame *f = s->held[i];
-        if (i < n || !conn_other_live_match(c, s, f))
-            conn_send(c, f, false);
-        frame_unref(f);
-    }
+    for (size_t i = 0; i < n; i++)
+        conn_send(c, s->replayed[i], false);
+    for (size_t i = 0; i < s->nheld; i++) /* live frames that came during the replay */
+        if (!conn_other_live_match(c, s, s->held[i]))
+            conn_send(c, s->held[i], false);
     metrics.replayed += n;
-    if (s->nheld)
-        s->min_seq =
-            s->held[s->nheld - 1]->seq > s->min_seq ? s->held[s->nheld - 1]->seq : s->min_seq;
-    free(s->held);
-    s->held = NULL;
-    s->nheld = s->capheld = 0;
+    if (s->nheld && s->held[s->nheld - 1]->seq > s->min_seq)
+        s->min_seq = s->held[s->nheld - 1]->seq;
+    conn_list_free(&s->replayed, &s->nreplayed, &s->capreplayed);
+    conn_list_free(&s->held, &s->nheld, &s->capheld);
 }
 
 static void conn_op_sub(conn *c, const proto_cmd *cmd)
@@ -462,11 +502,12 @@ int conn_receive(conn *c, const void *in, size_t len)
     bool complete = lws_is_final_fragment(c->wsi) && remaining == 0;
     size_t have = c->rx ? c->rx->len : 0;
     if (have + len + remaining > c->hub->cfg->max_frame) {
-        log_event(LOG_INFO, "conn_closing", "s:conn", c->id, "i:code", 1009, "s:reason",
-                  "message too big", NULL);
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                         (unsigned char *)"message too big", 15);
-        return -1;
+        if (c->rx) {
+            sbuf_free(c->rx);
+            free(c->rx);
+            c->rx = NULL;
+        }
+        conn_close(c, 1009, "message too big", false);
     }
     if (c->close_code)
         return 0; /* closing: ignore what the client still says */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HTTP_FILE_MAX (16 * 1024 * 1024)
 
@@ -85,6 +86,11 @@ static void http_static(hub *h, const char *path, const char *if_none_match, htt
         char file[4096];
         snprintf(file, sizeof(file), "%s%s", h->cfg->web_root, path);
         FILE *fp = fopen(file, "rb");
+        struct stat st;
+        if (fp && (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))) {
+            fclose(fp); /* a directory, a device: not a file to serve */
+            fp = NULL;
+        }
         if (!fp) {
             http_error(resp, 404, "not found");
             return;

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#define HUB_POLL_BUDGET 256 /* events applied per wake-up */
+
 int64_t hub_now_ms(void)
 {
     struct timespec ts;
@@ -45,6 +47,10 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
 
 void hub_fini(hub *h)
 {
+    for (nb_event *ev = h->backlog, *next; ev; ev = next) {
+        next = ev->next;
+        nats_bridge_event_free(ev);
+    }
     while (h->conns) /* normally empty: lws closed them all */
         conn_destroy(h->conns);
     for (hub_replay *r = h->replays, *next; r; r = next) {
@@ -186,8 +192,18 @@ void hub_poll(hub *h)
 {
     if (!h->bridge)
         return;
-    for (nb_event *ev = nats_bridge_take(h->bridge), *next; ev; ev = next) {
+    if (!h->backlog)
+        h->backlog = nats_bridge_take(h->bridge);
+    /* A bounded slice per wake-up, so the loop writes to sockets between slices
+     * of a large burst instead of queueing all of it first. */
+    int budget = HUB_POLL_BUDGET;
+    for (nb_event *ev = h->backlog, *next; ev; ev = next) {
+        if (budget-- == 0) {
+            lws_cancel_service(h->ctx); /* come back for the rest */
+            break;
+        }
         next = ev->next;
+        h->backlog = next;
         switch (ev->kind) {
         case NB_MSG:
             hub_on_msg(h, ev);

@@ -243,8 +243,9 @@ static natsStatus nats_bridge_ensure_stream(nats_bridge *nb, jsStreamInfo **si)
     return s;
 }
 
-/* Ensure the stream and (re)create the live consumer from last_seq + 1. */
-static void nats_bridge_attach(nats_bridge *nb)
+/* Ensure the stream and (re)create the live consumer from last_seq + 1.
+ * Returns 0, or -EAGAIN to be retried later. */
+static int nats_bridge_attach(nats_bridge *nb)
 {
     jsStreamInfo *si = NULL;
     nats_bridge_drop_live(nb);
@@ -252,7 +253,7 @@ static void nats_bridge_attach(nats_bridge *nb)
     if (s != NATS_OK) {
         log_event(LOG_WARN, "stream_unavailable", "s:stream", nb->cfg->stream, "s:error",
                   nats_GetLastError(NULL), NULL);
-        return; /* retried on the next tick */
+        return -EAGAIN;
     }
     char epoch[64];
     nats_bridge_format_time(si->Created, epoch, sizeof(epoch));
@@ -283,7 +284,7 @@ static void nats_bridge_attach(nats_bridge *nb)
     if (s != NATS_OK) {
         log_event(LOG_WARN, "consumer_failed", "s:error", nats_GetLastError(NULL), NULL);
         nats_bridge_state(nb, true, false, epoch, first, last);
-        return;
+        return -EAGAIN;
     }
     natsSubscription_SetPendingLimits(sub, -1, -1);
     pthread_mutex_lock(&nb->lock);
@@ -293,6 +294,7 @@ static void nats_bridge_attach(nats_bridge *nb)
     log_event(LOG_INFO, "stream_attached", "s:stream", nb->cfg->stream, "s:epoch", epoch,
               "u:first_seq", (unsigned long long)first, "u:last_seq", (unsigned long long)last,
               "u:start_seq", (unsigned long long)so.Config.OptStartSeq, NULL);
+    return 0;
 }
 
 static void nats_bridge_replay_end(nats_bridge *nb, uint64_t id, bool ok, uint64_t first_seq)
@@ -400,26 +402,28 @@ static void *nats_bridge_main(void *arg)
     else if (s == NATS_OK) /* connected at once: the connected callback is not called */
         nats_bridge_on_connected(nb->nc, nb);
 
+    int64_t attach_at = 0; /* after a failed attach, wait a second before the next try */
     pthread_mutex_lock(&nb->lock);
     while (!nb->stop) {
-        if (!nb->replays && !(nb->connected && nb->need_attach)) {
+        bool attach = nb->js && nb->connected && nb->need_attach && nats_Now() >= attach_at;
+        nb_replay *r = nb->js && nb->connected ? nb->replays : NULL;
+        if (!attach && !r) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
+            until.tv_nsec += 250 * 1000000L;
+            if (until.tv_nsec >= 1000000000L)
+                until.tv_sec++, until.tv_nsec -= 1000000000L;
             pthread_cond_timedwait(&nb->cond, &nb->lock, &until);
-        }
-        if (nb->stop || !nb->js)
             continue;
-        bool attach = nb->connected && nb->need_attach;
-        nb_replay *r = nb->connected ? nb->replays : NULL;
+        }
         if (r) {
             nb->replays = r->next;
             if (!nb->replays)
                 nb->replays_tail = NULL;
         }
         pthread_mutex_unlock(&nb->lock);
-        if (attach)
-            nats_bridge_attach(nb);
+        if (attach && nats_bridge_attach(nb) != 0)
+            attach_at = nats_Now() + 1000;
         if (r) {
             nats_bridge_serve_replay(nb, r);
             free(r->filter);

@@ -25,7 +25,9 @@ typedef struct conn_sub {
     bool replay_recovered;
     char replay_req_id[PROTOCOL_ID_MAX + 1];
     bool replay_has_req_id;
-    wsg_frame **held; /* replayed frames, then live frames, held until the replay ends */
+    wsg_frame **replayed; /* frames of the replay (seq <= replay_to), in order */
+    size_t nreplayed, capreplayed;
+    wsg_frame **held; /* live frames that arrived during the replay */
     size_t nheld, capheld;
 } conn_sub;
 
@@ -51,6 +53,7 @@ typedef struct conn {
 
     int close_code;         /* non-zero: close with this code at the next WRITEABLE */
     bool close_after_queue; /* ... but only once the queue is written */
+    bool close_sent;        /* our close frame is out; waiting for the client's */
     const char *close_reason;
 
     auth_claims *claims; /* NULL when authentication is off */

@@ -42,6 +42,7 @@ typedef struct hub {
     uint64_t next_serial;
     uint64_t fanout_gen; /* stamps a fan-out so a connection gets each frame once */
     hub_replay *replays; /* JetStream replays in flight */
+    nb_event *backlog;   /* taken from the inbox, not applied yet */
     uint64_t next_replay_id;
 
     char epoch[64];           /* "" until the stream is attached */

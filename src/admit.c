@@ -5,6 +5,7 @@
 #include "wsgate/metrics.h"
 #include "wsgate/xmalloc.h"
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,11 @@ int admit_origin_allowed(const char *origin, const char *host, char *const *allo
     }
     char oh[256];
     admit_origin_host(origin, oh, sizeof(oh));
-    if (strcasecmp(oh, "localhost") == 0 || strncmp(oh, "127.", 4) == 0 || strcmp(oh, "[::1]") == 0)
+    /* Loopback: the name localhost or an address literal; "127.evil.example" is a
+     * name like any other (its owner decides where it points). */
+    struct in_addr v4;
+    if (strcasecmp(oh, "localhost") == 0 || strcmp(oh, "[::1]") == 0 ||
+        (inet_pton(AF_INET, oh, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127))
         return 1;
     const char *p = strstr(origin, "://"); /* same host: the Origin's authority equals Host */
     p = p ? p + 3 : origin;
@@ -112,8 +117,13 @@ static int admit_token(struct lws *wsi, char *buf, int len)
         snprintf(buf, (size_t)len, "%s", authz + 7);
         return (int)strlen(buf);
     }
-    if (lws_get_urlarg_by_name(wsi, "token=", buf, len))
+    /* lws copies the whole "token=<value>" fragment into buf and returns a
+     * pointer to the value inside it. */
+    const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, len);
+    if (v) {
+        memmove(buf, v, strlen(v) + 1);
         return (int)strlen(buf);
+    }
     buf[0] = '\0';
     return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -1 : 0;
 }

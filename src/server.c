@@ -102,6 +102,8 @@ static int server_established(struct lws *wsi, server_pss *pss)
 static void server_closed(struct lws *wsi, server_pss *pss)
 {
     hub *h = server_hub(wsi);
+    if (!pss)
+        return; /* closed before lws gave it per-session memory (e.g. headers too big) */
     if (pss->admitted)
         admit_release(h, pss->ip);
     pss->admitted = false;
@@ -159,7 +161,7 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
 /* Write the next chunk of the response body. */
 static int server_http_write(struct lws *wsi, server_pss *pss)
 {
-    if (!pss->resp)
+    if (!pss || !pss->resp)
         return 0;
     size_t len;
     const unsigned char *body = http_body(pss->resp, &len);
@@ -203,9 +205,9 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_ESTABLISHED:
         return server_established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
-        return pss->conn ? conn_receive(pss->conn, in, len) : -1;
+        return pss && pss->conn ? conn_receive(pss->conn, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return pss->conn ? conn_writable(pss->conn) : 0;
+        return pss && pss->conn ? conn_writable(pss->conn) : 0;
     case LWS_CALLBACK_CLOSED:
         server_closed(wsi, pss);
         break;
@@ -246,6 +248,10 @@ static struct lws_context *server_context(const wsg_config *cfg, hub *h, lws_ret
     info.vhost_name = "wsgate";
     info.server_string = "wsgate/" WSGATE_VERSION;
     info.timeout_secs = (unsigned int)((cfg->handshake_timeout_ms + 999) / 1000);
+    /* A new socket waits for its request headers with a header table held
+     * (PENDING_TIMEOUT_HOLDING_AH), which lws times with this, not timeout_secs
+     * (0 means 10 s): without it --handshake-timeout does not bound that wait. */
+    info.timeout_secs_ah_idle = info.timeout_secs;
     info.max_http_header_data = AUTH_TOKEN_MAX + 4096;
     /* lws counts whole seconds and asserts hangup > ping */
     int64_t ping = (cfg->heartbeat_ms + 999) / 1000, hangup = (cfg->ping_timeout_ms + 999) / 1000;

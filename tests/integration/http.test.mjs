@@ -1,0 +1,96 @@
+// http.test.mjs: the plain HTTP endpoints on the gateway's port.
+import assert from 'node:assert/strict';
+import { test, before, after, startNats, startGateway, connect, httpGet, getMetrics, metricValue, pollUntil } from '../lib/harness.mjs';
+
+let nats;
+let gw;
+
+before(async () => {
+  nats = await startNats();
+  gw = await startGateway({ natsUrl: nats.url });
+});
+
+after(async () => {
+  if (gw) await gw.stop();
+  await nats?.stop();
+});
+
+// Every metric of PROTOCOL.md "Metrics" and its Prometheus type.
+const METRICS = {
+  wsgate_connections: 'gauge',
+  wsgate_subscriptions: 'gauge',
+  wsgate_messages_received_total: 'counter',
+  wsgate_deliveries_total: 'counter',
+  wsgate_bytes_sent_total: 'counter',
+  wsgate_slow_consumer_closes_total: 'counter',
+  wsgate_conflated_total: 'counter',
+  wsgate_replayed_total: 'counter',
+  wsgate_client_errors_total: 'counter',
+  wsgate_nats_connected: 'gauge',
+  wsgate_delivery_latency_seconds: 'histogram',
+};
+
+test('GET /healthz is 200 {"status":"ok"}', async () => {
+  const r = await httpGet(`${gw.url}/healthz`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') || '', /json/);
+  assert.deepEqual(r.json(), { status: 'ok' });
+});
+
+test('GET /readyz is 200 while connected to NATS', async () => {
+  const r = await httpGet(`${gw.url}/readyz`);
+  assert.equal(r.status, 200, r.text);
+});
+
+test('GET /metrics: Prometheus 0.0.4 text with every metric', async () => {
+  const m = await getMetrics(gw.url);
+  assert.equal(m.status, 200);
+  assert.match(m.contentType || '', /^text\/plain/);
+  assert.match(m.contentType || '', /version=0\.0\.4/);
+  assert.deepEqual(m.samples.filter((s) => s.name === '__unparsable'), [], 'every sample line parses');
+  for (const [name, type] of Object.entries(METRICS)) {
+    assert.equal(m.types[name], type, `# TYPE ${name} ${type}`);
+  }
+  for (const name of ['wsgate_connections', 'wsgate_subscriptions', 'wsgate_messages_received_total', 'wsgate_deliveries_total', 'wsgate_bytes_sent_total', 'wsgate_slow_consumer_closes_total', 'wsgate_conflated_total', 'wsgate_replayed_total', 'wsgate_nats_connected']) {
+    assert.ok(metricValue(m, name) !== undefined, `a sample of ${name}`);
+  }
+  assert.equal(metricValue(m, 'wsgate_nats_connected'), 1);
+  const h = 'wsgate_delivery_latency_seconds';
+  assert.ok(m.samples.some((s) => s.name === `${h}_bucket` && s.labels.le === '+Inf'), `${h}_bucket{le="+Inf"}`);
+  assert.ok(metricValue(m, `${h}_sum`) !== undefined, `${h}_sum`);
+  assert.ok(metricValue(m, `${h}_count`) !== undefined, `${h}_count`);
+});
+
+test('wsgate_connections and wsgate_subscriptions follow the clients', async (t) => {
+  const read = async () => {
+    const m = await getMetrics(gw.url);
+    return [metricValue(m, 'wsgate_connections'), metricValue(m, 'wsgate_subscriptions')];
+  };
+  const [c0, s0] = await read();
+  const c = await connect(gw.wsUrl);
+  t.after(() => c.close());
+  await c.sub('license.bhttp.>');
+  await c.sub('batch.bhttp.*');
+  assert.deepEqual(await read(), [c0 + 1, s0 + 2], 'one more connection, two more subscriptions');
+  await c.unsub('batch.bhttp.*');
+  assert.deepEqual(await read(), [c0 + 1, s0 + 1]);
+  await c.close();
+  await pollUntil(async () => {
+    const [cn, sn] = await read();
+    return cn === c0 && sn === s0;
+  }, { message: `wsgate_connections back to ${c0} and wsgate_subscriptions to ${s0} after the close` });
+});
+
+test('GET / serves the dashboard HTML', async () => {
+  const r = await httpGet(`${gw.url}/`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') || '', /^text\/html/);
+  assert.match(r.text, /<html|<!doctype html/i);
+});
+
+test('an unknown path is 404', async () => {
+  const r = await httpGet(`${gw.url}/no/such/path-${Date.now()}`);
+  assert.equal(r.status, 404);
+  const r2 = await httpGet(`${gw.url}/api/batches/no-such-batch`);
+  assert.equal(r2.status, 404);
+});

@@ -15,7 +15,7 @@ NATS_URL=nats://127.0.0.1:$NATS_PORT
 
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)"
+cmake --build build -j "$(nproc)" --target wsgate wsgate-sim
 mkdir -p "$RUN"
 
 pids=()

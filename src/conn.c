@@ -338,19 +338,17 @@ static void conn_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
         recovered = false; /* another stream: its sequence numbers mean nothing here */
         since = 0;
     }
-    uint64_t newest = to > h->stream_last_seq ? to : h->stream_last_seq;
-    if (since > newest || since >= to) {
-        recovered = recovered && since <= newest;
-        s->min_seq = since > to && since <= newest ? since : to;
+    if (since == to) { /* nothing missed */
+        s->min_seq = to;
         conn_send_owned(c, protocol_ok_resume(id, pattern, to, 0, recovered), false);
         return;
     }
-    s->min_seq = to;
     size_t i = ring_find_after(h->ring, since);
-    if (ring_count(h->ring) && ring_first_seq(h->ring) <= since + 1) {
+    if (since < to && ring_count(h->ring) && ring_first_seq(h->ring) <= since + 1) {
         size_t n = 0, count = ring_count(h->ring);
         for (size_t k = i; k < count && ring_at(h->ring, k)->seq <= to; k++)
             n += subject_matches(pattern, ring_at(h->ring, k)->subject);
+        s->min_seq = to;
         conn_send_owned(c, protocol_ok_resume(id, pattern, to, n, recovered), false);
         for (size_t k = i; k < count && ring_at(h->ring, k)->seq <= to; k++)
             if (subject_matches(pattern, ring_at(h->ring, k)->subject))
@@ -358,13 +356,19 @@ static void conn_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
         metrics.replayed += n;
         return;
     }
+    /* From JetStream: the ring does not reach back to `since`, or `since` is
+     * ahead of what this gateway has received yet (then the stream tells
+     * whether it holds `since` at all: beyond its end is recovered: false). */
+    s->min_seq = since > to ? since : to;
     s->replay_from = since + 1;
     s->replay_to = to;
     s->replay_recovered = recovered;
     s->replay_has_req_id = cmd->has_id;
     memcpy(s->replay_req_id, cmd->id, sizeof(s->replay_req_id));
     s->replay_id = hub_replay_start(h, s, pattern, since + 1, to);
-    if (!s->replay_id)
+    if (!s->replay_id && since > to) /* no stream to ask: nothing to replay, unverified */
+        conn_send_owned(c, protocol_ok_resume(id, pattern, to, 0, false), false);
+    else if (!s->replay_id)
         conn_replay_end(s, false);
 }
 

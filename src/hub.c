@@ -179,8 +179,8 @@ static void hub_on_replay(hub *h, nb_event *ev)
         if (ev->kind == NB_REPLAY_MSG)
             conn_replay_frame(r->sub, ev->frame);
         else {
-            if (ev->first_seq > r->sub->replay_from)
-                r->sub->replay_recovered = false; /* the stream no longer holds all of it */
+            if (ev->first_seq > r->sub->replay_from || r->sub->replay_from - 1 > ev->last_seq)
+                r->sub->replay_recovered = false; /* the stream does not hold all of it */
             conn_replay_end(r->sub, ev->replay_ok);
         }
     }

@@ -297,13 +297,15 @@ static int nats_bridge_attach(nats_bridge *nb)
     return 0;
 }
 
-static void nats_bridge_replay_end(nats_bridge *nb, uint64_t id, bool ok, uint64_t first_seq)
+static void nats_bridge_replay_end(nats_bridge *nb, uint64_t id, bool ok, uint64_t first_seq,
+                                   uint64_t last_seq)
 {
     nb_event *ev = xcalloc(1, sizeof(*ev));
     ev->kind = NB_REPLAY_END;
     ev->replay_id = id;
     ev->replay_ok = ok;
     ev->first_seq = first_seq;
+    ev->last_seq = last_seq;
     nats_bridge_push(nb, ev);
 }
 
@@ -321,11 +323,16 @@ static void nats_bridge_serve_replay(nats_bridge *nb, nb_replay *r)
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     bool ok = false;
-    uint64_t first_seq = 0;
+    uint64_t first_seq = 0, last_seq = 0;
     if (js_GetStreamInfo(&si, nb->js, nb->cfg->stream, NULL, &jerr) != NATS_OK)
         goto out;
     first_seq = si->State.FirstSeq;
+    last_seq = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
+    if (r->from_seq > r->to_seq) { /* nothing to read: the stream's bounds were the question */
+        ok = true;
+        goto out;
+    }
     if (js_SubscribeSync(&sub, nb->js, r->filter, NULL, &so, &jerr) != NATS_OK)
         goto out;
     if (natsSubscription_GetConsumerInfo(&ci, sub, NULL, &jerr) != NATS_OK)
@@ -369,7 +376,7 @@ out:
         natsSubscription_Unsubscribe(sub);
         natsSubscription_Destroy(sub);
     }
-    nats_bridge_replay_end(nb, r->id, ok, first_seq);
+    nats_bridge_replay_end(nb, r->id, ok, first_seq, last_seq);
 }
 
 int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, uint64_t from_seq,

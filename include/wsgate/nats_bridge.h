@@ -39,7 +39,7 @@ typedef struct nb_event {
     /* NB_REPLAY_* */
     uint64_t replay_id;
     bool replay_ok; /* NB_REPLAY_END: false when JetStream could not be read */
-                    /* NB_REPLAY_END: first_seq = the stream's first sequence then */
+                    /* NB_REPLAY_END: first_seq, last_seq = the stream's bounds then */
 } nb_event;
 
 typedef void (*nats_bridge_wake_fn)(void *arg);

@@ -1,0 +1,1054 @@
+// wsgate dashboard: batches, workers, failures and verifications, live.
+//
+// Data flow
+//  - REST is the truth: GET /api/batches and GET /api/verifications on load and
+//    on every `reset` from the client library (plus a full refresh every 30 s).
+//  - WebSocket events (batch.>, license.>, verification.>) are applied to local
+//    state at once, so the screen moves in real time, and trigger throttled
+//    refetches (GET /api/batches/{id} at most 2/s per batch, GET
+//    /api/verifications at most every 2 s) so the display converges exactly on
+//    the server's own computation.
+//  - A batch's REST object carries `seq`, the last stream sequence it reflects.
+//    Events with a higher seq are kept in a per-batch buffer and re-applied on
+//    top of every REST snapshot, so an event is never counted twice or lost.
+//  - The display never goes backwards: processed/done/failed shown are the
+//    maximum ever computed for a running batch (a completed batch shows its
+//    final figures).
+
+import { WsGate } from './wsgate.js';
+
+const BATCH_MIN_INTERVAL_MS = 500; // <= 2 requests/s per batch
+const VERIF_MIN_INTERVAL_MS = 2000;
+const FULL_REFRESH_MS = 30000;
+const METRICS_EVERY_MS = 5000;
+const STALL_AFTER_MS = 60000; // running but no progress for this long = stalled
+const HISTORY_S = 300;
+const PENDING_CAP = 20000;
+const FAILURES_SHOWN = 12;
+const TOP_COUNTRIES = 15;
+
+// ------------------------------------------------------------------ helpers
+
+const $ = (id) => document.getElementById(id);
+
+/** Create an element: h('div', {class: 'x', dataset: {a: 1}}, 'text', child). */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'dataset') Object.assign(el.dataset, v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  for (const c of children) if (c !== null && c !== undefined) el.append(c);
+  return el;
+}
+
+function setText(el, v) {
+  const s = v === null || v === undefined ? '' : String(v);
+  if (el.textContent !== s) el.textContent = s;
+}
+
+function setAttr(el, name, v) {
+  const s = String(v);
+  if (el.getAttribute(name) !== s) el.setAttribute(name, s);
+}
+
+function setWidth(el, pct) {
+  const w = `${Math.max(0, Math.min(100, pct)).toFixed(2)}%`;
+  if (el.style.width !== w) el.style.width = w;
+}
+
+const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
+const int = (v) => (isNum(v) ? Math.max(0, Math.round(v)) : 0);
+
+/** 3m 25s, 1h 02m, 42s, 2d 3h */
+function humanDuration(s) {
+  if (!isNum(s) || s < 0) return '–';
+  if (s < 1) return '<1s';
+  s = Math.round(s);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+function ago(ms) {
+  if (!isNum(ms)) return '';
+  const s = (Date.now() - ms) / 1000;
+  if (s < 5) return 'just now';
+  return `${humanDuration(s)} ago`;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+function clock(ms) {
+  if (!isNum(ms)) return '–';
+  const d = new Date(ms);
+  const today = new Date();
+  const t = timeFmt.format(d);
+  return d.toDateString() === today.toDateString() ? t : `${dayFmt.format(d)} ${t}`;
+}
+const parseTime = (s) => {
+  const t = typeof s === 'string' ? Date.parse(s) : NaN;
+  return Number.isFinite(t) ? t : null;
+};
+
+function fmtRate(r) {
+  if (!isNum(r)) return '–';
+  return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2);
+}
+
+function compact(n) {
+  if (!isNum(n)) return '–';
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${(n / 1e9).toFixed(a >= 1e10 ? 0 : 1)}G`;
+  if (a >= 1e6) return `${(n / 1e6).toFixed(a >= 1e7 ? 0 : 1)}M`;
+  if (a >= 1e5) return `${(n / 1e3).toFixed(0)}k`;
+  return String(Math.round(n));
+}
+
+const pct1 = (x) => Math.round(x * 10) / 10;
+
+let regionNames = null;
+try { regionNames = new Intl.DisplayNames(['en'], { type: 'region' }); } catch { /* old browser */ }
+function countryName(code) {
+  try { return (regionNames && regionNames.of(code)) || code; } catch { return code; }
+}
+
+/** Fetch JSON; returns null on any failure (network, non-2xx, bad JSON). */
+async function getJson(url) {
+  try {
+    const res = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } });
+    if (!res.ok) return { status: res.status, body: null };
+    return { status: res.status, body: await res.json() };
+  } catch {
+    return { status: 0, body: null };
+  }
+}
+
+// ------------------------------------------------------------------ state
+
+/**
+ * @typedef {object} BatchRec
+ * @property {string} id
+ * @property {object} base     last REST object (or a skeleton before the first)
+ * @property {object[]} pending events newer than base.seq, re-applied on each snapshot
+ * @property {object} view     base + pending: the current computed state
+ * @property {{done:number, failed:number}} shown  display floors (never decrease)
+ * @property {boolean} hasProgress publisher sends batch.<id>.progress
+ * @property {number} lastChange local time processed last increased
+ * @property {number} fetchedAt local time of the last REST snapshot
+ * @property {{t:number, p:number}[]} history processed, sampled every second
+ */
+
+const state = {
+  /** @type {Map<string, BatchRec>} */
+  batches: new Map(),
+  selected: null,
+  wanted: null, // batch asked for by the URL hash or a click
+  verif: { total: 0, by_status: { verified: 0, rejected: 0, pending: 0 }, by_country: {} },
+  verifEventsSinceRequest: 0,
+  conn: { status: 'connecting', delayMs: null, retryAt: null },
+  lastEventAt: null,
+  lastSeq: null,
+  hello: null,
+  metrics: null,
+  metricsPrev: null,
+  metricsEnabled: true,
+  apiDown: false,
+};
+
+function skeleton(id) {
+  return {
+    id, kind: null, state: 'running', total: null, done: 0, failed: 0, processed: 0, percent: null,
+    workers: null, started_at: null, updated_at: null, completed_at: null, duration_ms: null,
+    rate: null, eta_s: null, seq: 0, per_worker: [], failures: [],
+  };
+}
+
+function getBatch(id) {
+  let rec = state.batches.get(id);
+  if (!rec) {
+    const base = skeleton(id);
+    rec = {
+      id, base, pending: [], view: structuredClone(base), shown: { done: 0, failed: 0 },
+      hasProgress: false, lastChange: Date.now(), fetchedAt: 0, history: [], fresh: true,
+      fetch: { inflight: false, dirty: false, timer: null, last: 0 },
+    };
+    state.batches.set(id, rec);
+  }
+  return rec;
+}
+
+/** Normalise a REST batch object. */
+function normBatch(o) {
+  const b = { ...skeleton(o.id), ...o };
+  b.done = int(b.done);
+  b.failed = int(b.failed);
+  b.processed = b.done + b.failed;
+  b.per_worker = Array.isArray(b.per_worker) ? b.per_worker.map((w) => ({ worker: int(w.worker), done: int(w.done), failed: int(w.failed) })) : [];
+  b.failures = Array.isArray(b.failures) ? b.failures.slice() : [];
+  b.seq = isNum(b.seq) ? b.seq : 0;
+  return b;
+}
+
+function workerSlot(view, w) {
+  let slot = view.per_worker.find((x) => x.worker === w);
+  if (!slot) {
+    slot = { worker: w, done: 0, failed: 0 };
+    view.per_worker.push(slot);
+  }
+  return slot;
+}
+
+/** Apply one event to a batch view (mutates view). */
+function applyEvent(rec, view, ev) {
+  const [family, , what] = ev.subject.split('.');
+  const d = ev.data && typeof ev.data === 'object' ? ev.data : {};
+  if (family === 'batch') {
+    if (isNum(d.total)) view.total = d.total;
+    if (what === 'started') {
+      if (isNum(d.workers)) view.workers = d.workers;
+      if (d.kind) view.kind = d.kind;
+      if (d.ts) view.started_at = d.ts;
+      if (view.state !== 'completed') view.state = 'running';
+    } else if (what === 'progress') {
+      view.done = Math.max(view.done, int(d.done));
+      view.failed = Math.max(view.failed, int(d.failed));
+    } else if (what === 'completed') {
+      if (isNum(d.done)) view.done = int(d.done);
+      if (isNum(d.failed)) view.failed = int(d.failed);
+      view.state = 'completed';
+      view.completed_at = d.ts || view.completed_at;
+      if (isNum(d.duration_ms)) view.duration_ms = d.duration_ms;
+      view.eta_s = null;
+      view.rate = 0;
+    }
+  } else if (family === 'license') {
+    const failed = what === 'failed';
+    if (isNum(d.worker)) {
+      const slot = workerSlot(view, int(d.worker));
+      if (failed) slot.failed++;
+      else slot.done++;
+    }
+    if (!rec.hasProgress && view.state !== 'completed') {
+      if (failed) view.failed++;
+      else view.done++;
+    }
+    if (failed) {
+      view.failures.unshift({ license_id: d.license_id, hcp_id: d.hcp_id, worker: d.worker, error: d.error, ts: d.ts, seq: ev.seq });
+      if (view.failures.length > 50) view.failures.length = 50;
+    }
+  }
+  if (view.state === 'stalled' && what !== 'completed') view.state = 'running'; // it moves again
+  if (d.ts) view.updated_at = d.ts;
+  view.processed = view.done + view.failed;
+  view.seq = Math.max(view.seq || 0, ev.seq);
+}
+
+function recompute(rec) {
+  const view = structuredClone(rec.base);
+  for (const ev of rec.pending) applyEvent(rec, view, ev);
+  rec.view = view;
+  noteProgress(rec);
+}
+
+/** Update display floors and the last-change time after view changed. */
+function noteProgress(rec) {
+  const v = rec.view;
+  const before = rec.shown.done + rec.shown.failed;
+  if (v.state === 'completed') {
+    rec.shown = { done: v.done, failed: v.failed }; // the final, exact figures
+  } else {
+    rec.shown = { done: Math.max(rec.shown.done, v.done), failed: Math.max(rec.shown.failed, v.failed) };
+    if (isNum(v.total)) {
+      // never show more than the total while running (a publisher that sends
+      // both progress and per-license events could briefly overcount)
+      const over = rec.shown.done + rec.shown.failed - v.total;
+      if (over > 0) rec.shown.done = Math.max(0, rec.shown.done - over);
+    }
+  }
+  if (rec.shown.done + rec.shown.failed > before) rec.lastChange = Date.now();
+}
+
+function applySnapshot(obj) {
+  if (!obj || typeof obj.id !== 'string') return;
+  const rec = getBatch(obj.id);
+  const b = normBatch(obj);
+  if (rec.awaitSnapshot) {
+    rec.awaitSnapshot = false;
+    rec.shown = { done: 0, failed: 0 };
+    rec.fresh = true;
+  }
+  rec.base = b;
+  rec.pending = rec.pending.filter((e) => e.seq > b.seq);
+  rec.fetchedAt = Date.now();
+  recompute(rec);
+  if (rec.fresh) {
+    // first snapshot: "last progress" is the server's last update, not now
+    rec.fresh = false;
+    const upd = parseTime(rec.view.updated_at);
+    if (upd !== null) rec.lastChange = Math.min(Date.now(), upd);
+  }
+}
+
+function onBatchEvent(msg) {
+  const parts = msg.subject.split('.');
+  const id = parts[1];
+  if (!id) return;
+  const rec = getBatch(id);
+  if (parts[0] === 'batch' && parts[2] === 'progress') rec.hasProgress = true;
+  if (msg.seq <= (rec.base.seq || 0)) return; // already in the snapshot
+  rec.pending.push(msg);
+  if (rec.pending.length > PENDING_CAP) rec.pending.splice(0, rec.pending.length - PENDING_CAP);
+  if (!rec.awaitSnapshot) {
+    applyEvent(rec, rec.view, msg);
+    noteProgress(rec);
+  }
+  requestBatch(id);
+  noteEvent(msg);
+  schedule();
+}
+
+function onVerifEvent(msg) {
+  const [, c0, s0] = msg.subject.split('.');
+  const d = msg.data && typeof msg.data === 'object' ? msg.data : {};
+  const country = typeof d.country === 'string' && d.country ? d.country : c0;
+  const status = typeof d.status === 'string' && d.status ? d.status : s0;
+  const v = state.verif;
+  v.total++;
+  v.by_status[status] = (v.by_status[status] || 0) + 1;
+  const c = v.by_country[country] || (v.by_country[country] = { verified: 0, rejected: 0, pending: 0 });
+  c[status] = (c[status] || 0) + 1;
+  state.verifEventsSinceRequest++;
+  requestVerif();
+  noteEvent(msg);
+  schedule();
+}
+
+function noteEvent(msg) {
+  state.lastEventAt = Date.now();
+  state.lastSeq = Math.max(state.lastSeq || 0, msg.seq);
+}
+
+// ------------------------------------------------------------------ REST
+
+function requestBatch(id) {
+  const rec = state.batches.get(id);
+  if (!rec) return;
+  const f = rec.fetch;
+  if (f.inflight) { f.dirty = true; return; }
+  if (f.timer) return;
+  const wait = f.last + BATCH_MIN_INTERVAL_MS - Date.now();
+  if (wait > 0) { f.timer = setTimeout(() => { f.timer = null; fetchBatch(id); }, wait); return; }
+  fetchBatch(id);
+}
+
+async function fetchBatch(id) {
+  const rec = state.batches.get(id);
+  if (!rec) return;
+  const f = rec.fetch;
+  f.inflight = true;
+  f.last = Date.now();
+  const { status, body } = await getJson(`/api/batches/${encodeURIComponent(id)}`);
+  f.inflight = false;
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    applySnapshot(body);
+    schedule();
+  } else if (status === 404 && rec.pending.length === 0 && rec.base.seq === 0) {
+    // unknown to the server and nothing local: forget it
+    state.batches.delete(id);
+    schedule();
+    return;
+  }
+  if (f.dirty) { f.dirty = false; requestBatch(id); }
+}
+
+let batchesInflight = false;
+let batchesAgain = false;
+async function fetchAllBatches() {
+  if (batchesInflight) { batchesAgain = true; return; }
+  batchesInflight = true;
+  const startedAt = Date.now();
+  const { body } = await getJson('/api/batches');
+  batchesInflight = false;
+  if (Array.isArray(body)) {
+    state.apiDown = false;
+    const ids = new Set();
+    for (const o of body) {
+      if (o && typeof o.id === 'string') { ids.add(o.id); applySnapshot(o); }
+    }
+    // forget batches the server no longer knows, unless events arrived meanwhile
+    for (const [id, rec] of state.batches) {
+      if (!ids.has(id) && rec.lastChange < startedAt && rec.pending.length === 0) state.batches.delete(id);
+    }
+  } else {
+    state.apiDown = true;
+  }
+  schedule();
+  if (batchesAgain) { batchesAgain = false; fetchAllBatches(); }
+}
+
+const verifFetch = { inflight: false, dirty: false, timer: null, last: 0 };
+function requestVerif() {
+  const f = verifFetch;
+  if (f.inflight) { f.dirty = true; return; }
+  if (f.timer) return;
+  const wait = f.last + VERIF_MIN_INTERVAL_MS - Date.now();
+  if (wait > 0) { f.timer = setTimeout(() => { f.timer = null; fetchVerif(); }, wait); return; }
+  fetchVerif();
+}
+
+async function fetchVerif() {
+  const f = verifFetch;
+  f.inflight = true;
+  f.last = Date.now();
+  state.verifEventsSinceRequest = 0;
+  const force = state.verifForce;
+  const { body } = await getJson('/api/verifications');
+  f.inflight = false;
+  if (body && force) state.verifForce = false;
+  if (body && typeof body === 'object') {
+    const r = {
+      total: int(body.total),
+      by_status: { verified: 0, rejected: 0, pending: 0, ...(body.by_status || {}) },
+      by_country: body.by_country && typeof body.by_country === 'object' ? body.by_country : {},
+    };
+    // The server is the truth. Its answer may be lower than what we show only
+    // if it has not yet counted events we already received (then keep ours
+    // and ask again) or if we counted something twice (then correct).
+    if (r.total >= state.verif.total || state.verifEventsSinceRequest === 0 || state.verifForce) state.verif = r;
+    else f.dirty = true;
+    schedule();
+  }
+  if (f.dirty) { f.dirty = false; requestVerif(); }
+}
+
+function reloadAll() {
+  fetchAllBatches();
+  requestVerif();
+}
+
+// ------------------------------------------------------------------ metrics
+
+function parseMetrics(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    if (!line || line[0] === '#') continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const v = Number(m[3]);
+    if (!Number.isFinite(v)) continue;
+    out[m[1]] = (out[m[1]] || 0) + v; // sum over label sets
+  }
+  return out;
+}
+
+async function pollMetrics() {
+  if (!state.metricsEnabled) return;
+  try {
+    const res = await fetch('/metrics', { cache: 'no-store' });
+    if (res.status === 404) { state.metricsEnabled = false; renderStats(); return; }
+    if (!res.ok) return;
+    const m = parseMetrics(await res.text());
+    state.metricsPrev = state.metrics;
+    state.metrics = { at: Date.now(), values: m };
+    renderStats();
+  } catch { /* gateway down: the pill already says so */ }
+}
+
+// ------------------------------------------------------------------ derived
+
+function effectiveState(rec) {
+  const v = rec.view;
+  if (v.state === 'completed') return 'completed';
+  if (v.state === 'stalled') return 'stalled';
+  if (isNum(v.total) && v.total > 0 && rec.shown.done + rec.shown.failed >= v.total) return 'running';
+  return Date.now() - rec.lastChange > STALL_AFTER_MS ? 'stalled' : 'running';
+}
+
+function batchNumbers(rec) {
+  const v = rec.view;
+  const processed = rec.shown.done + rec.shown.failed;
+  const total = isNum(v.total) ? v.total : null;
+  const st = effectiveState(rec);
+  let percent = total ? (processed / total) * 100 : (st === 'completed' ? 100 : 0);
+  percent = Math.min(100, pct1(percent));
+  let rate = isNum(v.rate) ? v.rate : null;
+  if (st !== 'running') rate = 0; // a stalled batch is not moving, whatever the last window said
+  let eta = null;
+  if (st === 'running') {
+    if (isNum(v.eta_s)) eta = Math.max(0, v.eta_s - (Date.now() - rec.fetchedAt) / 1000);
+    else if (total && rate > 0) eta = (total - processed) / rate;
+  }
+  return { processed, done: rec.shown.done, failed: rec.shown.failed, total, percent, rate, eta, state: st };
+}
+
+function sortedBatches() {
+  const order = { stalled: 0, running: 0, completed: 1 };
+  return [...state.batches.values()].sort((a, b) => {
+    const sa = order[effectiveState(a)];
+    const sb = order[effectiveState(b)];
+    if (sa !== sb) return sa - sb;
+    if (sa === 1) {
+      const ca = parseTime(a.view.completed_at) ?? 0;
+      const cb = parseTime(b.view.completed_at) ?? 0;
+      if (ca !== cb) return cb - ca;
+    }
+    const ta = parseTime(a.view.started_at) ?? 0;
+    const tb = parseTime(b.view.started_at) ?? 0;
+    if (ta !== tb) return tb - ta;
+    return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+  });
+}
+
+// ------------------------------------------------------------------ render
+
+let renderQueued = false;
+function schedule() {
+  if (renderQueued) return;
+  renderQueued = true;
+  // rAF when visible; the timeout covers hidden tabs (rAF is paused there)
+  const run = () => { if (renderQueued) { renderQueued = false; render(); } };
+  requestAnimationFrame(run);
+  setTimeout(run, 250);
+}
+
+function render() {
+  const list = sortedBatches();
+  // the batch named in the URL (#b42) or clicked, once known; else the first one
+  if (state.wanted && state.batches.has(state.wanted)) state.selected = state.wanted;
+  else if (!state.selected || !state.batches.has(state.selected)) state.selected = list.length ? list[0].id : null;
+  renderBatches(list);
+  renderDetail();
+  renderVerif();
+  renderConn();
+  renderFooter();
+  const running = list.filter((r) => effectiveState(r) !== 'completed').length;
+  const title = running ? `wsgate · ${running} running` : 'wsgate';
+  if (document.title !== title) document.title = title;
+}
+
+const cards = new Map(); // id -> {el, f: fields}
+
+function makeCard(id) {
+  const f = {};
+  const el = h('li', { class: 'batch', role: 'option', tabindex: '-1', 'aria-selected': 'false', dataset: { batchId: id } });
+  f.id = h('span', { class: 'batch-id' }, id);
+  f.kind = h('span', { class: 'batch-kind' });
+  f.state = h('span', { class: 'badge', dataset: { field: 'state' } });
+  f.fillDone = h('span', { class: 'bar-fill' });
+  f.fillFailed = h('span', { class: 'bar-fill failed' });
+  f.bar = h('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0', 'aria-label': `progress of ${id}`, dataset: { field: 'progress' } }, f.fillDone, f.fillFailed);
+  f.pct = h('span', { class: 'batch-pct' });
+  f.processed = h('b', { dataset: { field: 'processed' } }, '0');
+  f.total = h('b', { dataset: { field: 'total' } }, '–');
+  f.failed = h('b', { dataset: { field: 'failed' } }, '0');
+  f.failWrap = h('span', { class: 'fail' }, f.failed, ' failed');
+  f.rate = h('span', { class: 'rate' });
+  f.eta = h('span', { class: 'eta' });
+  f.started = h('span', { class: 'started' });
+  el.append(
+    h('div', { class: 'batch-top' }, f.id, f.kind, f.state),
+    h('div', { class: 'batch-bar' }, f.bar, f.pct),
+    h('div', { class: 'batch-meta' }, h('span', { class: 'count' }, f.processed, ' / ', f.total), f.failWrap, f.rate, f.eta, f.started),
+  );
+  el.addEventListener('click', () => select(id, true));
+  return { el, f };
+}
+
+function renderBatches(list) {
+  const ul = $('batch-list');
+  const seen = new Set();
+  let running = 0;
+  let stalled = 0;
+  let completed = 0;
+  list.forEach((rec, i) => {
+    seen.add(rec.id);
+    let card = cards.get(rec.id);
+    if (!card) { card = makeCard(rec.id); cards.set(rec.id, card); }
+    if (ul.children[i] !== card.el) ul.insertBefore(card.el, ul.children[i] || null);
+    const { f, el } = card;
+    const n = batchNumbers(rec);
+    if (n.state === 'running') running++;
+    else if (n.state === 'stalled') stalled++;
+    else completed++;
+    const v = rec.view;
+    setAttr(el, 'data-state', n.state);
+    const sel = rec.id === state.selected;
+    setAttr(el, 'aria-selected', sel ? 'true' : 'false');
+    setAttr(el, 'tabindex', sel ? '0' : '-1');
+    setText(f.kind, (v.kind || '').replace(/_/g, ' '));
+    setText(f.state, n.state);
+    setAttr(f.state, 'data-state', n.state);
+    setText(f.processed, n.processed);
+    setText(f.total, n.total === null ? '–' : n.total);
+    setText(f.failed, n.failed);
+    f.failWrap.classList.toggle('zero', n.failed === 0);
+    setAttr(f.bar, 'aria-valuenow', n.percent);
+    f.bar.classList.toggle('indeterminate', n.total === null);
+    if (n.total) {
+      setWidth(f.fillDone, (n.done / n.total) * 100);
+      setWidth(f.fillFailed, (n.failed / n.total) * 100);
+    } else {
+      setWidth(f.fillDone, n.state === 'completed' ? 100 : 0);
+      setWidth(f.fillFailed, 0);
+    }
+    setText(f.pct, n.total ? `${n.percent.toFixed(1)}%` : '');
+    if (n.state === 'completed') {
+      setText(f.rate, '');
+      setText(f.eta, isNum(v.duration_ms) ? `took ${humanDuration(v.duration_ms / 1000)}` : 'done');
+    } else {
+      setText(f.rate, n.rate === null || n.state === 'stalled' ? '' : `${fmtRate(n.rate)}/s`);
+      setText(f.eta, n.state === 'stalled' ? `no progress for ${humanDuration((Date.now() - rec.lastChange) / 1000)}` : n.eta === null ? '' : `ETA ${humanDuration(n.eta)}`);
+    }
+    const st = parseTime(v.started_at);
+    setText(f.started, st === null ? '' : `started ${clock(st)}`);
+  });
+  for (const [id, card] of cards) {
+    if (!seen.has(id)) { card.el.remove(); cards.delete(id); }
+  }
+  $('batch-empty').hidden = list.length > 0;
+  if (state.apiDown && !list.length) setText($('batch-empty'), 'Cannot reach the gateway API; retrying…');
+  else setText($('batch-empty'), 'Waiting for batches…');
+  const parts = [];
+  if (running) parts.push(`${running} running`);
+  if (stalled) parts.push(`${stalled} stalled`);
+  if (completed) parts.push(`${completed} completed`);
+  setText($('batch-summary'), parts.join(' · '));
+}
+
+function select(id, byUser) {
+  if (!state.batches.has(id)) return;
+  state.selected = id;
+  if (byUser) {
+    state.wanted = id;
+    if (location.hash !== `#${id}`) history.replaceState(null, '', `#${encodeURIComponent(id)}`);
+  }
+  render();
+}
+
+function renderDetail() {
+  const rec = state.selected ? state.batches.get(state.selected) : null;
+  $('detail-empty').hidden = !!rec;
+  $('detail-body').hidden = !rec;
+  $('detail-state').hidden = !rec;
+  setAttr($('detail'), 'data-selected', rec ? rec.id : '');
+  if (!rec) { setText($('detail-id'), '–'); setText($('detail-kind'), ''); return; }
+  const v = rec.view;
+  const n = batchNumbers(rec);
+  setText($('detail-id'), rec.id);
+  setText($('detail-kind'), (v.kind || '').replace(/_/g, ' '));
+  setText($('detail-state'), n.state);
+  setAttr($('detail-state'), 'data-state', n.state);
+
+  setText($('d-processed'), n.total === null ? `${n.processed}` : `${n.processed} / ${n.total}`);
+  setText($('d-percent'), n.total ? `${n.percent.toFixed(1)}%` : 'total unknown');
+  setText($('d-done'), n.done);
+  setText($('d-failed'), n.failed);
+  setText($('d-failrate'), n.processed ? `${((n.failed / n.processed) * 100).toFixed(1)}% of processed` : '');
+  setText($('d-rate'), n.state === 'running' ? fmtRate(n.rate) : '–');
+  const started = parseTime(v.started_at);
+  if (n.state === 'completed') {
+    setText($('d-eta-label'), 'duration');
+    const dur = isNum(v.duration_ms) ? v.duration_ms / 1000 : null;
+    setText($('d-eta'), humanDuration(dur));
+    const done = parseTime(v.completed_at);
+    setText($('d-eta-sub'), done === null ? '' : `finished ${clock(done)}`);
+  } else {
+    setText($('d-eta-label'), 'eta');
+    setText($('d-eta'), n.state === 'stalled' ? 'stalled' : humanDuration(n.eta));
+    setText($('d-eta-sub'), n.state === 'stalled' ? `idle ${humanDuration((Date.now() - rec.lastChange) / 1000)}` : started !== null ? `elapsed ${humanDuration((Date.now() - started) / 1000)}` : '');
+  }
+  setText($('d-started'), started === null ? '–' : clock(started));
+  setText($('d-started-sub'), started === null ? '' : ago(started));
+
+  renderWorkers(rec);
+  renderFailures(rec);
+  // the chart moves once a second (new sample), or when the batch changes
+  if (chartFor !== rec.id || chartDirty) {
+    chartFor = rec.id;
+    chartDirty = false;
+    drawChart(rec);
+  }
+}
+
+let chartFor = null;
+let chartDirty = true;
+
+function renderWorkers(rec) {
+  const v = rec.view;
+  const count = Math.max(isNum(v.workers) ? v.workers : 0, ...v.per_worker.map((w) => w.worker + 1), 0);
+  const rows = [];
+  for (let i = 0; i < count; i++) rows.push(v.per_worker.find((w) => w.worker === i) || { worker: i, done: 0, failed: 0 });
+  const max = Math.max(1, ...rows.map((w) => w.done + w.failed));
+  setText($('workers-count'), count ? `${count}` : '');
+  const ol = $('workers');
+  while (ol.children.length > rows.length) ol.lastChild.remove();
+  rows.forEach((w, i) => {
+    let li = ol.children[i];
+    if (!li) {
+      li = h('li', { class: 'worker' },
+        h('span', { class: 'worker-name' }),
+        h('div', { class: 'bar' }, h('span', { class: 'bar-fill' }), h('span', { class: 'bar-fill failed' })),
+        h('span', { class: 'worker-count' }, h('span', { class: 'w-done' }), h('span', { class: 'bad w-failed' })));
+      ol.append(li);
+    }
+    setText(li.querySelector('.worker-name'), `w${w.worker}`);
+    const fills = li.querySelectorAll('.bar-fill');
+    setWidth(fills[0], (w.done / max) * 100);
+    setWidth(fills[1], (w.failed / max) * 100);
+    setText(li.querySelector('.w-done'), w.done);
+    const wf = li.querySelector('.w-failed');
+    setText(wf, w.failed ? `${w.failed}✕` : '');
+    setAttr(li, 'title', `worker ${w.worker}: ${w.done} assigned, ${w.failed} failed`);
+  });
+}
+
+let failuresKey = '';
+function renderFailures(rec) {
+  const list = rec.view.failures.slice(0, FAILURES_SHOWN);
+  const key = rec.id + '|' + list.map((x) => `${x.license_id}:${x.ts}`).join(',');
+  setText($('failures-count'), rec.view.failures.length ? `latest ${Math.min(FAILURES_SHOWN, rec.view.failures.length)}` : '');
+  $('failures-empty').hidden = list.length > 0;
+  $('failures-wrap').hidden = list.length === 0;
+  if (key === failuresKey) return;
+  const prev = new Set(failuresKey.startsWith(rec.id + '|') ? failuresKey.slice(rec.id.length + 1).split(',') : []);
+  const animate = failuresKey.startsWith(rec.id + '|');
+  failuresKey = key;
+  const tbody = $('failures');
+  tbody.replaceChildren(...list.map((x) => {
+    const t = parseTime(x.ts);
+    const k = `${x.license_id}:${x.ts}`;
+    return h('tr', { class: animate && !prev.has(k) ? 'fresh' : null },
+      h('td', { title: x.ts || '' }, t === null ? '–' : clock(t)),
+      h('td', { class: 'mono' }, x.license_id ?? '–'),
+      h('td', { class: 'mono' }, x.hcp_id ?? '–'),
+      h('td', null, isNum(x.worker) ? `w${x.worker}` : '–'),
+      h('td', { class: 'err' }, x.error ?? ''));
+  }));
+}
+
+// ---- rate chart
+
+function sampleHistory() {
+  const now = Date.now();
+  for (const rec of state.batches.values()) {
+    if (rec.fresh || rec.awaitSnapshot) continue; // no snapshot yet: the count is not meaningful
+    const p = rec.shown.done + rec.shown.failed;
+    rec.history.push({ t: now, p });
+    if (rec.history.length > HISTORY_S + 1) rec.history.splice(0, rec.history.length - HISTORY_S - 1);
+  }
+}
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function drawChart(rec) {
+  const canvas = $('rate-chart');
+  const w = canvas.clientWidth;
+  const hgt = canvas.clientHeight;
+  if (!w || !hgt) return;
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(hgt * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(hgt * dpr);
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, hgt);
+  const col = { accent: cssVar('--accent'), soft: cssVar('--chart-bar'), grid: cssVar('--border'), text: cssVar('--faint') };
+  const font = `11px ${cssVar('--font') || 'sans-serif'}`;
+
+  // per-second deltas and a 10 s moving average
+  const hist = rec.history;
+  const now = Date.now();
+  const pts = [];
+  for (let i = 1; i < hist.length; i++) {
+    const dt = (hist[i].t - hist[i - 1].t) / 1000;
+    if (dt <= 0) continue;
+    pts.push({ t: hist[i].t, r: Math.max(0, hist[i].p - hist[i - 1].p) / dt });
+  }
+  const avg = pts.map((p, i) => {
+    const from = Math.max(0, i - 9);
+    let s = 0;
+    for (let j = from; j <= i; j++) s += pts[j].r;
+    return { t: p.t, r: s / (i - from + 1) };
+  });
+  const lastAvg = avg.length ? avg[avg.length - 1].r : null;
+  setText($('chart-now'), lastAvg === null ? '' : `${fmtRate(lastAvg)}/s`);
+
+  const padL = 30;
+  const padR = 6;
+  const padT = 8;
+  const padB = 18;
+  const cw = w - padL - padR;
+  const ch = hgt - padT - padB;
+  // scale on the smoothed line (bursty per-second bars may be clipped)
+  const maxBar = Math.max(0, ...pts.map((p) => p.r));
+  const maxAvg = Math.max(0, ...avg.map((p) => p.r), isNum(rec.view.rate) ? rec.view.rate : 0);
+  const maxR = Math.max(1, Math.min(maxBar, maxAvg * 1.6));
+  const top = niceCeil(maxR);
+  const x = (t) => padL + cw * (1 - (now - t) / (HISTORY_S * 1000));
+  const y = (r) => padT + ch * (1 - r / top);
+
+  ctx.font = font;
+  ctx.textBaseline = 'middle';
+  ctx.lineWidth = 1;
+  for (const g of [0, top / 2, top]) {
+    const yy = Math.round(y(g)) + 0.5;
+    ctx.strokeStyle = col.grid;
+    ctx.beginPath();
+    ctx.moveTo(padL, yy);
+    ctx.lineTo(w - padR, yy);
+    ctx.stroke();
+    ctx.fillStyle = col.text;
+    ctx.textAlign = 'right';
+    ctx.fillText(g % 1 ? g.toFixed(1) : String(g), padL - 6, yy);
+  }
+  ctx.textBaseline = 'alphabetic';
+  for (let m = 5; m >= 0; m--) {
+    const xx = x(now - m * 60000);
+    ctx.textAlign = m === 5 ? 'left' : m === 0 ? 'right' : 'center';
+    ctx.fillStyle = col.text;
+    ctx.fillText(m === 0 ? 'now' : `-${m}m`, m === 5 ? padL : xx, hgt - 4);
+  }
+
+  if (pts.length === 0) {
+    ctx.textAlign = 'center';
+    ctx.fillStyle = col.text;
+    ctx.fillText('collecting samples…', padL + cw / 2, padT + ch / 2);
+    return;
+  }
+  const bw = Math.max(1, cw / HISTORY_S - 0.6);
+  ctx.fillStyle = col.soft;
+  for (const p of pts) {
+    const xx = x(p.t);
+    if (xx < padL) continue;
+    const yy = Math.max(padT, y(p.r));
+    ctx.fillRect(xx - bw, yy, bw, padT + ch - yy);
+  }
+  ctx.strokeStyle = col.accent;
+  ctx.lineWidth = 2;
+  ctx.lineJoin = 'round';
+  ctx.beginPath();
+  let started = false;
+  for (const p of avg) {
+    const xx = x(p.t);
+    if (xx < padL) continue;
+    if (!started) { ctx.moveTo(xx, y(p.r)); started = true; } else ctx.lineTo(xx, y(p.r));
+  }
+  ctx.stroke();
+}
+
+function niceCeil(v) {
+  const e = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 3, 4, 5, 6, 8, 10]) if (m * e >= v) return m * e;
+  return 10 * e;
+}
+
+// ---- verifications
+
+function renderVerif() {
+  const v = state.verif;
+  const st = v.by_status || {};
+  const total = int(v.total);
+  setText($('verif-total'), total);
+  const segs = $('verif-stack').children;
+  ['verified', 'rejected', 'pending'].forEach((k, i) => {
+    const n = int(st[k]);
+    setText($(`verif-${k}`), n);
+    setText($(`verif-${k}-pct`), total ? `${((n / total) * 100).toFixed(1)}%` : '');
+    setWidth(segs[i], total ? (n / total) * 100 : 0);
+  });
+
+  const rows = Object.entries(v.by_country || {}).map(([code, c]) => {
+    const verified = int(c.verified);
+    const rejected = int(c.rejected);
+    const pending = int(c.pending);
+    return { code, verified, rejected, pending, total: verified + rejected + pending };
+  }).sort((a, b) => b.total - a.total || (a.code < b.code ? -1 : 1));
+  const top = rows.slice(0, TOP_COUNTRIES);
+  const rest = rows.slice(TOP_COUNTRIES);
+  if (rest.length) {
+    const o = { code: null, others: rest.length, verified: 0, rejected: 0, pending: 0, total: 0 };
+    for (const r of rest) { o.verified += r.verified; o.rejected += r.rejected; o.pending += r.pending; o.total += r.total; }
+    top.push(o);
+  }
+  const max = Math.max(1, ...top.map((r) => r.total));
+  const ol = $('countries');
+  while (ol.children.length > top.length) ol.lastChild.remove();
+  top.forEach((r, i) => {
+    let li = ol.children[i];
+    if (!li) {
+      li = h('li', { class: 'country' },
+        h('span', { class: 'country-code' }), h('span', { class: 'country-name' }),
+        h('div', { class: 'bar' }, h('span', { class: 'seg ok' }), h('span', { class: 'seg bad' }), h('span', { class: 'seg warn' })),
+        h('span', { class: 'country-total' }), h('span', { class: 'country-pct' }));
+      ol.append(li);
+    }
+    li.classList.toggle('others', r.code === null);
+    setAttr(li, 'data-country', r.code === null ? 'others' : r.code);
+    setText(li.children[0], r.code === null ? '…' : r.code);
+    setText(li.children[1], r.code === null ? `${r.others} others` : countryName(r.code));
+    const s = li.children[2].children;
+    setWidth(s[0], (r.verified / max) * 100);
+    setWidth(s[1], (r.rejected / max) * 100);
+    setWidth(s[2], (r.pending / max) * 100);
+    setText(li.children[3], r.total);
+    setText(li.children[4], r.total ? `${Math.round((r.verified / r.total) * 100)}%` : '');
+    setAttr(li, 'title', `${r.code === null ? `${r.others} other countries` : countryName(r.code)}: ${r.verified} verified, ${r.rejected} rejected, ${r.pending} pending`);
+  });
+  $('countries-empty').hidden = rows.length > 0;
+}
+
+// ---- header, connection, footer
+
+function uiStatus() {
+  if (typeof navigator !== 'undefined' && navigator.onLine === false) return 'offline';
+  const s = state.conn.status;
+  if (s === 'live') return 'live';
+  if (s === 'closed') return 'offline';
+  return 'reconnecting'; // connecting | reconnecting
+}
+
+function renderConn() {
+  const pill = $('conn-status');
+  const s = uiStatus();
+  setAttr(pill, 'data-status', s);
+  let text = s;
+  if (s === 'reconnecting') {
+    if (state.conn.status === 'connecting') text = 'connecting…';
+    else if (state.conn.retryAt && state.conn.retryAt - Date.now() > 1000) text = `reconnecting in ${Math.ceil((state.conn.retryAt - Date.now()) / 1000)}s`;
+    else text = 'reconnecting…';
+  }
+  setText(pill.querySelector('.pill-text'), text);
+  const banner = $('banner');
+  const showBanner = s !== 'live' && state.conn.wasLive;
+  banner.hidden = !showBanner;
+  if (showBanner) setText(banner, s === 'offline'
+    ? 'Offline: showing the last known data. The dashboard reconnects and catches up when the network is back.'
+    : 'Connection to the gateway lost: showing the last known data while reconnecting. Nothing is lost: missed events are replayed on reconnect.');
+}
+
+function renderStats() {
+  const box = $('gw-stats');
+  if (!state.metricsEnabled || !state.metrics) { box.hidden = true; return; }
+  box.hidden = false;
+  const m = state.metrics.values;
+  const prev = state.metricsPrev;
+  for (const el of box.querySelectorAll('[data-metric]')) {
+    const name = el.dataset.metric;
+    const val = m[name];
+    el.hidden = !isNum(val);
+    if (!isNum(val)) continue;
+    const dd = el.querySelector('dd');
+    let rate = '';
+    if (name.endsWith('_total') && prev && isNum(prev.values[name])) {
+      const dt = (state.metrics.at - prev.at) / 1000;
+      if (dt > 0) rate = `${fmtRate(Math.max(0, (val - prev.values[name]) / dt))}/s`;
+    }
+    const text = compact(val);
+    if (dd.dataset.v !== text + rate) {
+      dd.dataset.v = text + rate;
+      dd.replaceChildren(text, ...(rate ? [h('small', null, rate)] : []));
+    }
+    setAttr(el, 'title', `${name} = ${val}`);
+  }
+  if (![...box.querySelectorAll('[data-metric]')].some((el) => !el.hidden)) box.hidden = true;
+}
+
+function renderFooter() {
+  const hl = state.hello;
+  setText($('foot-server'), hl && hl.server ? hl.server : 'wsgate');
+  setText($('foot-conn'), hl && hl.conn ? `conn ${String(hl.conn).slice(0, 12)}` : '');
+  setText($('foot-epoch'), hl && hl.epoch ? `stream epoch ${hl.epoch}` : '');
+  setText($('foot-seq'), state.lastSeq ? `last seq ${state.lastSeq}` : '');
+  setText($('foot-last'), state.lastEventAt ? `last event ${ago(state.lastEventAt)}` : '');
+}
+
+// ------------------------------------------------------------------ keyboard
+
+function onListKey(ev) {
+  const ids = sortedBatches().map((r) => r.id);
+  if (!ids.length) return;
+  let i = Math.max(0, ids.indexOf(state.selected));
+  if (ev.key === 'ArrowDown') i = Math.min(ids.length - 1, i + 1);
+  else if (ev.key === 'ArrowUp') i = Math.max(0, i - 1);
+  else if (ev.key === 'Home') i = 0;
+  else if (ev.key === 'End') i = ids.length - 1;
+  else return;
+  ev.preventDefault();
+  select(ids[i], true);
+  const card = cards.get(ids[i]);
+  if (card) { card.el.focus(); card.el.scrollIntoView({ block: 'nearest' }); }
+}
+
+// ------------------------------------------------------------------ start
+
+function start() {
+  const hashId = decodeURIComponent(location.hash.slice(1));
+  if (hashId) state.wanted = hashId;
+  $('batch-list').addEventListener('keydown', onListKey);
+
+  const gate = new WsGate();
+  window.wsgate = gate; // handy from the console
+  let resetTimer = null;
+  gate.on('status', (s) => {
+    state.conn.status = s.status;
+    state.conn.retryAt = s.delayMs ? Date.now() + s.delayMs : null;
+    if (s.status === 'live') {
+      // the REST API was unreachable while we were away: load it now
+      if (state.conn.wasLive && state.apiDown) reloadAll();
+      state.conn.wasLive = true;
+    }
+    schedule();
+  });
+  gate.on('hello', (hl) => { state.hello = hl; schedule(); });
+  gate.on('reset', (r) => {
+    if (r.reason === 'epoch') {
+      // sequence numbers restart in a new stream: buffered events are meaningless
+      // (and the display floors go too: the stream, hence the truth, was replaced)
+      // Until a new snapshot arrives, keep showing the old figures and only
+      // buffer new events.
+      for (const rec of state.batches.values()) {
+        rec.pending = [];
+        rec.base.seq = 0;
+        rec.awaitSnapshot = true;
+      }
+      state.lastSeq = null;
+    }
+    state.verifForce = true;
+    clearTimeout(resetTimer);
+    resetTimer = setTimeout(reloadAll, 100); // several subscriptions may report it
+  });
+  gate.on('error', (e) => {
+    // not fatal for the dashboard; visible from the console for whoever debugs
+    console.warn(`wsgate: ${e.code}${e.subject ? ` on ${e.subject}` : ''}: ${e.message}`);
+  });
+  gate.subscribe('batch.>', onBatchEvent);
+  gate.subscribe('license.>', onBatchEvent);
+  gate.subscribe('verification.>', onVerifEvent);
+  gate.connect();
+  reloadAll();
+
+  setInterval(() => { sampleHistory(); chartDirty = true; render(); }, 1000);
+  window.addEventListener('resize', () => { chartDirty = true; schedule(); });
+  setInterval(fetchAllBatches, FULL_REFRESH_MS);
+  pollMetrics();
+  setInterval(pollMetrics, METRICS_EVERY_MS);
+  window.addEventListener('online', schedule);
+  window.addEventListener('offline', schedule);
+  window.addEventListener('hashchange', () => {
+    const id = decodeURIComponent(location.hash.slice(1));
+    if (id && state.batches.has(id)) { state.wanted = id; select(id, false); }
+  });
+  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { chartDirty = true; schedule(); });
+  render();
+}
+
+start();

@@ -22,7 +22,11 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
  * lws_close_reason()", which also closes the socket at once). */
 #define CONN_WRITE_CLOSE ((enum lws_write_protocol)4)
 
-#define CONN_WRITE_BUDGET 64 /* frames written per WRITEABLE, so one client can't hog the loop */
+#define CONN_WRITE_BUDGET 64
+#define CONN_SLOW_GRACE_MS                                                                         \
+    1000 /* over the queue bound this long (and not writable): 4001 */ /* frames written per       \
+                                                                          WRITEABLE, so one client \
+                                                                          can't hog the loop */
 
 static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
 {
@@ -129,15 +133,24 @@ void conn_close(conn *c, int code, const char *reason, bool after_queue)
     lws_callback_on_writable(c->wsi);
 }
 
-/* Slow-consumer bound (PROTOCOL.md 4001): over `queue_bytes` of live frames while
- * the socket accepts nothing more, or over four times it in any case (a burst
- * the writer had no chance to drain yet is not slowness). Closes and returns
- * true when the client is over it. */
-static bool conn_over_bound(conn *c, size_t bytes)
+/* Slow-consumer bound (PROTOCOL.md 4001). A client is slow when it holds more
+ * than `queue_bytes` of live frames the socket did not take, and still does
+ * CONN_SLOW_GRACE_MS later (a burst the writer has not had a chance to drain is
+ * not slowness), or at once when it holds four times that. `bytes` is what
+ * the queue would hold. Closes the connection and returns true when it is slow. */
+bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
 {
     size_t bound = c->hub->cfg->queue_bytes;
-    if (bytes <= bound || (bytes <= 4 * bound && !lws_send_pipe_choked(c->wsi)))
+    if (bytes <= bound) {
+        c->over_since_ms = 0;
         return false;
+    }
+    if (bytes <= 4 * bound) {
+        if (!c->over_since_ms)
+            c->over_since_ms = now_ms;
+        if (now_ms - c->over_since_ms < CONN_SLOW_GRACE_MS || !lws_send_pipe_choked(c->wsi))
+            return false;
+    }
     metrics.slow_consumer_closes++;
     conn_close(c, 4001, "slow consumer", false);
     return true;
@@ -181,7 +194,7 @@ void conn_send(conn *c, wsg_frame *f, bool live)
     if (live) {
         if (f->lastvalue && c->qlen && conn_conflate(c, f))
             return;
-        if (!f->lastvalue && conn_over_bound(c, c->qbytes + f->len))
+        if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, hub_now_ms()))
             return;
         c->qbytes += f->len;
     }
@@ -255,8 +268,8 @@ int conn_writable(conn *c)
         }
         frame_unref(f);
     }
-    if (c->qbytes > c->hub->cfg->queue_bytes && lws_send_pipe_choked(c->wsi))
-        conn_over_bound(c, c->qbytes);
+    if (c->over_since_ms)
+        conn_check_slow(c, c->qbytes, hub_now_ms());
     if (c->qlen == 0 && c->qcap > 64) { /* give a burst's memory back while idle */
         free(c->q);
         c->q = NULL;

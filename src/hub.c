@@ -114,6 +114,9 @@ static void hub_on_msg(hub *h, nb_event *ev)
     if (f->seq <= h->last_seq)
         return; /* seen already (a consumer was recreated) */
     bool was_ready = hub_ready(h, NULL);
+    if (f->seq != h->last_seq + 1)
+        ring_clear(
+            h->ring); /* a gap (discarded by stream limits): the ring holds only runs without one */
     h->last_seq = f->seq;
     metrics.messages_received++;
     metrics.stream_last_seq = f->seq;
@@ -188,20 +191,18 @@ static void hub_on_replay(hub *h, nb_event *ev)
         free(r);
 }
 
-void hub_poll(hub *h)
+bool hub_poll(hub *h)
 {
     if (!h->bridge)
-        return;
+        return false;
     if (!h->backlog)
         h->backlog = nats_bridge_take(h->bridge);
     /* A bounded slice per wake-up, so the loop writes to sockets between slices
      * of a large burst instead of queueing all of it first. */
     int budget = HUB_POLL_BUDGET;
     for (nb_event *ev = h->backlog, *next; ev; ev = next) {
-        if (budget-- == 0) {
-            lws_cancel_service(h->ctx); /* come back for the rest */
-            break;
-        }
+        if (budget-- == 0)
+            return true; /* the caller comes back for the rest */
         next = ev->next;
         h->backlog = next;
         switch (ev->kind) {
@@ -218,6 +219,7 @@ void hub_poll(hub *h)
         }
         nats_bridge_event_free(ev);
     }
+    return false;
 }
 
 void hub_shutdown(hub *h)
@@ -240,6 +242,8 @@ void hub_tick(hub *h, int64_t now_ms)
     for (conn *c = h->conns; c; c = c->next) {
         if (c->claims && c->claims->exp * 1000 <= now_ms)
             conn_close(c, 4002, "token expired", false);
+        else if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))
+            continue;
         else if (cfg->idle_timeout_ms > 0 && c->nsubs == 0 &&
                  now_ms - c->created_ms > cfg->idle_timeout_ms)
             conn_close(c, 1000, "idle: no subscription", false);

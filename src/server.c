@@ -182,10 +182,20 @@ static int server_http_write(struct lws *wsi, server_pss *pss)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* Another thread (NATS, a signal) woke the loop: apply what it brought. */
+static lws_sorted_usec_list_t server_poll_sul;
+
+/* Apply the next slice of the inbox; if more is left, come back after the loop
+ * has had a turn to write to sockets. */
+static void server_poll(lws_sorted_usec_list_t *sul)
+{
+    if (hub_poll(lws_context_user(server_ctx)))
+        lws_sul_schedule(server_ctx, 0, &server_poll_sul, server_poll, 1);
+}
+
+/* Another thread (NATS) woke the loop: apply what it brought. */
 static void server_cancelled(struct lws *wsi)
 {
-    hub_poll(server_hub(wsi));
+    server_poll(NULL);
 }
 
 static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -315,6 +325,7 @@ int server_run(const wsg_config *cfg)
 out:
     if (server_ctx) {
         lws_sul_cancel(&server_tick_sul);
+        lws_sul_cancel(&server_poll_sul);
         lws_context_destroy(server_ctx); /* closes what is left; CLOSED frees each client */
     }
     nats_bridge_destroy(h.bridge, 1000);

@@ -39,7 +39,8 @@ typedef struct conn {
 
     wsg_frame **q; /* outgoing frames: a circular array of references */
     uint32_t qhead, qlen, qcap;
-    size_t qbytes; /* bytes of live frames queued (bounded by queue_bytes) */
+    size_t qbytes;         /* bytes of live frames queued (bounded by queue_bytes) */
+    int64_t over_since_ms; /* when qbytes went over queue_bytes, 0 when under */
 
     conn_sub **subs;
     uint32_t nsubs, capsubs;
@@ -76,6 +77,9 @@ int conn_writable(conn *c);
 void conn_send(conn *c, wsg_frame *f, bool live);
 /* Deliver a live event frame matched through subscription s (fan-out). */
 void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen);
+/* Apply the slow-consumer bound to a queue of `bytes`: close with 4001 and
+ * return true when the client is slow (also called once a second). */
+bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms);
 /* Close with code after (or, when !after_queue, ahead of) what is queued. */
 void conn_close(conn *c, int code, const char *reason, bool after_queue);
 

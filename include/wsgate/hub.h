@@ -59,8 +59,9 @@ typedef struct hub {
 int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen);
 void hub_fini(hub *h);
 
-/* Drain the NATS inbox: apply every event (service thread, after a wake-up). */
-void hub_poll(hub *h);
+/* Apply events of the NATS inbox (service thread, after a wake-up), at most
+ * a slice of them; returns true when more are left (call again soon). */
+bool hub_poll(hub *h);
 /* Once a second: age batch state, enforce time limits, watch the drain. */
 void hub_tick(hub *h, int64_t now_ms);
 /* Start a graceful shutdown: close every client with 1001, then stop. */

@@ -1,7 +1,9 @@
 /* ring.h: the most recent msg frames of the stream, in sequence order, for resume.
  *
  * Bounded by a frame count and by payload bytes; the oldest frames leave
- * first. Frames are shared (referenced), never copied. */
+ * first. Frames are shared (referenced), never copied. The hub keeps the
+ * sequences inside contiguous (it clears the ring on a gap), so a ring that
+ * reaches back to since + 1 holds every message after since. */
 #ifndef WSGATE_RING_H
 #define WSGATE_RING_H
 

@@ -290,11 +290,12 @@ test('exp passing on a live connection closes it with 4002', async (t) => {
   const c = await accepted(t, gwHS, hs({ exp, subs: ['license.>'] }));
   await c.sub('license.bexp.>');
   const other = await accepted(t, gwHS, hs({ exp: nowS() + 300, subs: ['license.>'] }));
-  const info = await withTimeout(c.closed, ms(6000), 'close 4002 after exp');
+  const info = await withTimeout(c.closed, ms(9000), 'close 4002 after exp');
   const at = Date.now();
   assert.equal(info.code, 4002, `close code (reason "${info.reason}")`);
   assert.ok(at >= exp * 1000 - 50, `closed ${exp * 1000 - at} ms before exp`);
-  assert.ok(at <= exp * 1000 + ms(2500), `closed ${at - exp * 1000} ms after exp (checked once a second)`);
+  // Checked once a second; the slack covers a loaded machine (CI, ctest -j).
+  assert.ok(at <= exp * 1000 + ms(4000), `closed ${at - exp * 1000} ms after exp (checked once a second)`);
   // A connection whose token is still valid is untouched.
   await other.ping();
   assert.equal(other.closeInfo, null);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
-import { test, before, after, startNats, startGateway, connect, Client, httpGet, pollUntil, withTimeout, delay, ms } from '../lib/harness.mjs';
+import { test, before, after, startNats, startGateway, connect, Client, httpGet, getMetrics, metricValue, pollUntil, withTimeout, delay, ms } from '../lib/harness.mjs';
 
 let nats;
 let gwDefault; // no --allowed-origins
@@ -129,11 +129,7 @@ test('--max-conns-per-ip 3: the 4th connection is refused with 503; closing one 
 
 test('--max-conns-per-ip 3: 6 simultaneous upgrades give exactly 3 connections', async (t) => {
   const g = gwPerIp;
-  await pollUntil(async () => {
-    const a = await attempt(t, g.wsUrl);
-    if (a.status === 101) await a.client.close();
-    return a.status === 101;
-  }, { timeoutMs: ms(5000), message: 'previous test connections released' });
+  await pollUntil(async () => metricValue(await getMetrics(g.url), 'wsgate_connections') === 0, { timeoutMs: ms(5000), message: 'previous connections released (wsgate_connections 0)' });
   const results = await Promise.allSettled(Array.from({ length: 6 }, () => attempt(t, g.wsUrl)));
   const statuses = results.map((r) => (r.status === 'fulfilled' ? r.value.status : `error: ${r.reason.message}`));
   assert.equal(statuses.filter((s) => s === 101).length, 3, `statuses: ${statuses.join(', ')}`);
@@ -162,11 +158,11 @@ test('--idle-timeout 2s: a connection that never subscribes is closed (1000), on
   const busy = await connect(g.wsUrl);
   t.after(() => busy.close());
   await busy.sub('license.bidle.>');
-  const info = await withTimeout(idle.closed, ms(6000), 'the idle connection to be closed');
+  const info = await withTimeout(idle.closed, ms(8000), 'the idle connection to be closed');
   const after = Date.now() - t0;
   assert.equal(info.code, 1000, `close code (reason "${info.reason}")`);
   assert.ok(after >= 1900, `closed after ${after} ms, not before the 2 s idle timeout`);
-  assert.ok(after <= 2000 + ms(2500), `closed after ${after} ms`);
+  assert.ok(after <= 2000 + ms(4000), `closed after ${after} ms (checked once a second, slack for a loaded machine)`);
   // Past twice the timeout, the subscribed connection is still served.
   await delay(Math.max(0, 4500 - (Date.now() - t0)));
   await busy.ping();
@@ -214,12 +210,12 @@ test('--handshake-timeout 2s: a socket that sends nothing, or a partial request,
     ['a partial request', `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n`, {}],
     ['a request dribbled one byte every 300 ms', `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Slow: `, { dribbleMs: 300 }],
   ];
-  const results = await Promise.all(cases.map(([, data, opts]) => rawRequest(port, data, { ...opts, maxMs: 2000 + ms(4000) })));
+  const results = await Promise.all(cases.map(([, data, opts]) => rawRequest(port, data, { ...opts, maxMs: 2000 + ms(5000) })));
   results.forEach((r, i) => {
     const what = cases[i][0];
     assert.equal(r.open, false, `${what}: still open after ${r.ms} ms`);
     assert.ok(r.ms >= 1500, `${what}: closed after ${r.ms} ms, before the timeout`);
-    assert.ok(r.ms <= 2000 + ms(2000), `${what}: closed after ${r.ms} ms (timeout 2 s, checked once a second)`);
+    assert.ok(r.ms <= 2000 + ms(3500), `${what}: closed after ${r.ms} ms (timeout 2 s; slack for a loaded machine)`);
     assert.doesNotMatch(r.response, /^HTTP\/1\.[01] 101/, `${what}: no upgrade`);
   });
 });
@@ -231,7 +227,7 @@ test('--handshake-timeout 2s does not limit an upgraded connection or a complete
   await delay(3500);
   await c.ping();
   assert.equal(c.closeInfo, null);
-  const r = await rawRequest(gwHandshake.port, upgradeRequest(gwHandshake.port), { maxMs: 500 });
+  const r = await rawRequest(gwHandshake.port, upgradeRequest(gwHandshake.port), { maxMs: ms(1500) });
   assert.match(r.response, /^HTTP\/1\.[01] 101/, 'a complete upgrade request in one write is answered 101');
 });
 

@@ -545,6 +545,24 @@ static void test_rate_limit(void **state)
     assert_int_equal(unread(), 0);
 }
 
+/* Four times the bound is closed at once, grace period or not. */
+static void test_queue_hard_bound(void **state)
+{
+    fx->cfg.queue_bytes = 1000;
+    conn *c = open_flushed();
+    wsg_frame *f = event("a.b", 1, 200);
+    size_t n = 4 * fx->cfg.queue_bytes / f->len;
+    for (size_t i = 0; i < n; i++)
+        conn_send(c, f, true);
+    assert_int_equal(c->close_code, 0); /* the socket still takes bytes: a burst */
+    conn_send(c, f, true);
+    assert_int_equal(c->close_code, 4001);
+    assert_int_equal(metrics.slow_consumer_closes, 1);
+    conn_destroy(c);
+    assert_int_equal(f->refs, 1);
+    frame_unref(f);
+}
+
 static void test_queue_bound_4001(void **state)
 {
     fx->cfg.queue_bytes = 1000;
@@ -582,22 +600,27 @@ static void test_queue_bound_4001(void **state)
     assert_int_equal(c->qbytes, 0);
     stub.cursor = stub.nout;
 
-    /* One frame too many while the socket accepts nothing: 4001, ahead of the queue. */
+    /* Over the bound while the socket accepts nothing: a grace period first... */
     stub.choked = true;
     for (size_t i = 0; i < fit; i++)
         conn_send(c, f, true);
     assert_int_equal(c->close_code, 0);
-    assert_int_equal(metrics.slow_consumer_closes, 0);
     conn_send(c, f, true);
+    assert_int_equal(c->close_code, 0);
+    assert_true(c->over_since_ms > 0);
+    assert_int_equal(metrics.slow_consumer_closes, 0);
+    /* ...then, still over and still not writable, 4001 ahead of the queue (the
+     * once-a-second check, with the clock moved past the grace period). */
+    assert_true(conn_check_slow(c, c->qbytes, c->over_since_ms + 1000));
     assert_int_equal(c->close_code, 4001);
     assert_false(c->close_after_queue);
     assert_int_equal(metrics.slow_consumer_closes, 1);
-    assert_int_equal(c->qlen, fit); /* the frame over the bound was not queued */
+    assert_int_equal(c->qlen, fit + 1);
 
     /* Nothing more is queued; the close frame goes before anything queued. */
     conn_send(c, f, true);
     conn_send(c, f, false);
-    assert_int_equal(c->qlen, fit);
+    assert_int_equal(c->qlen, fit + 1);
     assert_int_equal(metrics.slow_consumer_closes, 1);
     int writes = stub.write_calls;
     assert_int_equal(conn_writable(c), 0);
@@ -1051,6 +1074,7 @@ int main(void)
         T(test_error_window),
         T(test_rate_limit),
         T(test_queue_bound_4001),
+        T(test_queue_hard_bound),
         T(test_conflation),
         T(test_lastvalue_never_4001),
         T(test_deliver_dedup_and_min_seq),

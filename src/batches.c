@@ -478,12 +478,14 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *
 {
     int64_t done = batch_done(bt), failed = batch_failed(bt), processed = done + failed;
     int64_t workers = max64(bt->workers, (int64_t)bt->nper_worker);
-    double rate = batch_rate(bt, b->cfg.rate_window_ms);
+    const char *state = batch_state(b, bt, now_ms);
+    /* a stalled batch is not progressing: no rate, no ETA */
+    double rate = strcmp(state, "stalled") == 0 ? 0 : batch_rate(bt, b->cfg.rate_window_ms);
 
     sbuf_puts(out, "{\"id\":");
     sbuf_json_str(out, bt->id, strlen(bt->id));
     json_str_or_null(out, "kind", bt->kind);
-    sbuf_printf(out, ",\"state\":\"%s\"", batch_state(b, bt, now_ms));
+    sbuf_printf(out, ",\"state\":\"%s\"", state);
     json_int_or_null(out, "total", bt->total);
     sbuf_printf(out, ",\"done\":%" PRId64 ",\"failed\":%" PRId64 ",\"processed\":%" PRId64, done,
                 failed, processed);

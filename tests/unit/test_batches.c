@@ -442,6 +442,8 @@ static void test_stalled(void **state)
     batches_tick(b, T0 + 60000);
     j = get(b, "s", T0 + 60000);
     assert_string_equal(str(j, "state"), "stalled");
+    assert_true(json_real_value(json_object_get(j, "rate")) == 0.0); /* not progressing */
+    assert_true(json_is_null(json_object_get(j, "eta_s")));
     json_decref(j);
     /* The next event brings it back. */
     license(b, "s", "assigned", "L1", 0, 2, T0 + 70000);

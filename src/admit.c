@@ -146,8 +146,10 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
     }
     admit_header(wsi, WSI_TOKEN_ORIGIN, origin, (int)sizeof(origin));
     admit_header(wsi, WSI_TOKEN_HOST, host, (int)sizeof(host));
-    if (origin[0] &&
-        !admit_origin_allowed(origin, host, cfg->allowed_origins, cfg->allowed_origin_count)) {
+    /* An Origin too long to copy is refused, not taken for an absent one. */
+    if ((!origin[0] && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) ||
+        (origin[0] &&
+         !admit_origin_allowed(origin, host, cfg->allowed_origins, cfg->allowed_origin_count))) {
         *why = "origin not allowed";
         return 403;
     }

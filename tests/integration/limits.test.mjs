@@ -103,6 +103,10 @@ test('Origin with --allowed-origins https://app.example: only that origin (or no
   for (const origin of ['http://evil.example', 'http://app.example', 'https://app.example.evil', 'https://evil.app.example', `http://localhost:${g.port}`, 'null']) {
     await expectStatus(t, g.wsUrl, { Origin: origin }, 403, origin);
   }
+  // An Origin longer than the gateway copies (512 bytes) is refused, not ignored.
+  const long = `https://${'a'.repeat(600)}.example`;
+  await expectStatus(t, g.wsUrl, { Origin: long }, 403, 'a 600-byte Origin (allow-list)');
+  await expectStatus(t, gwDefault.wsUrl, { Origin: long }, 403, 'a 600-byte Origin (default policy)');
 });
 
 // ---------------------------------------------------------------- connection limits

@@ -25,6 +25,13 @@
 
 #define NB_JS_STREAM_NOT_FOUND 10059 /* JetStream API error code */
 
+/* The closure of one live consumer: its messages count only while `gen` is current. */
+typedef struct nb_live {
+    struct nb_live *next;
+    struct nats_bridge *nb;
+    uint64_t gen;
+} nb_live;
+
 typedef struct nb_replay {
     struct nb_replay *next;
     uint64_t id;
@@ -43,9 +50,14 @@ struct nats_bridge {
     nb_replay *replays, *replays_tail;
     bool stop;
     bool connected;
-    bool need_attach;  /* (re)create the live consumer */
-    uint64_t last_seq; /* last stream sequence put in the inbox */
-    char epoch[64];    /* epoch of the attached stream, "" before the first attach */
+    bool need_attach;      /* (re)create the live consumer */
+    bool closed;           /* nats.c closed the connection for good: make a new one */
+    uint64_t last_seq;     /* last stream sequence put in the inbox */
+    uint64_t live_gen;     /* generation of the current live consumer */
+    uint64_t live_cseq;    /* its last consumer sequence: a jump is a gap */
+    bool live_broken;      /* it skipped messages: ignore it until recreated */
+    struct nb_live *lives; /* closures of every live consumer created */
+    char epoch[64];        /* epoch of the attached stream, "" before the first attach */
 
     pthread_t thread;
     natsOptions *opts;
@@ -150,9 +162,17 @@ static void nats_bridge_on_reconnected(natsConnection *nc, void *arg)
     nats_bridge_poke(arg, true, true);
 }
 
+/* nats.c gives up on a connection it cannot authenticate (bad credentials,
+ * a refused certificate): the bridge thread then starts a new one. */
 static void nats_bridge_on_closed(natsConnection *nc, void *arg)
 {
+    nats_bridge *nb = arg;
     log_event(LOG_INFO, "nats_closed", NULL);
+    pthread_mutex_lock(&nb->lock);
+    nb->closed = true;
+    nb->connected = false;
+    pthread_cond_signal(&nb->cond);
+    pthread_mutex_unlock(&nb->lock);
 }
 
 /* Asynchronous errors: trouble on the live consumer means recreate it. */
@@ -171,7 +191,8 @@ static void nats_bridge_on_error(natsConnection *nc, natsSubscription *sub, nats
 /* Live consumer callback (nats delivery thread): encode once, hand over. */
 static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
-    nats_bridge *nb = arg;
+    nb_live *live = arg;
+    nats_bridge *nb = live->nb;
     jsMsgMetaData *md = NULL;
     if (natsMsg_GetMetaData(&md, msg) != NATS_OK) {
         log_event(LOG_WARN, "nats_msg_without_metadata", "s:subject", natsMsg_GetSubject(msg),
@@ -179,7 +200,7 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
         natsMsg_Destroy(msg);
         return;
     }
-    uint64_t seq = md->Sequence.Stream;
+    uint64_t seq = md->Sequence.Stream, cseq = md->Sequence.Consumer;
     nb_event *ev = xcalloc(1, sizeof(*ev));
     ev->kind = NB_MSG;
     ev->ts_ms = md->Timestamp / 1000000;
@@ -194,25 +215,40 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
     natsMsg_Destroy(msg);
 
     pthread_mutex_lock(&nb->lock);
-    if (seq > nb->last_seq) {
-        nb->last_seq = seq;
-        nats_bridge_push_locked(nb, ev);
-        ev = NULL;
+    if (live->gen == nb->live_gen && !nb->live_broken) {
+        if (cseq != nb->live_cseq + 1) { /* the consumer skipped some: read again from here */
+            log_event(LOG_WARN, "consumer_gap", "u:expected", (unsigned long long)nb->live_cseq + 1,
+                      "u:got", (unsigned long long)cseq, NULL);
+            nb->live_broken = true;
+            nb->need_attach = true;
+            pthread_cond_signal(&nb->cond);
+        } else {
+            nb->live_cseq = cseq;
+            if (seq > nb->last_seq) {
+                nb->last_seq = seq;
+                nats_bridge_push_locked(nb, ev);
+                ev = NULL;
+            }
+        }
     }
     pthread_mutex_unlock(&nb->lock);
-    if (ev) /* already delivered by an earlier consumer */
+    if (ev) /* from a replaced consumer, or seen already */
         nats_bridge_event_free(ev);
 }
 
+/* Forget the live consumer; delete it on the server when connected (else
+ * its inactivity threshold removes it: a delete request would only time out). */
 static void nats_bridge_drop_live(nats_bridge *nb)
 {
     natsSubscription *sub;
     pthread_mutex_lock(&nb->lock);
     sub = nb->live;
     nb->live = NULL;
+    bool connected = nb->connected;
     pthread_mutex_unlock(&nb->lock);
     if (sub) {
-        natsSubscription_Unsubscribe(sub);
+        if (connected)
+            natsSubscription_Unsubscribe(sub);
         natsSubscription_Destroy(sub);
     }
 }
@@ -241,6 +277,25 @@ static natsStatus nats_bridge_ensure_stream(nats_bridge *nb, jsStreamInfo **si)
     if (s == NATS_OK)
         log_event(LOG_INFO, "stream_created", "s:stream", cfg->stream, NULL);
     return s;
+}
+
+/* Options of every consumer we create: an ephemeral push consumer reading the
+ * stream from start_seq, no acks, flow control and heartbeats. Not nats.c's
+ * "ordered" mode: its own reset thread races natsSubscription_Unsubscribe
+ * (a use-after-free in nats.c 3.4.1, seen under ASan); we recreate consumers
+ * ourselves, from the next sequence we need, on reconnect, missed heartbeats
+ * or a sequence gap. */
+static void nats_bridge_consumer_options(jsSubOptions *so, const char *stream, uint64_t start_seq)
+{
+    jsSubOptions_Init(so);
+    so->Stream = stream;
+    so->Config.AckPolicy = js_AckNone;
+    so->Config.DeliverPolicy = js_DeliverByStartSequence;
+    so->Config.OptStartSeq = start_seq;
+    so->Config.FlowControl = true;
+    so->Config.Heartbeat = (int64_t)2000 * 1000000; /* 2 s: notice a dead consumer quickly */
+    so->Config.InactiveThreshold = (int64_t)30000 * 1000000; /* orphans vanish after 30 s */
+    so->Config.MemoryStorage = true;
 }
 
 /* Ensure the stream and (re)create the live consumer from last_seq + 1.
@@ -272,15 +327,19 @@ static int nats_bridge_attach(nats_bridge *nb)
     nats_bridge_state(nb, true, true, epoch, first, last);
 
     jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = nb->cfg->stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = start < first ? first : start;
-    so.Config.Heartbeat = (int64_t)2000 * 1000000; /* 2 s: notice a dead consumer quickly */
+    nats_bridge_consumer_options(&so, nb->cfg->stream, start < first ? first : start);
+    nb_live *live = xcalloc(1, sizeof(*live));
+    live->nb = nb;
+    pthread_mutex_lock(&nb->lock);
+    live->gen = ++nb->live_gen;
+    nb->live_cseq = 0;
+    nb->live_broken = false;
+    live->next = nb->lives;
+    nb->lives = live;
+    pthread_mutex_unlock(&nb->lock);
     natsSubscription *sub = NULL;
     jsErrCode jerr = 0;
-    s = js_Subscribe(&sub, nb->js, ">", nats_bridge_on_msg, nb, NULL, &so, &jerr);
+    s = js_Subscribe(&sub, nb->js, ">", nats_bridge_on_msg, live, NULL, &so, &jerr);
     if (s != NATS_OK) {
         log_event(LOG_WARN, "consumer_failed", "s:error", nats_GetLastError(NULL), NULL);
         nats_bridge_state(nb, true, false, epoch, first, last);
@@ -313,11 +372,7 @@ static void nats_bridge_replay_end(nats_bridge *nb, uint64_t id, bool ok, uint64
 static void nats_bridge_serve_replay(nats_bridge *nb, nb_replay *r)
 {
     jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = nb->cfg->stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = r->from_seq;
+    nats_bridge_consumer_options(&so, nb->cfg->stream, r->from_seq);
     natsSubscription *sub = NULL;
     jsConsumerInfo *ci = NULL;
     jsStreamInfo *si = NULL;
@@ -335,11 +390,12 @@ static void nats_bridge_serve_replay(nats_bridge *nb, nb_replay *r)
     }
     if (js_SubscribeSync(&sub, nb->js, r->filter, NULL, &so, &jerr) != NATS_OK)
         goto out;
+    natsSubscription_SetPendingLimits(sub, -1, -1);
     if (natsSubscription_GetConsumerInfo(&ci, sub, NULL, &jerr) != NATS_OK)
         goto out;
     /* a push consumer starts delivering at once: what it matched at creation is
      * what it has delivered plus what is still pending */
-    uint64_t pending = ci->NumPending + ci->Delivered.Consumer;
+    uint64_t pending = ci->NumPending + ci->Delivered.Consumer, delivered = 0;
     jsConsumerInfo_Destroy(ci);
     while (pending > 0) {
         natsMsg *msg = NULL;
@@ -352,6 +408,11 @@ static void nats_bridge_serve_replay(nats_bridge *nb, nb_replay *r)
         }
         uint64_t seq = md->Sequence.Stream;
         pending = md->NumPending;
+        if (md->Sequence.Consumer != ++delivered) { /* skipped some: fail rather than lie */
+            jsMsgMetaData_Destroy(md);
+            natsMsg_Destroy(msg);
+            goto out;
+        }
         if (seq <= r->to_seq) {
             nb_event *ev = xcalloc(1, sizeof(*ev));
             ev->kind = NB_REPLAY_MSG;
@@ -398,20 +459,53 @@ int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, 
     return 0;
 }
 
-static void *nats_bridge_main(void *arg)
+/* Connect (nats.c retries in the background when no server answers yet). */
+static void nats_bridge_connect(nats_bridge *nb)
 {
-    nats_bridge *nb = arg;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 3000; /* bound every JetStream API call */
     natsStatus s = natsConnection_Connect(&nb->nc, nb->opts);
     if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
         log_event(LOG_ERROR, "nats_connect_failed", "s:error", nats_GetLastError(NULL), NULL);
-    else if (natsConnection_JetStream(&nb->js, nb->nc, NULL) != NATS_OK)
+    else if (natsConnection_JetStream(&nb->js, nb->nc, &jo) != NATS_OK)
         log_event(LOG_ERROR, "jetstream_failed", "s:error", nats_GetLastError(NULL), NULL);
     else if (s == NATS_OK) /* connected at once: the connected callback is not called */
         nats_bridge_on_connected(nb->nc, nb);
+}
+
+/* Replace a connection nats.c closed for good, after a pause. */
+static void nats_bridge_reconnect(nats_bridge *nb)
+{
+    nats_bridge_drop_live(nb);
+    jsCtx_Destroy(nb->js);
+    natsConnection_Destroy(nb->nc);
+    nb->js = NULL;
+    nb->nc = NULL;
+    nats_Sleep(2000);
+    pthread_mutex_lock(&nb->lock);
+    bool stop = nb->stop;
+    nb->closed = false;
+    nb->need_attach = true;
+    pthread_mutex_unlock(&nb->lock);
+    if (!stop)
+        nats_bridge_connect(nb);
+}
+
+static void *nats_bridge_main(void *arg)
+{
+    nats_bridge *nb = arg;
+    nats_bridge_connect(nb);
 
     int64_t attach_at = 0; /* after a failed attach, wait a second before the next try */
     pthread_mutex_lock(&nb->lock);
     while (!nb->stop) {
+        if (nb->closed || !nb->nc) {
+            pthread_mutex_unlock(&nb->lock);
+            nats_bridge_reconnect(nb);
+            pthread_mutex_lock(&nb->lock);
+            continue;
+        }
         bool attach = nb->js && nb->connected && nb->need_attach && nats_Now() >= attach_at;
         nb_replay *r = nb->js && nb->connected ? nb->replays : NULL;
         if (!attach && !r) {
@@ -533,6 +627,10 @@ void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
     for (nb_event *ev = nb->head, *next; ev; ev = next) {
         next = ev->next;
         nats_bridge_event_free(ev);
+    }
+    for (nb_live *l = nb->lives, *next; l; l = next) {
+        next = l->next;
+        free(l);
     }
     for (nb_replay *r = nb->replays, *next; r; r = next) {
         next = r->next;

@@ -1,0 +1,67 @@
+/* fuzz_payload.c: libFuzzer target for the event path's payload handling.
+ *
+ * Any bytes published to NATS become a msg frame (protocol_msg) that must be
+ * valid JSON carrying the payload back exactly, and feed the batch state
+ * (batches_feed) without crashing. Input: a subject line, a NUL, the payload. */
+#include "wsgate/batches.h"
+#include "wsgate/jsonscan.h"
+#include "wsgate/protocol.h"
+#include "wsgate/subject.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static batches *fuzz_state;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *nul = memchr(data, 0, size);
+    size_t slen = nul ? (size_t)(nul - data) : 0;
+    char subject[SUBJECT_MAX_LEN + 1] = "license.b1.assigned";
+    if (nul && slen <= SUBJECT_MAX_LEN) {
+        memcpy(subject, data, slen);
+        subject[slen] = '\0';
+    }
+    const char *payload = nul ? (const char *)nul + 1 : (const char *)data;
+    size_t plen = nul ? size - slen - 1 : size;
+
+    if (subject_valid(subject)) {
+        wsg_frame *f = protocol_msg(subject, 7, payload, plen);
+        json_error_t err;
+        json_t *j = json_loadb((const char *)frame_data(f), f->len,
+                               JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
+        if (!j) { /* jansson refuses numbers beyond a double; RFC 8259 does not */
+            if (!jsonscan_valid((const char *)frame_data(f), f->len) ||
+                !jsonscan_valid(payload, plen))
+                abort(); /* every msg frame must be valid JSON */
+            frame_unref(f);
+            goto state;
+        }
+        json_t *d = json_object_get(j, "data");
+        if (!d || json_number_value(json_object_get(j, "seq")) != 7)
+            abort();
+        if (!jsonscan_valid(payload, plen) && !json_object_get(j, "encoding") &&
+            (json_string_length(d) != plen || memcmp(json_string_value(d), payload, plen) != 0))
+            abort(); /* a non-JSON UTF-8 payload comes back byte for byte */
+        json_decref(j);
+        frame_unref(f);
+    }
+
+state:
+    if (!fuzz_state) {
+        batches_config cfg = {.stall_ms = 30000, .retention_ms = 3600000};
+        fuzz_state = batches_create(&cfg);
+    }
+    batches_feed(fuzz_state, subject, payload, plen, 1, 1700000000000);
+    batches_tick(fuzz_state, 1700000000000);
+    sbuf out;
+    sbuf_init(&out, 0);
+    batches_list_json(fuzz_state, 1700000000000, &out);
+    batches_verifications_json(fuzz_state, &out);
+    sbuf_free(&out);
+    return 0;
+}

@@ -140,8 +140,8 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
         *why = "WebSocket endpoint is /ws";
         return 404;
     }
-    if (h->draining) {
-        *why = "draining";
+    if (h->draining || !h->started) {
+        *why = h->draining ? "draining" : "starting: rebuilding state from the stream";
         return 503;
     }
     admit_header(wsi, WSI_TOKEN_ORIGIN, origin, (int)sizeof(origin));

@@ -121,6 +121,10 @@ static void http_static(hub *h, const char *path, const char *if_none_match, htt
 static void http_api(hub *h, const char *path, http_response *resp)
 {
     int64_t now = hub_now_ms();
+    if (!h->started) { /* the state is being rebuilt from the stream: not an answer yet */
+        http_error(resp, 503, "starting: rebuilding state from the stream");
+        return;
+    }
     if (strcmp(path, "/api/batches") == 0 || strcmp(path, "/api/batches/") == 0) {
         http_init(resp, 200, "application/json", "no-store");
         batches_list_json(h->batches, now, &resp->body);

@@ -105,6 +105,7 @@ static void hub_on_state(hub *h, const nb_event *ev)
     metrics.nats_connected = ev->connected;
     if (was_ready != hub_ready(h, NULL))
         log_event(LOG_INFO, "ready_changed", "b:ready", !was_ready, NULL);
+    h->started = h->started || hub_ready(h, NULL);
 }
 
 /* The path of one event: state, memory, then every matching connection. */
@@ -136,9 +137,11 @@ static void hub_on_msg(hub *h, nb_event *ev)
     uint64_t gen = ++h->fanout_gen;
     for (size_t i = 0; i < r->count; i++)
         conn_deliver(r->owners[i], f, gen);
-    if (!was_ready && hub_ready(h, NULL))
+    if (!was_ready && hub_ready(h, NULL)) {
         log_event(LOG_INFO, "ready_changed", "b:ready", 1, "u:seq", (unsigned long long)f->seq,
                   NULL);
+        h->started = true;
+    }
 }
 
 static hub_replay *hub_replay_find(hub *h, uint64_t id, bool unlink)

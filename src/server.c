@@ -218,6 +218,8 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         return pss && pss->conn ? conn_receive(pss->conn, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss && pss->conn ? conn_writable(pss->conn) : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return pss && pss->conn && pss->conn->close_sent; /* 1: our close went out, no echo */
     case LWS_CALLBACK_CLOSED:
         server_closed(wsi, pss);
         break;

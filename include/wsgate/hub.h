@@ -50,6 +50,7 @@ typedef struct hub {
     uint64_t stream_last_seq; /* the stream's last sequence when attached */
     bool nats_connected;
     bool attached;
+    bool started;  /* has been ready once: state rebuilt, clients welcome */
     bool draining; /* shutting down: refuse new clients, close the rest */
     bool done;     /* leave the service loop */
     int64_t drain_deadline_ms;

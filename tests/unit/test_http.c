@@ -38,6 +38,7 @@ static fixture *fixture_create(char **extra, int nextra)
         fail_msg("config_load: %s", err);
     if (hub_init(&fx->h, &fx->cfg, err, sizeof(err)) != 0)
         fail_msg("hub_init: %s", err);
+    fx->h.started = true; /* serving, unless a test says otherwise */
     return fx;
 }
 
@@ -213,6 +214,23 @@ static void test_api_batches(void **state)
     expect_404(fx, "/api/nope");
 }
 
+/* Before the state is rebuilt from the stream, the API answers 503, not stale data. */
+static void test_api_before_start(void **state)
+{
+    fixture *fx = *state;
+    fx->h.started = false;
+    http_response resp;
+    assert_int_equal(get(fx, "/api/batches", NULL, &resp), 503);
+    http_response_free(&resp);
+    assert_int_equal(get(fx, "/api/verifications", NULL, &resp), 503);
+    http_response_free(&resp);
+    assert_int_equal(get(fx, "/healthz", NULL, &resp), 200); /* the process itself is fine */
+    http_response_free(&resp);
+    fx->h.started = true;
+    assert_int_equal(get(fx, "/api/batches", NULL, &resp), 200);
+    http_response_free(&resp);
+}
+
 static void test_api_verifications(void **state)
 {
     fixture *fx = *state;
@@ -384,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readyz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_before_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_verifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_and_etag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_found_and_traversal, setup, teardown),

@@ -6,8 +6,14 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libwebsockets-dev libwebsockets-evlib-ev libev-dev libnats-dev libjansson-dev
       libssl-dev libcmocka-dev nats-server clang libclang-rt-14-dev
       clang-format python3)
+# Node.js runs the integration and browser tests: Debian's, unless the machine
+# already has one (a nodejs package from elsewhere that bundles npm conflicts
+# with Debian's npm package).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  pkgs+=(nodejs npm)
+fi
 if [ "${WSGATE_BROWSER:-0}" = 1 ]; then
-  pkgs+=(chromium nodejs npm)
+  pkgs+=(chromium)
 fi
 
 missing=()

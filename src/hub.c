@@ -198,16 +198,15 @@ bool hub_poll(hub *h)
 {
     if (!h->bridge)
         return false;
-    if (!h->backlog)
-        h->backlog = nats_bridge_take(h->bridge);
-    /* A bounded slice per wake-up, so the loop writes to sockets between slices
-     * of a large burst instead of queueing all of it first. */
-    int budget = HUB_POLL_BUDGET;
-    for (nb_event *ev = h->backlog, *next; ev; ev = next) {
-        if (budget-- == 0)
-            return true; /* the caller comes back for the rest */
-        next = ev->next;
-        h->backlog = next;
+    /* A bounded slice per call, so the loop writes to sockets between slices
+     * of a large burst instead of queueing all of it first. The inbox is
+     * looked at whenever the backlog runs dry: a wake-up that arrived while
+     * an older backlog was being applied must not be lost. */
+    for (int budget = HUB_POLL_BUDGET; budget > 0; budget--) {
+        if (!h->backlog && !(h->backlog = nats_bridge_take(h->bridge)))
+            return false;
+        nb_event *ev = h->backlog;
+        h->backlog = ev->next;
         switch (ev->kind) {
         case NB_MSG:
             hub_on_msg(h, ev);
@@ -222,7 +221,7 @@ bool hub_poll(hub *h)
         }
         nats_bridge_event_free(ev);
     }
-    return false;
+    return true; /* the caller comes back for the rest */
 }
 
 void hub_shutdown(hub *h)

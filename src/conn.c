@@ -23,6 +23,7 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
 #define CONN_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 #define CONN_WRITE_BUDGET 64
+#define CONN_BATCH_BYTES  65536 /* most bytes of frames coalesced into one send() */
 #define CONN_SLOW_GRACE_MS                                                                         \
     1000 /* over the queue bound this long (and not writable): 4001 */ /* frames written per       \
                                                                           WRITEABLE, so one client \
@@ -241,32 +242,93 @@ static int conn_send_close(conn *c)
     return 0;
 }
 
+/* Take the head of the queue; the caller owns the reference. */
+static wsg_frame *conn_pop(conn *c)
+{
+    wsg_frame *slot = c->q[c->qhead];
+    wsg_frame *f = conn_slot_frame(slot);
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+    if (conn_slot_live(slot))
+        c->qbytes -= f->len;
+    return f;
+}
+
+/* Count a frame as written and drop the queue's reference to it. */
+static void conn_written(wsg_frame *f, int64_t now_ns)
+{
+    metrics.bytes_sent += f->len;
+    if (f->seq) {
+        metrics.deliveries++;
+        if (f->recv_ns)
+            metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
+    }
+    frame_unref(f);
+}
+
+/* The header of an unmasked, final text frame of len bytes; returns its size. */
+static size_t conn_ws_header(unsigned char *h, size_t len)
+{
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Write several queued frames with one send(): each framed here, copied into
+ * one buffer (the service thread's), written raw. Takes from *budget the
+ * frames written. Returns 0 or -1. */
+static int conn_write_batch(conn *c, int *budget, int64_t now_ns)
+{
+    static unsigned char batch[LWS_PRE + CONN_BATCH_BYTES];
+    size_t used = 0;
+    for (; c->qlen && *budget > 0; --*budget) {
+        wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
+        if (used + 10 + f->len > CONN_BATCH_BYTES)
+            break;
+        used += conn_ws_header(batch + LWS_PRE + used, f->len);
+        memcpy(batch + LWS_PRE + used, frame_data(f), f->len);
+        used += f->len;
+        conn_written(conn_pop(c), now_ns);
+    }
+    if (lws_write(c->wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int)used)
+        return -1;
+    return 0;
+}
+
 int conn_writable(conn *c)
 {
     if (c->close_code && (!c->close_after_queue || c->qlen == 0))
         return conn_send_close(c);
     int64_t now_ns = hub_mono_ns();
-    for (int budget = CONN_WRITE_BUDGET; c->qlen && budget > 0; budget--) {
-        if (lws_send_pipe_choked(c->wsi))
-            break;
-        wsg_frame *slot = c->q[c->qhead];
-        wsg_frame *f = conn_slot_frame(slot);
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qlen--;
-        if (conn_slot_live(slot))
-            c->qbytes -= f->len;
-        int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
-        if (n < (int)f->len) {
-            frame_unref(f);
-            return -1;
+    int budget = lws_partial_buffered(c->wsi) ? 0 : CONN_WRITE_BUDGET;
+    while (c->qlen && budget > 0) {
+        wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
+        if (c->qlen > 1 && f->len + 10 <= CONN_BATCH_BYTES / 2) {
+            if (conn_write_batch(c, &budget, now_ns) != 0)
+                return -1;
+        } else {
+            budget--;
+            f = conn_pop(c);
+            int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
+            bool ok = n >= (int)f->len;
+            conn_written(f, now_ns);
+            if (!ok)
+                return -1;
         }
-        metrics.bytes_sent += f->len;
-        if (f->seq) {
-            metrics.deliveries++;
-            if (f->recv_ns)
-                metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
-        }
-        frame_unref(f);
+        if (lws_partial_buffered(c->wsi))
+            break; /* the socket took only part: lws keeps the rest, WRITEABLE comes back */
     }
     if (c->over_since_ms)
         conn_check_slow(c, c->qbytes, hub_now_ms());

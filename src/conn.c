@@ -302,6 +302,7 @@ static int conn_write_batch(conn *c, int *budget, int64_t now_ns)
         used += f->len;
         conn_written(conn_pop(c), now_ns);
     }
+    metrics.socket_writes++;
     if (lws_write(c->wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int)used)
         return -1;
     return 0;
@@ -321,6 +322,7 @@ int conn_writable(conn *c)
         } else {
             budget--;
             f = conn_pop(c);
+            metrics.socket_writes++;
             int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
             bool ok = n >= (int)f->len;
             conn_written(f, now_ns);

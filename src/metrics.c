@@ -39,6 +39,8 @@ void metrics_render(sbuf *out)
                 "msg frames written to clients, replays included.", m->deliveries);
     metrics_one(out, "wsgate_bytes_sent_total", "counter", "WebSocket payload bytes written.",
                 m->bytes_sent);
+    metrics_one(out, "wsgate_socket_writes_total", "counter",
+                "Writes to client sockets (each carries one or more frames).", m->socket_writes);
     metrics_one(out, "wsgate_slow_consumer_closes_total", "counter",
                 "Connections closed with 4001 (slow consumer).", m->slow_consumer_closes);
     metrics_one(out, "wsgate_conflated_total", "counter",

@@ -19,6 +19,7 @@ typedef struct wsg_metrics {
     uint64_t messages_received;    /* events from NATS */
     uint64_t deliveries;           /* msg frames written to clients, replays included */
     uint64_t bytes_sent;           /* WebSocket payload bytes written */
+    uint64_t socket_writes;        /* lws_write calls for clients (one per batch of frames) */
     uint64_t slow_consumer_closes; /* closes with 4001 */
     uint64_t conflated;            /* queued last-value messages replaced */
     uint64_t replayed;             /* msg frames sent by replays */

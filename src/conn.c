@@ -65,6 +65,7 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
     c->hub = h;
     c->claims = claims;
     c->created_ms = hub_now_ms();
+    c->last_rx_ms = c->created_ms;
     c->tokens = h->cfg->ops_burst;
     c->tokens_ms = c->created_ms;
     snprintf(c->id, sizeof(c->id), "c%llx", (unsigned long long)++h->next_serial);
@@ -308,8 +309,40 @@ static int conn_write_batch(conn *c, int *budget, int64_t now_ns)
     return 0;
 }
 
+void conn_keepalive(conn *c, int64_t now_ms)
+{
+    const wsg_config *cfg = c->hub->cfg;
+    int64_t quiet = now_ms - c->last_rx_ms;
+    if (quiet >= cfg->ping_timeout_ms) {
+        log_event(LOG_INFO, "conn_silent", "s:conn", c->id, "l:quiet_ms", (long long)quiet, NULL);
+        c->hangup = true;
+    } else if (quiet >= cfg->heartbeat_ms && now_ms - c->last_ping_ms >= cfg->heartbeat_ms) {
+        c->ping_due = true;
+        c->last_ping_ms = now_ms;
+    } else {
+        return;
+    }
+    lws_callback_on_writable(c->wsi);
+}
+
+void conn_pong(conn *c)
+{
+    c->last_rx_ms = hub_now_ms();
+}
+
 int conn_writable(conn *c)
 {
+    if (c->hangup)
+        return -1; /* a silent peer would not read a close frame either */
+    if (c->ping_due) {
+        /* a payload: lws 4.1 does not report an empty pong (RECEIVE_PONG) */
+        unsigned char ping[LWS_PRE + 4] = {[LWS_PRE] = 'w', 's', 'g', 'k'};
+        c->ping_due = false;
+        if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+            return -1;
+        lws_callback_on_writable(c->wsi); /* one control frame per WRITEABLE */
+        return 0;
+    }
     if (c->close_code && (!c->close_after_queue || c->qlen == 0))
         return conn_send_close(c);
     int64_t now_ns = hub_mono_ns();
@@ -579,6 +612,7 @@ static void conn_message(conn *c, const char *buf, size_t len, bool binary)
 
 int conn_receive(conn *c, const void *in, size_t len)
 {
+    c->last_rx_ms = hub_now_ms();
     size_t remaining = lws_remaining_packet_payload(c->wsi);
     bool complete = lws_is_final_fragment(c->wsi) && remaining == 0;
     size_t have = c->rx ? c->rx->len : 0;

@@ -242,6 +242,7 @@ void hub_tick(hub *h, int64_t now_ms)
     batches_tick(h->batches, now_ms);
     const wsg_config *cfg = h->cfg;
     for (conn *c = h->conns; c; c = c->next) {
+        conn_keepalive(c, now_ms);
         if (c->claims && c->claims->exp * 1000 <= now_ms)
             conn_close(c, 4002, "token expired", false);
         else if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))

@@ -56,6 +56,10 @@ typedef struct conn {
     bool close_after_queue; /* ... but only once the queue is written */
     bool close_sent;        /* our close frame is out; waiting for the client's */
     const char *close_reason;
+    int64_t last_rx_ms;   /* last frame or pong from the client (keepalive) */
+    int64_t last_ping_ms; /* last WebSocket ping we sent */
+    bool ping_due;        /* send a ping at the next WRITEABLE */
+    bool hangup;          /* silent peer: drop the socket at the next WRITEABLE */
 
     auth_claims *claims; /* NULL when authentication is off */
     int64_t created_ms;
@@ -67,6 +71,11 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip);
 /* The socket closed: unsubscribe everything, drop the queue, free c. */
 void conn_destroy(conn *c);
 
+/* Keepalive, once a second: ping a connection quiet for heartbeat_ms, hang
+ * up one quiet for ping_timeout_ms (a frame or a pong from it counts). */
+void conn_keepalive(conn *c, int64_t now_ms);
+/* The client answered a ping. */
+void conn_pong(conn *c);
 /* A piece of a client message arrived. Returns -1 to hang up now. */
 int conn_receive(conn *c, const void *in, size_t len);
 /* The socket can take more: write queued frames. Returns -1 to close. */

@@ -42,6 +42,7 @@ static struct {
     int close_status;
     char close_reason[128];
     int write_calls;
+    int pings;      /* WebSocket pings written */
     int raw_writes; /* writes of several frames framed by conn.c */
     written *out;   /* every payload lws_write was given, in order */
     size_t nout, capout;
@@ -97,6 +98,11 @@ int lws_write(struct lws *wsi, unsigned char *buf, size_t len, enum lws_write_pr
         stub.close_status = buf[0] << 8 | buf[1];
         memcpy(stub.close_reason, buf + 2, len - 2);
         stub.close_reason[len - 2] = '\0';
+        return (int)len;
+    }
+    if (protocol == LWS_WRITE_PING) {
+        assert_true(len > 0); /* lws 4.1 does not report an empty pong */
+        stub.pings++;
         return (int)len;
     }
     memset(buf - LWS_PRE, 0, LWS_PRE); /* lws writes its header there: it must be ours */
@@ -581,6 +587,34 @@ static void test_rate_limit(void **state)
 }
 
 /* Four times the bound is closed at once, grace period or not. */
+/* Keepalive: a quiet peer is pinged after heartbeat_ms, hung up after ping_timeout_ms;
+ * a frame (or a pong) from it counts as life. */
+static void test_keepalive(void **state)
+{
+    fx->cfg.heartbeat_ms = 1000;
+    fx->cfg.ping_timeout_ms = 3000;
+    conn *c = open_flushed();
+    int64_t t0 = c->last_rx_ms;
+
+    conn_keepalive(c, t0 + 500); /* not quiet long enough */
+    assert_false(c->ping_due);
+    conn_keepalive(c, t0 + 1000);
+    assert_true(c->ping_due);
+    assert_int_equal(conn_writable(c), 0);
+    assert_int_equal(stub.pings, 1);
+    assert_false(c->ping_due);
+    conn_keepalive(c, t0 + 1500); /* pinged half a second ago: not again yet */
+    assert_false(c->ping_due);
+
+    conn_pong(c); /* it answered: quiet again from now */
+    assert_true(c->last_rx_ms >= t0);
+    conn_keepalive(c, c->last_rx_ms + 2999);
+    assert_false(c->hangup);
+    conn_keepalive(c, c->last_rx_ms + 3000); /* silent for ping_timeout: hang up */
+    assert_true(c->hangup);
+    assert_int_equal(conn_writable(c), -1);
+}
+
 static void test_queue_hard_bound(void **state)
 {
     fx->cfg.queue_bytes = 1000;
@@ -1112,6 +1146,7 @@ int main(void)
         T(test_rate_limit),
         T(test_queue_bound_4001),
         T(test_queue_hard_bound),
+        T(test_keepalive),
         T(test_conflation),
         T(test_lastvalue_never_4001),
         T(test_deliver_dedup_and_min_seq),

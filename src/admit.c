@@ -153,7 +153,7 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
         *why = "origin not allowed";
         return 403;
     }
-    if (cfg->max_conns > 0 && metrics.connections >= cfg->max_conns) {
+    if (metrics.connections >= h->max_conns) {
         *why = "too many connections";
         return 503;
     }

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define HUB_POLL_BUDGET 256 /* events applied per wake-up */
+#define HUB_FD_RESERVE  128 /* open files kept for NATS, HTTP requests, logs */
 
 int64_t hub_now_ms(void)
 {
@@ -37,6 +39,13 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
         if (!h->auth)
             return -1;
     }
+    /* Without --max-conns, refuse clients (503) a little before the open-file
+     * limit: past it accept() fails and a client would just hang. */
+    struct rlimit rl;
+    h->max_conns = cfg->max_conns > 0 ? cfg->max_conns : INT64_MAX;
+    if (cfg->max_conns <= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur > HUB_FD_RESERVE * 2)
+        h->max_conns = (int64_t)rl.rlim_cur - HUB_FD_RESERVE;
     h->subs = sublist_create();
     h->ring = ring_create(cfg->ring_msgs, cfg->ring_bytes);
     h->lv = lastvalue_create(cfg->last_value, cfg->last_value_count);

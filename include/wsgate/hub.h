@@ -39,6 +39,7 @@ typedef struct hub {
     struct admit *admit; /* per-IP connection counts */
 
     struct conn *conns; /* every open connection (doubly linked) */
+    int64_t max_conns;  /* --max-conns, or what the open-file limit allows */
     uint64_t next_serial;
     uint64_t fanout_gen; /* stamps a fan-out so a connection gets each frame once */
     hub_replay *replays; /* JetStream replays in flight */

@@ -312,6 +312,8 @@ static int conn_write_batch(conn *c, int *budget, int64_t now_ns)
 void conn_keepalive(conn *c, int64_t now_ms)
 {
     const wsg_config *cfg = c->hub->cfg;
+    if (c->close_code)
+        return; /* closing: lws times the close handshake out itself */
     int64_t quiet = now_ms - c->last_rx_ms;
     if (quiet >= cfg->ping_timeout_ms) {
         log_event(LOG_INFO, "conn_silent", "s:conn", c->id, "l:quiet_ms", (long long)quiet, NULL);

@@ -8,6 +8,7 @@
 
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
+#include "wsgate/replay.h"
 #include "wsgate/xmalloc.h"
 
 #include <libwebsockets.h>
@@ -37,25 +38,6 @@ static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
 static inline bool conn_slot_live(wsg_frame *slot)
 {
     return (uintptr_t)slot & 1;
-}
-
-/* Append a reference to f to a frame list. */
-static void conn_list_push(wsg_frame ***list, size_t *n, size_t *cap, wsg_frame *f)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *list = xrealloc(*list, *cap * sizeof(**list));
-    }
-    (*list)[(*n)++] = frame_ref(f);
-}
-
-static void conn_list_free(wsg_frame ***list, size_t *n, size_t *cap)
-{
-    for (size_t i = 0; i < *n; i++)
-        frame_unref((*list)[i]);
-    free(*list);
-    *list = NULL;
-    *n = *cap = 0;
 }
 
 conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
@@ -88,10 +70,20 @@ static void conn_sub_free(conn *c, conn_sub *s)
 {
     hub_replay_forget(c->hub, s);
     sublist_remove(c->hub->subs, s->entry);
-    conn_list_free(&s->replayed, &s->nreplayed, &s->capreplayed);
-    conn_list_free(&s->held, &s->nheld, &s->capheld);
+    replay_clear(s);
     free(s);
     metrics.subscriptions--;
+}
+
+void conn_sub_remove(conn *c, conn_sub *s)
+{
+    for (uint32_t i = 0; i < c->nsubs; i++) {
+        if (c->subs[i] == s) {
+            c->subs[i] = c->subs[--c->nsubs];
+            conn_sub_free(c, s);
+            return;
+        }
+    }
 }
 
 void conn_destroy(conn *c)
@@ -213,7 +205,7 @@ void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
     if (f->seq <= s->min_seq)
         return;
     if (s->replay_id) { /* hold it until the replay before it is out */
-        conn_list_push(&s->held, &s->nheld, &s->capheld, f);
+        replay_hold(s, f);
         return;
     }
     if (c->fanout_gen == gen)
@@ -394,8 +386,7 @@ static bool conn_rate_take(conn *c)
     return true;
 }
 
-/* Send an err frame; the (err_limit+1)-th within err_window closes with 4003 after it. */
-static void conn_error(conn *c, const char *id, enum proto_err code, const char *message)
+void conn_error(conn *c, const char *id, enum proto_err code, const char *message)
 {
     const wsg_config *cfg = c->hub->cfg;
     metrics.client_errors[code]++;
@@ -427,7 +418,7 @@ static conn_sub *conn_find_sub(conn *c, const char *pattern, uint32_t *index)
     return NULL;
 }
 
-static void conn_send_owned(conn *c, wsg_frame *f, bool live)
+void conn_send_owned(conn *c, wsg_frame *f, bool live)
 {
     conn_send(c, f, live);
     frame_unref(f);
@@ -436,102 +427,6 @@ static void conn_send_owned(conn *c, wsg_frame *f, bool live)
 static void conn_send_lastvalue(wsg_frame *f, void *arg)
 {
     conn_send(arg, f, true);
-}
-
-/* Answer a resume: replay from the ring when it reaches back far enough, else from JetStream. */
-static void conn_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
-{
-    hub *h = c->hub;
-    const char *pattern = cmd->subject;
-    const char *id = cmd->has_id ? cmd->id : NULL;
-    uint64_t to = h->last_seq, since = cmd->since;
-    bool recovered = true;
-    if (cmd->has_epoch && strcmp(cmd->epoch, h->epoch) != 0) {
-        recovered = false; /* another stream: its sequence numbers mean nothing here */
-        since = 0;
-    }
-    if (since == to) { /* nothing missed */
-        s->min_seq = to;
-        conn_send_owned(c, protocol_ok_resume(id, pattern, to, 0, recovered), false);
-        return;
-    }
-    size_t i = ring_find_after(h->ring, since);
-    if (since < to && ring_count(h->ring) && ring_first_seq(h->ring) <= since + 1) {
-        size_t n = 0, count = ring_count(h->ring);
-        for (size_t k = i; k < count && ring_at(h->ring, k)->seq <= to; k++)
-            n += subject_matches(pattern, ring_at(h->ring, k)->subject);
-        s->min_seq = to;
-        conn_send_owned(c, protocol_ok_resume(id, pattern, to, n, recovered), false);
-        for (size_t k = i; k < count && ring_at(h->ring, k)->seq <= to; k++)
-            if (subject_matches(pattern, ring_at(h->ring, k)->subject))
-                conn_send(c, ring_at(h->ring, k), false);
-        metrics.replayed += n;
-        return;
-    }
-    /* From JetStream: the ring does not reach back to `since`, or `since` is
-     * ahead of what this gateway has received yet (then the stream tells
-     * whether it holds `since` at all: beyond its end is recovered: false). */
-    s->min_seq = since > to ? since : to;
-    s->replay_from = since + 1;
-    s->replay_to = to;
-    s->replay_recovered = recovered;
-    s->replay_has_req_id = cmd->has_id;
-    memcpy(s->replay_req_id, cmd->id, sizeof(s->replay_req_id));
-    s->replay_id = hub_replay_start(h, s, pattern, since + 1, to);
-    if (!s->replay_id && since > to) /* no stream to ask: nothing to replay, unverified */
-        conn_send_owned(c, protocol_ok_resume(id, pattern, to, 0, false), false);
-    else if (!s->replay_id)
-        conn_replay_end(s, false);
-}
-
-void conn_replay_frame(conn_sub *s, wsg_frame *f)
-{
-    if (f->seq <= s->replay_to)
-        conn_list_push(&s->replayed, &s->nreplayed, &s->capreplayed, f);
-}
-
-/* Is f matched by another subscription of c that was live when f went out? */
-static bool conn_other_live_match(conn *c, conn_sub *s, const wsg_frame *f)
-{
-    for (uint32_t i = 0; i < c->nsubs; i++) {
-        conn_sub *o = c->subs[i];
-        if (o != s && !o->replay_id && f->seq > o->min_seq &&
-            subject_matches(sublist_entry_pattern(o->entry), f->subject))
-            return true;
-    }
-    return false;
-}
-
-void conn_replay_end(conn_sub *s, bool ok)
-{
-    conn *c = s->conn;
-    size_t n = s->nreplayed;
-    s->replay_id = 0;
-    if (!ok) {
-        conn_error(c, s->replay_has_req_id ? s->replay_req_id : NULL, PERR_INTERNAL,
-                   "the stream could not be read for the replay; resubscribe");
-        uint32_t at;
-        if (conn_find_sub(c, sublist_entry_pattern(s->entry), &at) == s) {
-            c->subs[at] = c->subs[--c->nsubs];
-            conn_sub_free(c, s);
-        }
-        return;
-    }
-    conn_send_owned(c,
-                    protocol_ok_resume(s->replay_has_req_id ? s->replay_req_id : NULL,
-                                       sublist_entry_pattern(s->entry), s->replay_to, n,
-                                       s->replay_recovered),
-                    false);
-    for (size_t i = 0; i < n; i++)
-        conn_send(c, s->replayed[i], false);
-    for (size_t i = 0; i < s->nheld; i++) /* live frames that came during the replay */
-        if (!conn_other_live_match(c, s, s->held[i]))
-            conn_send(c, s->held[i], false);
-    metrics.replayed += n;
-    if (s->nheld && s->held[s->nheld - 1]->seq > s->min_seq)
-        s->min_seq = s->held[s->nheld - 1]->seq;
-    conn_list_free(&s->replayed, &s->nreplayed, &s->capreplayed);
-    conn_list_free(&s->held, &s->nheld, &s->capheld);
 }
 
 static void conn_op_sub(conn *c, const proto_cmd *cmd)
@@ -560,7 +455,7 @@ static void conn_op_sub(conn *c, const proto_cmd *cmd)
     c->subs[c->nsubs++] = s;
     metrics.subscriptions++;
     if (cmd->has_since) {
-        conn_resume(c, s, cmd);
+        replay_resume(c, s, cmd);
         return;
     }
     s->min_seq = h->last_seq;

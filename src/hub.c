@@ -4,6 +4,7 @@
 #include "wsgate/conn.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
+#include "wsgate/replay.h"
 #include "wsgate/xmalloc.h"
 
 #include <libwebsockets.h>
@@ -192,11 +193,11 @@ static void hub_on_replay(hub *h, nb_event *ev)
     hub_replay *r = hub_replay_find(h, ev->replay_id, ev->kind == NB_REPLAY_END);
     if (r && r->sub) {
         if (ev->kind == NB_REPLAY_MSG)
-            conn_replay_frame(r->sub, ev->frame);
+            replay_frame(r->sub, ev->frame);
         else {
             if (ev->first_seq > r->sub->replay_from || r->sub->replay_from - 1 > ev->last_seq)
                 r->sub->replay_recovered = false; /* the stream does not hold all of it */
-            conn_replay_end(r->sub, ev->replay_ok);
+            replay_end(r->sub, ev->replay_ok);
         }
     }
     if (r && ev->kind == NB_REPLAY_END)

@@ -92,8 +92,11 @@ bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms);
 /* Close with code after (or, when !after_queue, ahead of) what is queued. */
 void conn_close(conn *c, int code, const char *reason, bool after_queue);
 
-/* Replay results for subscription s (see hub_replay_start). */
-void conn_replay_frame(conn_sub *s, wsg_frame *f);
-void conn_replay_end(conn_sub *s, bool ok);
+/* Queue a frame and drop the caller's reference to it. */
+void conn_send_owned(conn *c, wsg_frame *f, bool live);
+/* Send an err frame; the (err_limit+1)-th within err_window closes with 4003 after it. */
+void conn_error(conn *c, const char *id, enum proto_err code, const char *message);
+/* Unsubscribe and free s, one of c's subscriptions. */
+void conn_sub_remove(conn *c, conn_sub *s);
 
 #endif

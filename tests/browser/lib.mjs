@@ -13,8 +13,8 @@
 //    not offer (startGateway always takes a fresh port).
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { liveGateways, WSGATE_BIN } from '../lib/gateway.mjs';
-import { exited, onLines, track, httpGet, pollUntil, withTimeout, ms } from '../lib/util.mjs';
+import { startGateway } from '../lib/gateway.mjs';
+import { onLines, track, httpGet, pollUntil, ms } from '../lib/util.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
@@ -125,68 +125,11 @@ export function monotonicProblems(entries) {
 let restarts = 0;
 
 /**
- * Start a new wsgate with the argv of `gw` (a harness gateway, stopped):
- * same --listen address and port, same --nats, same --stream. Waits until
- * GET /readyz is 200. Returns a handle like the harness's: {label, port,
- * url, wsUrl, pid, proc, logs, argv, stop(), kill()}. Its log is printed
- * by the harness when a test fails (it is registered in liveGateways).
+ * Start a new wsgate as `gw` (a harness gateway, stopped) was started, on the
+ * same port: the harness's startGateway, so the handle and logs are the same.
  */
 export async function restartGateway(gw, { label = `${gw.label}-restart${++restarts}` } = {}) {
-  const argv = gw.argv.slice();
-  const logs = [];
-  const proc = track(spawn(WSGATE_BIN, argv, { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] }));
-  onLines(proc.stderr, (l) => logs.push(l));
-  onLines(proc.stdout, (l) => logs.push(`[stdout] ${l}`));
-  const exitedPromise = exited(proc);
-  const entry = { label, logs, proc, argv };
-  liveGateways.add(entry);
-  const handle = {
-    label,
-    port: gw.port,
-    url: gw.url,
-    wsUrl: gw.wsUrl,
-    pid: proc.pid,
-    proc,
-    logs,
-    argv,
-    exitedPromise,
-    async stop({ timeoutMs = ms(15000) } = {}) {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      try {
-        return (await withTimeout(exitedPromise, timeoutMs, `${label} to exit after SIGTERM`)).code;
-      } catch (e) {
-        proc.kill('SIGKILL');
-        await exitedPromise;
-        throw e;
-      } finally {
-        liveGateways.delete(entry);
-      }
-    },
-    async kill() {
-      proc.kill('SIGKILL');
-      await exitedPromise;
-      liveGateways.delete(entry);
-    },
-  };
-  const spawnError = new Promise((_, reject) => proc.once('error', (e) => reject(new Error(`cannot run ${WSGATE_BIN}: ${e.message}`))));
-  const early = exitedPromise.then(({ code, signal }) => {
-    throw new Error(`${label} exited during start-up (code ${code}, signal ${signal}); was port ${gw.port} taken meanwhile?\n${logs.slice(-30).join('\n')}`);
-  });
-  const ready = pollUntil(async () => (await httpGet(`${gw.url}/readyz`, { timeoutMs: 2000 })).status === 200, {
-    timeoutMs: ms(20000),
-    message: `${label} GET /readyz == 200`,
-  });
-  try {
-    await Promise.race([ready, early, spawnError]);
-  } catch (e) {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-      await exitedPromise;
-    }
-    liveGateways.delete(entry);
-    throw e;
-  }
-  return handle;
+  return startGateway({ ...gw.options, port: gw.port, name: label });
 }
 
 /**

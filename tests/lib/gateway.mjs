@@ -31,10 +31,12 @@ let gatewayCount = 0;
  * --log-format json` plus `args`, with a clean environment (PATH plus `env`).
  * wait: 'readyz' (default: GET /readyz is 200), 'healthz' (the process serves
  * HTTP, NATS not needed) or 'none'.
- * Returns {port, url, wsUrl, pid, proc, logs, stop(), kill(), exitedPromise}.
+ * port: listen on this port instead of a free one (restarting on the same address).
+ * Returns {port, url, wsUrl, pid, proc, logs, options, stop(), kill(), exitedPromise};
+ * startGateway({...gw.options, port: gw.port}) starts it again as it was.
  */
-export async function startGateway({ natsUrl, args = [], env = {}, wait = 'readyz', stream = fileStreamName(), name } = {}) {
-  const port = await freePort();
+export async function startGateway({ natsUrl, args = [], env = {}, wait = 'readyz', stream = fileStreamName(), name, port: fixedPort } = {}) {
+  const port = fixedPort ?? (await freePort());
   const argv = ['--listen', `127.0.0.1:${port}`];
   if (natsUrl) argv.push('--nats', natsUrl);
   if (stream) argv.push('--stream', stream);
@@ -61,6 +63,7 @@ export async function startGateway({ natsUrl, args = [], env = {}, wait = 'ready
     proc,
     logs,
     argv,
+    options: { natsUrl, args, env, wait, stream },
     exitedPromise,
     /** The log lines parsed as JSON (lines that are not JSON are skipped). */
     jsonLogs() {

@@ -96,10 +96,12 @@ static void replay_free(replay *r)
     if (r->running) {
         replay_unlink(&h->replays, NULL, r);
         h->nreplays--;
+        metrics.replays_running--;
         if (r->used_js)
             nats_bridge_replay_cancel(h->bridge, r->id);
     } else {
         replay_unlink(&h->waiting, &h->waiting_tail, r);
+        metrics.replays_waiting--;
     }
     s->replay = NULL;
     free(r);
@@ -216,6 +218,7 @@ static void replay_run(hub *h, replay *r)
     r->next = h->replays;
     h->replays = r;
     h->nreplays++;
+    metrics.replays_running++;
     size_t n = ring_count(h->ring);
     if (r->since < r->to && n && ring_first_seq(h->ring) <= r->since + 1) {
         for (size_t i = ring_find_after(h->ring, r->since); i < n; i++) {
@@ -252,6 +255,7 @@ static void replay_start_waiting(hub *h)
         replay *next = r->next;
         if (replay_running_of(r->sub->conn) < REPLAY_PER_CONN) {
             replay_unlink(&h->waiting, &h->waiting_tail, r);
+            metrics.replays_waiting--;
             replay_run(h, r);
         }
         r = next;
@@ -288,6 +292,7 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
     else
         h->waiting = r;
     h->waiting_tail = r;
+    metrics.replays_waiting++;
     replay_start_waiting(h);
 }
 

@@ -209,8 +209,16 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
     if (tags & CONN_COUNTED)
         c->qbytes += f->len;
     c->q[(c->qhead + c->qlen) % c->qcap] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
-    if (c->qlen++ == 0)
+    if (c->qlen++ != 0)
+        return; /* a write is coming already */
+    hub *h = c->hub;
+    if (!h->dispatching) {
         lws_callback_on_writable(c->wsi);
+    } else if (!c->flush_queued) { /* written at the end of the round: no epoll change */
+        c->flush_queued = true;
+        c->flush_next = h->flush;
+        h->flush = c;
+    }
 }
 
 void conn_send(conn *c, wsg_frame *f, bool live)
@@ -335,6 +343,8 @@ static int conn_write_batch(conn *c, int *budget, int64_t now_ns)
     return 0;
 }
 
+static int conn_write_some(conn *c, int budget);
+
 void conn_keepalive(conn *c, int64_t now_ms)
 {
     const wsg_config *cfg = c->hub->cfg;
@@ -381,8 +391,46 @@ int conn_writable(conn *c)
     }
     if (c->close_code && (!c->close_after_queue || c->qlen == 0))
         return conn_send_close(c);
+    if (conn_write_some(c, lws_partial_buffered(c->wsi) ? 0 : CONN_WRITE_BUDGET) != 0)
+        return -1;
+    if (c->over_since_ms)
+        conn_check_slow(c, c->qbytes, hub_now_ms());
+    if (conn_has_room(c))
+        replay_pump(c);
+    if (c->qlen == 0 && c->qcap > 64) { /* give a burst's memory back while idle */
+        free(c->q);
+        c->q = NULL;
+        c->qcap = c->qhead = 0;
+    }
+    if (c->qlen || c->close_code)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void conn_flush(conn *c)
+{
+    if (!c->qlen)
+        return;
+    if (c->close_code || c->ping_due || c->hangup || lws_partial_buffered(c->wsi)) {
+        lws_callback_on_writable(c->wsi); /* those go through WRITEABLE */
+        return;
+    }
+    if (conn_write_some(c, CONN_WRITE_BUDGET) != 0) {
+        c->hangup = true; /* the socket failed: WRITEABLE hangs up */
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (conn_has_room(c))
+        replay_pump(c); /* the queue drained: feed running replays */
+    if (c->qlen || lws_partial_buffered(c->wsi))
+        lws_callback_on_writable(c->wsi);
+}
+
+/* Write queued frames, up to budget of them, in as few send()s as the batch
+ * buffer allows; stop when the socket takes only part. Returns 0 or -1. */
+static int conn_write_some(conn *c, int budget)
+{
     int64_t now_ns = hub_mono_ns();
-    int budget = lws_partial_buffered(c->wsi) ? 0 : CONN_WRITE_BUDGET;
     while (c->qlen && budget > 0) {
         wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
         if (c->qlen > 1 && f->len + 10 <= CONN_BATCH_BYTES / 2) {
@@ -401,17 +449,6 @@ int conn_writable(conn *c)
         if (lws_partial_buffered(c->wsi))
             break; /* the socket took only part: lws keeps the rest, WRITEABLE comes back */
     }
-    if (c->over_since_ms)
-        conn_check_slow(c, c->qbytes, hub_now_ms());
-    if (conn_has_room(c))
-        replay_pump(c);
-    if (c->qlen == 0 && c->qcap > 64) { /* give a burst's memory back while idle */
-        free(c->q);
-        c->q = NULL;
-        c->qcap = c->qhead = 0;
-    }
-    if (c->qlen || c->close_code)
-        lws_callback_on_writable(c->wsi);
     return 0;
 }
 

@@ -115,6 +115,8 @@ static void hub_on_state(hub *h, const nb_event *ev)
     h->started = h->started || hub_ready(h, NULL);
 }
 
+static bool hub_dispatch(hub *h);
+
 /* The path of one event: state, memory, then every matching connection. */
 static void hub_on_msg(hub *h, nb_event *ev)
 {
@@ -151,10 +153,31 @@ static void hub_on_msg(hub *h, nb_event *ev)
     }
 }
 
+/* End of a dispatch round: write what it queued, one send per connection. */
+static void hub_flush(hub *h)
+{
+    h->dispatching = false;
+    while (h->flush) {
+        conn *c = h->flush;
+        h->flush = c->flush_next;
+        c->flush_queued = false;
+        conn_flush(c);
+    }
+}
+
 bool hub_poll(hub *h)
 {
     if (!h->bridge)
         return false;
+    bool more = hub_dispatch(h);
+    hub_flush(h);
+    return more;
+}
+
+/* Apply a slice of the inbox (see hub_poll). */
+static bool hub_dispatch(hub *h)
+{
+    h->dispatching = true;
     /* A bounded slice per call, so the loop writes to sockets between slices
      * of a large burst instead of queueing all of it first. The inbox is
      * looked at whenever the backlog runs dry: a wake-up that arrived while

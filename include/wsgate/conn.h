@@ -23,6 +23,8 @@ typedef struct conn_sub {
 
 typedef struct conn {
     struct conn *prev, *next; /* hub->conns */
+    struct conn *flush_next;  /* hub->flush: frames came in this dispatch round */
+    bool flush_queued;
     struct lws *wsi;
     hub *hub;
     char id[20];
@@ -71,6 +73,10 @@ void conn_pong(conn *c);
 int conn_receive(conn *c, const void *in, size_t len);
 /* The socket can take more: write queued frames. Returns -1 to close. */
 int conn_writable(conn *c);
+/* End of a dispatch round: write what the round queued for c now, with one
+ * send, outside WRITEABLE; ask for WRITEABLE only for what the socket refuses
+ * (or for a close or ping, which go through WRITEABLE). */
+void conn_flush(conn *c);
 
 /* Queue a server frame (takes a new reference) and ask for WRITEABLE.
  * `live` frames count toward the slow-consumer bound and may conflate. */

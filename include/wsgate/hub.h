@@ -37,6 +37,8 @@ typedef struct hub {
     uint64_t next_serial;
     uint64_t fanout_gen;    /* stamps a fan-out so a connection gets each frame once */
     nb_event *backlog;      /* taken from the inbox, not applied yet */
+    struct conn *flush;     /* connections given frames in this dispatch round (conn_flush) */
+    bool dispatching;       /* in a dispatch round: new frames wait for its end, not WRITEABLE */
     struct replay *replays; /* running replays (replay.c) */
     struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
     uint32_t nreplays;                     /* running */

@@ -1029,6 +1029,52 @@ static void test_resume_from_ring(void **state)
     assert_int_equal(metrics.replayed, 8);
 }
 
+/* A dispatch round writes what it queued with one send per connection, with
+ * no WRITEABLE round trip (no epoll change); only what the socket refuses
+ * goes through WRITEABLE. */
+static void test_flush_without_writeable(void **state)
+{
+    conn *c = open_flushed();
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
+    flush(c);
+    expect_ok(NULL, "a.>", 0);
+    wsg_frame *f1 = event("a.x", 1, 10), *f2 = event("a.y", 2, 10), *f3 = event("a.z", 3, 10);
+    int asked = stub.writable_calls, writes = stub.write_calls;
+
+    fx->h.dispatching = true; /* as hub_poll does */
+    fan_out(f1);
+    fan_out(f2);
+    assert_ptr_equal(fx->h.flush, c); /* queued for the end of the round, once */
+    assert_null(c->flush_next);
+    assert_int_equal(stub.writable_calls, asked);
+    fx->h.dispatching = false;
+    fx->h.flush = NULL;
+    c->flush_queued = false;
+    conn_flush(c);
+    assert_int_equal(stub.write_calls, writes + 1); /* both frames, one send */
+    assert_int_equal(stub.writable_calls, asked);   /* and no WRITEABLE asked for */
+    expect_msg("a.x", 1);
+    expect_msg("a.y", 2);
+    assert_int_equal(c->qlen, 0);
+
+    /* a socket with bytes still pending: the round's frames wait for WRITEABLE */
+    stub.choked = true;
+    fx->h.dispatching = true;
+    fan_out(f3);
+    fx->h.dispatching = false;
+    fx->h.flush = NULL;
+    c->flush_queued = false;
+    conn_flush(c);
+    assert_int_equal(stub.writable_calls, asked + 1);
+    assert_int_equal(c->qlen, 1);
+    stub.choked = false;
+    flush(c);
+    expect_msg("a.z", 3);
+    frame_unref(f1);
+    frame_unref(f2);
+    frame_unref(f3);
+}
+
 /* A replay feeds the bounded queue in windows as the client drains, and
  * hands over to live exactly: a live event that came meanwhile follows it once. */
 static void test_resume_windows_bounded(void **state)
@@ -1239,6 +1285,7 @@ int main(void)
         T(test_conflation),
         T(test_lastvalue_never_4001),
         T(test_deliver_dedup_and_min_seq),
+        T(test_flush_without_writeable),
         T(test_resume_windows_bounded),
         T(test_resume_caps),
         T(test_writable_order_budget_refs),

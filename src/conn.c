@@ -28,8 +28,8 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
 
 #define CONN_WRITE_BUDGET  64 /* frames written per WRITEABLE, so one client can't hog the loop */
 #define CONN_BATCH_BYTES   CONN_BATCH_MAX
-#define CONN_SLOW_GRACE_MS 1000 /* over the queue bound this long (and not writable): 4001 */
-#define CONN_CLOSE_DROP_MS 5000 /* a close the peer does not read: drop the socket after this */
+#define CONN_SLOW_GRACE_MS 1000  /* over the queue bound this long (and not writable): 4001 */
+#define CONN_CLOSE_DROP_MS 10000 /* a close the peer does not read: drop the socket after this */
 
 #define CONN_COUNTED ((uintptr_t)1) /* slot tag: counts toward the slow-consumer bound */
 #define CONN_LIVE    ((uintptr_t)2) /* slot tag: a live frame (may be conflated) */

@@ -26,7 +26,7 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
  * lws_close_reason()", which also closes the socket at once). */
 #define CONN_WRITE_CLOSE ((enum lws_write_protocol)4)
 
-#define CONN_WRITE_BUDGET  64 /* frames written per WRITEABLE, so one client can't hog the loop */
+#define CONN_WRITE_BUDGET  256 /* frames per write-out (a dispatch slice's worth) */
 #define CONN_BATCH_BYTES   CONN_BATCH_MAX
 #define CONN_SLOW_GRACE_MS 1000  /* over the queue bound this long (and not writable): 4001 */
 #define CONN_CLOSE_DROP_MS 10000 /* a close the peer does not read: drop the socket after this */
@@ -330,15 +330,15 @@ static size_t conn_ws_header(unsigned char *h, size_t len)
     return 10;
 }
 
-/* Frame queued frames into out (at most CONN_BATCH_BYTES, *budget frames),
- * taking them off the queue; returns the bytes used (0 when the first frame
- * does not fit: it goes out alone through lws). */
-static size_t conn_take_batch(conn *c, unsigned char *out, int *budget, int64_t now_ns)
+/* Frame queued frames into out (at most cap bytes, *budget frames), taking
+ * them off the queue; returns the bytes used (0 when the first frame does
+ * not fit: it goes out alone through lws). */
+static size_t conn_take_batch(conn *c, unsigned char *out, size_t cap, int *budget, int64_t now_ns)
 {
     size_t used = 0;
     for (; c->qlen && *budget > 0; --*budget) {
         wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
-        if (used + 10 + f->len > CONN_BATCH_BYTES)
+        if (used + 10 + f->len > cap)
             break;
         used += conn_ws_header(out + used, f->len);
         memcpy(out + used, frame_data(f), f->len);
@@ -390,13 +390,13 @@ static int conn_out_pending(conn *c)
     return 0;
 }
 
-bool conn_flush_take(conn *c, unsigned char *out, size_t *len, int *fd)
+bool conn_flush_take(conn *c, unsigned char *out, size_t cap, size_t *len, int *fd)
 {
     if (!c->qlen || c->tls || c->pend || c->close_code || c->ping_due || c->hangup ||
         lws_partial_buffered(c->wsi))
         return false;
     int budget = CONN_WRITE_BUDGET;
-    *len = conn_take_batch(c, out, &budget, hub_mono_ns());
+    *len = conn_take_batch(c, out, cap, &budget, hub_mono_ns());
     *fd = lws_get_socket_fd(c->wsi);
     return *len > 0;
 }
@@ -514,7 +514,7 @@ static int conn_write_some(conn *c, int budget)
     while (c->qlen && budget > 0 && !c->pend) {
         wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
         if (f->len + 10 <= CONN_BATCH_BYTES && (!c->tls || c->qlen > 1)) {
-            size_t used = conn_take_batch(c, batch + LWS_PRE, &budget, now_ns);
+            size_t used = conn_take_batch(c, batch + LWS_PRE, CONN_BATCH_BYTES, &budget, now_ns);
             if (conn_out(c, batch + LWS_PRE, used) != 0)
                 return -1;
         } else {

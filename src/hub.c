@@ -20,6 +20,7 @@
 #define HUB_POLL_BUDGET 256       /* events applied per wake-up */
 #define HUB_FD_RESERVE  128       /* open files kept for NATS, HTTP requests, logs */
 #define HUB_ARENA_MAX   (8 << 20) /* framed bytes of one slice of a round's sends */
+#define HUB_JOB_MAX     (1 << 20) /* framed bytes one connection sends at the end of a round */
 
 int64_t hub_now_ms(void)
 {
@@ -198,13 +199,13 @@ static void hub_flush(hub *h)
         conn *c = h->flush;
         h->flush = c->flush_next;
         c->flush_queued = false;
-        if (used + CONN_BATCH_MAX > HUB_ARENA_MAX) {
+        if (used + HUB_JOB_MAX > HUB_ARENA_MAX) {
             hub_flush_jobs(h, n);
             n = used = 0;
         }
         size_t len;
         int fd;
-        if (!conn_flush_take(c, h->arena + used, &len, &fd)) {
+        if (!conn_flush_take(c, h->arena + used, HUB_JOB_MAX, &len, &fd)) {
             conn_flush(c);
             continue;
         }
@@ -237,13 +238,15 @@ static bool hub_dispatch(hub *h)
      * of a large burst instead of queueing all of it first. The inbox is
      * looked at whenever the backlog runs dry: a wake-up that arrived while
      * an older backlog was being applied must not be lost. */
-    for (int budget = HUB_POLL_BUDGET; budget > 0; budget--) {
+    size_t bytes = 0; /* a slice brings a keeping-up client at most half its queue bound */
+    for (int budget = HUB_POLL_BUDGET; budget > 0 && bytes < h->cfg->queue_bytes / 2; budget--) {
         if (!h->backlog && !(h->backlog = nats_bridge_take(h->bridge)))
             return false;
         nb_event *ev = h->backlog;
         h->backlog = ev->next;
         switch (ev->kind) {
         case NB_MSG:
+            bytes += ev->frame ? ev->frame->len : 0;
             hub_on_msg(h, ev);
             break;
         case NB_STATE:

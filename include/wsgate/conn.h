@@ -86,11 +86,11 @@ int conn_writable(conn *c);
  * (or for a close or ping, which go through WRITEABLE). */
 void conn_flush(conn *c);
 /* The same in two halves, for a round sent on several threads (sendpool):
- * take c's next batch of frames, framed into out (CONN_BATCH_MAX bytes),
+ * take c's next batch of frames, framed into out (at most cap bytes),
  * when c can be written with a plain send() now (else false: conn_flush it);
  * then, back on the service thread, what send() made of it (bytes taken, or
  * -errno). */
-bool conn_flush_take(conn *c, unsigned char *out, size_t *len, int *fd);
+bool conn_flush_take(conn *c, unsigned char *out, size_t cap, size_t *len, int *fd);
 void conn_flush_done(conn *c, const unsigned char *buf, size_t len, ssize_t sent);
 
 /* Queue a server frame (takes a new reference) and ask for WRITEABLE.

@@ -837,7 +837,7 @@ static void test_writable_order_budget_refs(void **state)
 {
     conn *c = open_flushed();
     uint64_t bytes0 = metrics.bytes_sent;
-    enum { N = 100 };
+    enum { N = 400 }; /* more than one WRITEABLE's budget (256 frames) */
     wsg_frame *f[N];
     size_t total = 0;
     for (int i = 0; i < N; i++) {

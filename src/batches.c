@@ -46,7 +46,9 @@
  * updated (a list in update order). A completed batch goes retention_ms after
  * completion, a running one idle_ms after its last event (abandoned). Per
  * batch: workers 0..WORKERS_KEPT-1 are counted one by one, the others
- * together; FAILURES_MAX failures; RATE_SAMPLES samples.
+ * together; FAILURES_MAX failures; RATE_SAMPLES samples; HISTORY_MAX
+ * history points (one per HISTORY_STEP of event time; when full, the step
+ * doubles and every other point goes).
  */
 
 #define TOKEN_MAX    64                /* bytes in a subject token (PROTOCOL.md) */
@@ -59,6 +61,8 @@
 #define LICENSES_ALL 2000000           /* ... and over all batches */
 #define WORKERS_KEPT 64                /* workers counted one by one per batch; the rest together */
 #define BATCHES_MAX  10000             /* default max_batches */
+#define HISTORY_MAX  200               /* points of a batch's history */
+#define HISTORY_STEP 5000              /* ms between history points, doubled as it fills */
 #define FAILURES_MAX 20                /* failures kept per batch */
 #define RATE_SAMPLES 64                /* (t, processed) samples: two rate windows */
 #define TS_MAX       253402300799999LL /* 9999-12-31T23:59:59.999Z */
@@ -96,6 +100,11 @@ typedef struct sample {
     int64_t t, processed;
 } sample;
 
+typedef struct hpoint { /* done and failed at event time t */
+    int64_t t;
+    int32_t done, failed;
+} hpoint;
+
 typedef struct batch {
     struct batch *next;                /* hash chain */
     struct batch *lru_prev, *lru_next; /* update order, least recent first */
@@ -118,6 +127,9 @@ typedef struct batch {
     size_t nfailures, failures_next;
     sample samples[RATE_SAMPLES]; /* ring, oldest at samples_first, in time order */
     size_t nsamples, samples_first;
+    hpoint *history; /* one point per history_step of event time, in time order */
+    size_t nhistory, history_cap;
+    int64_t history_step;
 } batch;
 
 struct batches {
@@ -320,6 +332,7 @@ static void batch_destroy(batch *bt)
     }
     licset_free(&bt->licenses);
     free(bt->per_worker);
+    free(bt->history);
     free(bt->kind);
     free(bt);
 }
@@ -440,6 +453,45 @@ static void batch_sample(batch *bt, int64_t t, int64_t bucket_ms)
     bt->nsamples++;
 }
 
+/* Record done/failed at event time t in the history: the last point of a
+ * step is kept; a full history halves (the step doubles). */
+static void batch_history(batch *bt, int64_t t)
+{
+    if (bt->history_step == 0)
+        bt->history_step = HISTORY_STEP;
+    hpoint p = {t, (int32_t)batch_done(bt), (int32_t)batch_failed(bt)};
+    if (bt->nhistory > 0) {
+        hpoint *last = &bt->history[bt->nhistory - 1];
+        p.t = max64(t, last->t); /* a late event counts as happening at the latest time */
+        if (p.t / bt->history_step == last->t / bt->history_step) {
+            *last = p;
+            return;
+        }
+    }
+    if (bt->nhistory == HISTORY_MAX) {
+        bt->history_step *= 2;
+        size_t n = 0;
+        for (size_t i = 0; i < bt->nhistory; i++) {
+            if (n > 0 &&
+                bt->history[n - 1].t / bt->history_step == bt->history[i].t / bt->history_step)
+                n--; /* same step: the later point wins */
+            bt->history[n++] = bt->history[i];
+        }
+        bt->nhistory = n;
+        if (n > 0 && p.t / bt->history_step == bt->history[n - 1].t / bt->history_step) {
+            bt->history[n - 1] = p;
+            return;
+        }
+    }
+    if (bt->nhistory == bt->history_cap) {
+        bt->history_cap = bt->history_cap ? bt->history_cap * 2 : 8;
+        if (bt->history_cap > HISTORY_MAX)
+            bt->history_cap = HISTORY_MAX;
+        bt->history = xrealloc(bt->history, bt->history_cap * sizeof(hpoint));
+    }
+    bt->history[bt->nhistory++] = p;
+}
+
 /* Processed per second: over the last window of event time while running
  * (from the newest sample at least a window old, else the oldest), over the
  * whole batch once completed. 0 when unknown. */
@@ -492,7 +544,8 @@ static void json_str_or_null(sbuf *out, const char *key, const char *s)
         sbuf_puts(out, "null");
 }
 
-static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *out)
+/* One batch; with its history when `history`. */
+static void batch_json(const batches *b, const batch *bt, int64_t now_ms, bool history, sbuf *out)
 {
     int64_t done = batch_done(bt), failed = batch_failed(bt), processed = done + failed;
     int64_t workers = max64(bt->workers, bt->workers_seen);
@@ -558,7 +611,15 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *
         ts_json(out, f->ts);
         sbuf_putc(out, '}');
     }
-    sbuf_puts(out, "]}");
+    sbuf_putc(out, ']');
+    if (history) {
+        sbuf_printf(out, ",\"history_step_ms\":%" PRId64 ",\"history\":[", bt->history_step);
+        for (size_t i = 0; i < bt->nhistory; i++)
+            sbuf_printf(out, "%s[%" PRId64 ",%d,%d]", i ? "," : "", bt->history[i].t,
+                        (int)bt->history[i].done, (int)bt->history[i].failed);
+        sbuf_putc(out, ']');
+    }
+    sbuf_putc(out, '}');
 }
 
 /* ---- the map of batches ---- */
@@ -877,6 +938,7 @@ static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wal
         break;
     }
     batch_sample(bt, ev->ts, max64(1, b->cfg.rate_window_ms / 32));
+    batch_history(bt, ev->ts);
 }
 
 int batches_feed(batches *b, const char *subject, const void *data, size_t len, uint64_t seq,
@@ -1044,7 +1106,7 @@ int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *
     for (size_t i = 0; i < m; i++) {
         if (i)
             sbuf_putc(out, ',');
-        batch_json(b, page[i], now_ms, out);
+        batch_json(b, page[i], now_ms, false, out);
     }
     sbuf_putc(out, ']');
     next_cursor[0] = '\0';
@@ -1092,7 +1154,7 @@ int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out)
     batch *bt = id ? batches_find(b, id) : NULL;
     if (!bt)
         return -ENOENT;
-    batch_json(b, bt, clamp_ms(now_ms), out);
+    batch_json(b, bt, clamp_ms(now_ms), true, out);
     return 0;
 }
 

@@ -741,11 +741,17 @@ static void test_json_shape(void **state)
          "\"error\":\"registry \\\"timeout\\\"\\n\",\"ts\":\"2026-11-27T07:40:22.000Z\"}");
 
     json_t *j = get(b, "b42", T0 + 22000);
-    const char *keys[] = {
-        "id",          "kind",    "state",   "total",      "done",       "failed",
-        "processed",   "percent", "workers", "started_at", "updated_at", "completed_at",
-        "duration_ms", "rate",    "eta_s",   "seq",        "per_worker", "per_worker_others",
-        "failures"};
+    const char *keys[] = {"id",          "kind",
+                          "state",       "total",
+                          "done",        "failed",
+                          "processed",   "percent",
+                          "workers",     "started_at",
+                          "updated_at",  "completed_at",
+                          "duration_ms", "rate",
+                          "eta_s",       "seq",
+                          "per_worker",  "per_worker_others",
+                          "failures",    "history_step_ms",
+                          "history"};
     assert_int_equal(json_object_size(j), sizeof keys / sizeof *keys);
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         assert_non_null(json_object_get(j, keys[i]));
@@ -1099,6 +1105,59 @@ static void test_summary(void **state)
     batches_destroy(b);
 }
 
+/* Issue 8: GET /api/batches/{id} carries the history of done/failed at a
+ * bounded number of points; lists do not. */
+static void test_history(void **state)
+{
+    batches *b = make(0, 3600000, 0);
+    feed(b, "batch.h.started", 1, T0, "{\"total\":100000}");
+    /* 100 s, one progress a second: one point per 5 s step */
+    for (int i = 1; i <= 100; i++)
+        feedf(b, "batch.h.progress", (uint64_t)i + 1, T0 + i * 1000LL,
+              "{\"done\":%d,\"failed\":%d}", i * 10, i);
+    json_t *j = get(b, "h", T0 + 100000);
+    json_t *hist = json_object_get(j, "history");
+    assert_int_equal(num(j, "history_step_ms"), 5000);
+    assert_int_equal(json_array_size(hist), 21); /* steps 0..20 of 5 s */
+    json_t *first = json_array_get(hist, 0), *last = json_array_get(hist, 20);
+    assert_int_equal(json_integer_value(json_array_get(first, 0)), T0 + 4000);
+    assert_int_equal(json_integer_value(json_array_get(last, 0)), T0 + 100000);
+    assert_int_equal(json_integer_value(json_array_get(last, 1)), 1000);
+    assert_int_equal(json_integer_value(json_array_get(last, 2)), 100);
+    json_decref(j);
+
+    /* 10,000 s: at most 200 points, in time order, from start to end */
+    for (int i = 101; i <= 10000; i++)
+        feedf(b, "batch.h.progress", (uint64_t)i + 1, T0 + i * 1000LL,
+              "{\"done\":%d,\"failed\":%d}", i * 10, i);
+    feed(b, "batch.h.completed", 20000, T0 + 10000000,
+         "{\"total\":100000,\"done\":100000,\"failed\":0}");
+    j = get(b, "h", T0 + 10000000);
+    hist = json_object_get(j, "history");
+    size_t n = json_array_size(hist);
+    assert_true(n > 50 && n <= 200);
+    assert_true(num(j, "history_step_ms") > 5000);
+    assert_true(json_integer_value(json_array_get(json_array_get(hist, 0), 0)) <
+                T0 + num(j, "history_step_ms"));
+    for (size_t i = 1; i < n; i++) {
+        json_t *a = json_array_get(hist, i - 1), *c = json_array_get(hist, i);
+        assert_true(json_integer_value(json_array_get(a, 0)) <
+                    json_integer_value(json_array_get(c, 0)));
+        assert_true(json_integer_value(json_array_get(a, 1)) <=
+                    json_integer_value(json_array_get(c, 1)));
+    }
+    last = json_array_get(hist, n - 1);
+    assert_int_equal(json_integer_value(json_array_get(last, 0)), T0 + 10000000);
+    assert_int_equal(json_integer_value(json_array_get(last, 1)), 100000);
+    json_decref(j);
+
+    /* lists stay light: no history */
+    json_t *all = list(b, T0);
+    assert_null(json_object_get(json_array_get(all, 0), "history"));
+    json_decref(all);
+    batches_destroy(b);
+}
+
 /* Deterministic garbage: never crash, always valid JSON out. */
 static void test_garbage_never_crashes(void **state)
 {
@@ -1195,6 +1254,7 @@ int main(void)
         cmocka_unit_test(test_many_workers_bounded_view),
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

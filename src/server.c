@@ -9,6 +9,7 @@
 #include "wsgate/metrics.h"
 #include "wsgate/xmalloc.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -128,16 +129,15 @@ static void server_http_target(struct lws *wsi, const char *path, char *out, siz
 {
     size_t n = (size_t)snprintf(out, outlen, "%s", path), first = n;
     char arg[512];
-    for (int i = 0; n < outlen; i++) {
+    for (int i = 0; n < outlen && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+         i++) {
         int len = lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (len < 0)
-            break;
-        if (len > 0 && n + 1 + (size_t)len < outlen)
+        if (len > 0 && n + 1 + (size_t)len < outlen) /* else too long (a token): left out */
             n += (size_t)snprintf(out + n, outlen - n, "%c%s", n > first ? '&' : '?', arg);
     }
 }
 
-/* The extra headers of a response; nonzero when they do not fit. */
+/* The extra headers of a response: 0, or -ENOSPC when they do not fit. */
 static int server_http_headers(struct lws *wsi, const http_response *r, unsigned char **p,
                                unsigned char *end)
 {
@@ -145,7 +145,7 @@ static int server_http_headers(struct lws *wsi, const http_response *r, unsigned
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)r->headers[i].name,
                                         (const unsigned char *)r->headers[i].value,
                                         (int)strlen(r->headers[i].value), p, end))
-            return 1;
+            return -ENOSPC;
     return 0;
 }
 

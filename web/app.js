@@ -447,6 +447,7 @@ async function fetchAllBatches() {
   state.listTruncated = !complete;
   if (ok) {
     state.apiDown = false;
+    state.listLoaded = true;
     const ids = new Set();
     for (const o of body) {
       if (o && typeof o.id === 'string') { ids.add(o.id); applySnapshot(o); }
@@ -656,7 +657,7 @@ function renderBatches(rows) {
   const n = rows.length;
   if (state.scrollTo) {
     const idx = rows.findIndex((r) => r.rec.id === state.scrollTo);
-    if (idx >= 0 && !rows[idx].rec.fresh) { // its place is known once the server's snapshot is in
+    if (idx >= 0 && !rows[idx].rec.fresh && state.listLoaded) { // its place is known once the list is in
       // make the list tall enough first, then scroll the row into view
       ul.style.paddingTop = '0px';
       ul.style.paddingBottom = `${n * ROW_H}px`;
@@ -1231,6 +1232,7 @@ function start() {
   window.addEventListener('resize', () => { chartDirty = true; schedule(); });
   setInterval(fetchAllBatches, FULL_REFRESH_MS);
   setInterval(() => { if (state.listDirty) fetchAllBatches(); }, LIST_REFRESH_MS);
+  setInterval(requestSummary, LIST_REFRESH_MS); // states change with time too (stalled, expired)
   pollMetrics();
   setInterval(pollMetrics, METRICS_EVERY_MS);
   window.addEventListener('online', schedule);

@@ -156,8 +156,9 @@ test(`the page's memory stays flat over a ${LIVE_S} s live run`, { timeout: ms((
   await page.waitForSelector('#conn-status[data-status="live"]', { timeout: WAIT });
   // enough batches to keep events flowing for the whole run
   const s = startSim(WSGATE_SIM_BIN, [
-    '--nats', nats.url, '--stream', STREAM, '--batches', '20', '--size', String(Math.round(LIVE_S * 8)), '--workers', '10',
-    '--speed', '60', '--fail-rate', '0.05', '--mode', 'both', '--batch-prefix', 'live', '--verifications', '50',
+    // 1,000 assignments by 15 workers take about 6 minutes at --speed 1: LIVE_S at this speed
+    '--nats', nats.url, '--stream', STREAM, '--batches', '20', '--size', '1000', '--workers', '15',
+    '--speed', String(360 / LIVE_S), '--fail-rate', '0.05', '--mode', 'both', '--batch-prefix', 'live', '--verifications', '50',
     '--duration', String(LIVE_S), '--seed', '11', '--quiet',
   ]);
   sims.add(s);

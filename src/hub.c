@@ -72,7 +72,10 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     h->subs = sublist_create();
     h->ring = ring_create(cfg->ring_msgs, cfg->ring_bytes);
     h->lv = lastvalue_create(cfg->last_value, cfg->last_value_count);
-    batches_config bc = {.stall_ms = cfg->batch_stall_ms, .retention_ms = cfg->batch_retention_ms};
+    batches_config bc = {.stall_ms = cfg->batch_stall_ms,
+                         .retention_ms = cfg->batch_retention_ms,
+                         .idle_ms = cfg->batch_idle_ms,
+                         .max_batches = (size_t)cfg->max_batches};
     h->batches = batches_create(&bc);
     return 0;
 }

@@ -57,6 +57,8 @@ typedef struct wsg_config {
     /* batch state */
     int64_t batch_stall_ms;     /* --batch-stall DURATION, default 30s */
     int64_t batch_retention_ms; /* --batch-retention DURATION, default 1h */
+    int64_t batch_idle_ms;      /* --batch-idle DURATION, default 24h */
+    int max_batches;            /* --max-batches N, default 10000 */
 
     /* security */
     char *jwt_secret;       /* --jwt-secret FILE */

@@ -164,6 +164,9 @@ void http_handle(hub *h, const char *path, const char *if_none_match, http_respo
     } else if (strcmp(path, "/metrics") == 0) {
         http_init(resp, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
         metrics_render(&resp->body);
+    } else if (strcmp(path, "/api/stats") == 0) {
+        http_init(resp, 200, "application/json", "no-store");
+        metrics_stats_json(&resp->body, hub_now_ms());
     } else if (strncmp(path, "/api/", 5) == 0) {
         http_api(h, path, resp);
     } else if (strcmp(path, "/") == 0) {

@@ -31,6 +31,9 @@ int batches_feed(batches *b, const char *subject, const void *data, size_t len, 
  * expired completed ones. Call about once a second. */
 void batches_tick(batches *b, int64_t now_ms);
 
+/* The number of stalled batches at now_ms; *total gets the number of batches. */
+uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total);
+
 /* JSON views (appended to out). */
 void batches_list_json(batches *b, int64_t now_ms, sbuf *out);               /* array of batches */
 int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out); /* 0, or -ENOENT */

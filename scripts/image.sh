@@ -29,8 +29,8 @@ missing=()
 for tool in podman buildah runc; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman buildah runc >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends podman buildah runc >/dev/null
 fi
 command -v nats-server >/dev/null || { echo "image.sh: nats-server not found (scripts/setup.sh installs it)" >&2; exit 1; }
 

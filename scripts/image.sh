@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # image.sh: build the FROM-scratch wsgate image with podman and smoke-test it.
-#   scripts/image.sh [--keep]     (--keep: leave the image and podman's storage in build-image/)
+#   scripts/image.sh
 # Builds wsgate (RelWithDebInfo: -O2, the tested build; Release trips a -Werror false positive) in build-image/, assembles its root filesystem on the host
 # (docker/rootfs.sh: no registry is reachable, so no builder stage can be pulled),
 # builds docker/Dockerfile with --build-arg ROOTFS=host, saves build-image/wsgate-image.tar
@@ -13,13 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-keep=0
-for arg in "$@"; do
-  case "$arg" in
-    --keep) keep=1 ;;
-    *) echo "usage: $0 [--keep]" >&2; exit 2 ;;
-  esac
-done
+[ $# -eq 0 ] || { echo "usage: $0" >&2; exit 2; }
 
 name=localhost/wsgate:ci
 out=$root/build-image
@@ -41,7 +35,6 @@ cmake --build "$out/cmake" -j "$(nproc)" --target wsgate >/dev/null
 W=$(mktemp -d /tmp/wsgate-image.XXXXXX)
 P=(podman --root "$W/storage" --runroot "$W/run" --storage-driver vfs --runtime runc
    --cgroup-manager cgroupfs --events-backend file --tmpdir "$W/run/libpod" --runtime-flag "root=$W/run/runc")
-[ "$keep" = 1 ] && P[2]="$out/storage"
 mkdir -p "$W/run/libpod"
 
 # What podman writes outside $W: remove it afterwards unless it was there before.
@@ -54,7 +47,7 @@ nats_pid=""
 cleanup() {
   set +e
   if [ -n "$ctr" ]; then "${P[@]}" rm -f -t 0 "$ctr" >/dev/null 2>&1; fi
-  if [ "$keep" = 0 ]; then "${P[@]}" rmi -f "$name" >/dev/null 2>&1; fi
+  "${P[@]}" rmi -f "$name" >/dev/null 2>&1
   [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
   for d in $(cgroups); do # the cgroup folders of our containers, deepest first
     grep -qxF "$d" <<<"$had_cg" || rmdir "$d" 2>/dev/null

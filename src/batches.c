@@ -973,6 +973,17 @@ void batches_tick(batches *b, int64_t now_ms)
     }
 }
 
+uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total)
+{
+    uint64_t n = 0;
+    now_ms = clamp_ms(now_ms);
+    for (size_t i = 0; i < b->nbuckets; i++)
+        for (const batch *bt = b->buckets[i]; bt; bt = bt->next)
+            n += strcmp(batch_state(b, bt, now_ms), "stalled") == 0;
+    *total = b->count;
+    return n;
+}
+
 /* ---- JSON views ---- */
 
 /* Where a batch sorts in lists: running and stalled ones (group 0) newest

@@ -306,6 +306,7 @@ static void conn_written(wsg_frame *f, int64_t now_ns)
         metrics.deliveries++;
         if (f->recv_ns)
             metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
+        metrics_stored_observe(f->stored_ns);
     }
     frame_unref(f);
 }

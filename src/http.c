@@ -309,6 +309,9 @@ void http_handle(hub *h, const char *target, const char *if_none_match, http_res
     } else if (strcmp(path, "/metrics") == 0) {
         http_init(resp, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
         metrics_render(&resp->body);
+    } else if (strcmp(path, "/api/stats") == 0) {
+        http_init(resp, 200, "application/json", "no-store");
+        metrics_stats_json(&resp->body, hub_now_ms());
     } else if (strncmp(path, "/api/", 5) == 0) {
         http_api(h, path, query, resp);
     } else if (strcmp(path, "/") == 0) {

@@ -281,6 +281,9 @@ void hub_shutdown(hub *h)
 void hub_tick(hub *h, int64_t now_ms)
 {
     batches_tick(h->batches, now_ms);
+    metrics.ready = hub_ready(h, NULL);
+    metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);
+    metrics_tick(now_ms);
     const wsg_config *cfg = h->cfg;
     for (conn *c = h->conns; c; c = c->next) {
         conn_keepalive(c, now_ms);

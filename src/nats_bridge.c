@@ -222,6 +222,7 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
     const char *data = natsMsg_GetData(msg);
     int len = natsMsg_GetDataLength(msg);
     ev->frame = protocol_msg(natsMsg_GetSubject(msg), seq, data ? data : "", (size_t)len);
+    ev->frame->stored_ns = md->Timestamp;
     ev->payload = xmalloc((size_t)len + 1);
     memcpy(ev->payload, data ? data : "", (size_t)len);
     ev->payload[len] = '\0';

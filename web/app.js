@@ -532,6 +532,27 @@ async function pollMetrics() {
   } catch { /* gateway down: the pill already says so */ }
 }
 
+// Delivery latency, JetStream store to socket write, over the last minute (GET /api/stats).
+function fmtSeconds(s) {
+  if (!isNum(s)) return '–';
+  if (s < 0.01) return `${(s * 1000).toFixed(1)} ms`;
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+}
+
+async function pollLatency() {
+  const el = $('latency-stat');
+  try {
+    const res = await fetch('/api/stats', { cache: 'no-store' });
+    if (!res.ok) return;
+    const st = (await res.json()).delivery_stored_latency_seconds;
+    el.hidden = !st || !isNum(st.p50);
+    if (el.hidden) return;
+    setText(el.querySelector('dd'), `${fmtSeconds(st.p50)} / ${fmtSeconds(st.p99)}`);
+    setAttr(el, 'title', `stored-to-sent latency over the last minute: p50 ${st.p50} s, p99 ${st.p99} s (${st.count} deliveries)`);
+  } catch { /* gateway down: the pill already says so */ }
+}
+
 // ------------------------------------------------------------------ derived
 
 function effectiveState(rec) {
@@ -1235,6 +1256,8 @@ function start() {
   setInterval(requestSummary, LIST_REFRESH_MS); // states change with time too (stalled, expired)
   pollMetrics();
   setInterval(pollMetrics, METRICS_EVERY_MS);
+  pollLatency();
+  setInterval(pollLatency, METRICS_EVERY_MS);
   window.addEventListener('online', schedule);
   window.addEventListener('offline', schedule);
   window.addEventListener('hashchange', () => {

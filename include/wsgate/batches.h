@@ -68,6 +68,9 @@ void batches_list_json(batches *b, int64_t now_ms, sbuf *out); /* every batch: t
  * or -EINVAL when q->cursor is not a cursor (nothing appended). */
 int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *out, size_t *total,
                       char *next_cursor);
+/* The number of stalled batches at now_ms; *total gets the number of batches. */
+uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total);
+
 int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out); /* 0, or -ENOENT */
 /* Counts over every batch kept: by state, assignments, aggregate rate, ETA. */
 void batches_summary_json(batches *b, int64_t now_ms, sbuf *out);

@@ -466,6 +466,27 @@ static void test_stalled(void **state)
     batches_destroy(b);
 }
 
+/* batches_stalled: the count the wsgate_batches_stalled gauge shows. */
+static void test_stalled_count(void **state)
+{
+    batches *b = make(60000, 600000, 0);
+    uint64_t total = 99;
+    assert_int_equal(batches_stalled(b, T0, &total), 0);
+    assert_int_equal(total, 0);
+    feed(b, "batch.a.started", 1, T0, "{\"total\":10}");
+    feed(b, "batch.b.started", 2, T0 + 30000, "{\"total\":10}");
+    feed(b, "batch.c.started", 3, T0, "{\"total\":1}");
+    feed(b, "batch.c.completed", 4, T0 + 1000, "{\"done\":1,\"failed\":0}");
+    assert_int_equal(batches_stalled(b, T0 + 59999, &total), 0);
+    assert_int_equal(total, 3);
+    assert_int_equal(batches_stalled(b, T0 + 60000, &total), 1); /* a; c is completed */
+    assert_int_equal(batches_stalled(b, T0 + 90000, &total), 2);
+    license(b, "a", "assigned", "L1", 0, 5, T0 + 90000);
+    assert_int_equal(batches_stalled(b, T0 + 90000, &total), 1);
+    assert_int_equal(total, 3);
+    batches_destroy(b);
+}
+
 static void test_expiry_after_retention(void **state)
 {
     batches *b = make(1000, 300000, 0);
@@ -1238,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_completion_and_late_events),
         cmocka_unit_test(test_rate_and_eta),
         cmocka_unit_test(test_stalled),
+        cmocka_unit_test(test_stalled_count),
         cmocka_unit_test(test_expiry_after_retention),
         cmocka_unit_test(test_failures_keep_newest_20),
         cmocka_unit_test(test_per_worker),

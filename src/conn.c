@@ -33,10 +33,12 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
 
 #define CONN_COUNTED ((uintptr_t)1) /* slot tag: counts toward the slow-consumer bound */
 #define CONN_LIVE    ((uintptr_t)2) /* slot tag: a live frame (may be conflated) */
+#define CONN_FANOUT  ((uintptr_t)4) /* slot tag: queued by the fan-out (its latency is measured) */
+#define CONN_TAGS    (CONN_COUNTED | CONN_LIVE | CONN_FANOUT)
 
 static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
 {
-    return (wsg_frame *)((uintptr_t)slot & ~(CONN_COUNTED | CONN_LIVE));
+    return (wsg_frame *)((uintptr_t)slot & ~CONN_TAGS);
 }
 
 static inline bool conn_slot_live(wsg_frame *slot)
@@ -179,7 +181,7 @@ bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
 }
 
 /* Replace the newest queued live frame of the same last-value subject by f. */
-static bool conn_conflate(conn *c, wsg_frame *f)
+static bool conn_conflate(conn *c, wsg_frame *f, uintptr_t tags)
 {
     for (uint32_t i = c->qlen; i-- > 0;) {
         uint32_t at = (c->qhead + i) % c->qcap;
@@ -190,7 +192,7 @@ static bool conn_conflate(conn *c, wsg_frame *f)
             return false; /* the newest queued value is a reply's: queue f after it */
         c->qbytes = c->qbytes - old->len + f->len;
         metrics.queued_bytes = metrics.queued_bytes - old->len + f->len;
-        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | CONN_COUNTED | CONN_LIVE);
+        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
         frame_unref(old);
         metrics.conflated++;
         return true;
@@ -230,17 +232,23 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
     }
 }
 
-void conn_send(conn *c, wsg_frame *f, bool live)
+/* Queue f with tags: a live frame conflates or meets the slow-consumer bound. */
+static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
 {
     if (c->close_code)
         return; /* closing: nothing more is queued */
-    if (live) {
-        if (f->lastvalue && c->qlen && conn_conflate(c, f))
+    if (tags & CONN_LIVE) {
+        if (f->lastvalue && c->qlen && conn_conflate(c, f, tags))
             return;
         if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, hub_now_ms()))
             return;
     }
-    conn_push(c, f, live ? CONN_COUNTED | CONN_LIVE : 0);
+    conn_push(c, f, tags);
+}
+
+void conn_send(conn *c, wsg_frame *f, bool live)
+{
+    conn_send_tagged(c, f, live ? CONN_COUNTED | CONN_LIVE : 0);
 }
 
 void conn_send_replay(conn *c, wsg_frame *f)
@@ -262,7 +270,7 @@ void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
     if (c->fanout_gen == gen)
         return; /* already queued through another subscription */
     c->fanout_gen = gen;
-    conn_send(c, f, true);
+    conn_send_tagged(c, f, CONN_COUNTED | CONN_LIVE | CONN_FANOUT);
 }
 
 /* Send the close frame ourselves and wait (a few seconds at most) for the
@@ -286,7 +294,7 @@ static int conn_send_close(conn *c)
     return 0;
 }
 
-/* Take the head of the queue; the caller owns the reference. */
+/* Take the head of the queue: the slot (frame and tags); the caller owns the reference. */
 static wsg_frame *conn_pop(conn *c)
 {
     wsg_frame *slot = c->q[c->qhead];
@@ -295,18 +303,23 @@ static wsg_frame *conn_pop(conn *c)
     c->qlen--;
     if (conn_slot_counted(slot))
         c->qbytes -= f->len, metrics.queued_bytes -= f->len;
-    return f;
+    return slot;
 }
 
-/* Count a frame as written and drop the queue's reference to it. */
-static void conn_written(wsg_frame *f, int64_t now_ns)
+/* Count a popped slot's frame as written and drop the queue's reference to
+ * it. Latency is measured for fan-out deliveries only (a last value sent on
+ * sub or a replayed frame is old by design). */
+static void conn_written(wsg_frame *slot, int64_t now_ns)
 {
+    wsg_frame *f = conn_slot_frame(slot);
     metrics.bytes_sent += f->len;
     if (f->seq) {
         metrics.deliveries++;
-        if (f->recv_ns)
-            metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
-        metrics_stored_observe(f->stored_ns);
+        if ((uintptr_t)slot & CONN_FANOUT) {
+            if (f->recv_ns)
+                metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
+            metrics_stored_observe(f->stored_ns);
+        }
     }
     frame_unref(f);
 }
@@ -520,11 +533,11 @@ static int conn_write_some(conn *c, int budget)
                 return -1;
         } else {
             budget--;
-            f = conn_pop(c);
+            wsg_frame *slot = conn_pop(c);
             metrics.socket_writes++;
             int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
             bool ok = n >= (int)f->len;
-            conn_written(f, now_ns);
+            conn_written(slot, now_ns);
             if (!ok)
                 return -1;
         }

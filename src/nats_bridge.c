@@ -98,15 +98,19 @@ void nats_bridge_format_time(int64_t ns, char *out, size_t outlen)
     snprintf(out, outlen, "%s%sZ", date, digits);
 }
 
-/* Append an event to the inbox and wake the service thread. Caller holds lock. */
+/* Append an event to the inbox; wake the service thread when the inbox was
+ * empty (it takes the whole inbox on each wake-up, and looks again whenever
+ * its backlog runs dry, so one wake-up per non-empty inbox is enough).
+ * Caller holds lock. */
 static void nats_bridge_push_locked(nats_bridge *nb, nb_event *ev)
 {
     ev->next = NULL;
-    if (nb->tail)
+    if (nb->tail) {
         nb->tail->next = ev;
-    else
-        nb->head = ev;
-    nb->tail = ev;
+        nb->tail = ev;
+        return;
+    }
+    nb->head = nb->tail = ev;
     nb->wake(nb->wake_arg);
 }
 

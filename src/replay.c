@@ -110,6 +110,7 @@ static void replay_free(replay *r)
         metrics.replays_waiting--;
     }
     s->replay = NULL;
+    s->conn->nreplays--;
     free(r);
 }
 
@@ -208,6 +209,8 @@ static void replay_feed(replay *r)
 
 void replay_pump(conn *c)
 {
+    if (!c->nreplays)
+        return; /* the common case, on every write: nothing to look at */
     for (uint32_t i = 0; i < c->nsubs && conn_has_room(c); i++) {
         replay *r = c->subs[i]->replay;
         if (r && r->running) {
@@ -294,6 +297,7 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
     r->has_req_id = cmd->has_id;
     memcpy(r->req_id, cmd->id, sizeof(r->req_id));
     s->replay = r;
+    c->nreplays++;
     if (h->waiting_tail)
         h->waiting_tail->next = r;
     else

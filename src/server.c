@@ -359,13 +359,14 @@ int server_run(const wsg_config *cfg)
     rc = 0;
     log_event(LOG_INFO, "stopping", NULL);
 out:
+    /* The bridge first: no nats.c callback may wake a destroyed context. */
+    nats_bridge_destroy(h.bridge, 1000);
+    h.bridge = NULL;
     if (server_ctx) {
         lws_sul_cancel(&server_tick_sul);
         lws_sul_cancel(&server_poll_sul);
         lws_context_destroy(server_ctx); /* closes what is left; CLOSED frees each client */
     }
-    nats_bridge_destroy(h.bridge, 1000);
-    h.bridge = NULL;
     admit_destroy(h.admit);
     hub_fini(&h);
     server_ctx = NULL;

@@ -41,6 +41,7 @@ typedef struct conn {
     bool tls;           /* data goes through lws (TLS), not send() */
     bool gone;          /* being destroyed */
     bool replay_window; /* a JetStream window of one of its replays is out */
+    uint16_t nreplays;  /* replays of its subscriptions (running or waiting) */
 
     conn_sub **subs;
     uint32_t nsubs, capsubs;

@@ -629,9 +629,9 @@ int main(int argc, char **argv)
         printf(" %12s\n", "clients");
         for (int p = 0; p < nph; p++) {
             printf("%8g %8.1f %12llu %12llu %8.1f %8.1f %8.1f %8.1f", ph[p].rate,
-                   (double)ph[p].msgs / ph[p].pub_s, (unsigned long long)ph[p].delivered,
-                   (unsigned long long)ph[p].expected, ph[p].p50, ph[p].p90, ph[p].p99,
-                   ph[p].max_ms);
+                   ph[p].msgs > 1 ? (double)(ph[p].msgs - 1) / ph[p].pub_s : NAN,
+                   (unsigned long long)ph[p].delivered, (unsigned long long)ph[p].expected,
+                   ph[p].p50, ph[p].p90, ph[p].p99, ph[p].max_ms);
             for (int k = 0; k < opt.npids; k++)
                 printf(" %12.2f", ph[p].cpu[k] / (double)ph[p].delivered * 1e6);
             printf(" %12.2f\n", ph[p].gen_cpu / (double)ph[p].delivered * 1e6);
@@ -668,7 +668,7 @@ int main(int argc, char **argv)
                p ? "," : "", ph[p].rate, ph[p].msgs, ph[p].pub_errors,
                (unsigned long long)ph[p].live, (unsigned long long)ph[p].expected,
                (unsigned long long)ph[p].delivered);
-        jnum((double)ph[p].msgs / ph[p].pub_s);
+        jnum(ph[p].msgs > 1 ? (double)(ph[p].msgs - 1) / ph[p].pub_s : NAN);
         printf(",\"wall_s\":");
         jnum(ph[p].wall_s);
         printf(",\"p50_ms\":");

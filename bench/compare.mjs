@@ -212,6 +212,13 @@ async function main() {
       ratio(a.cpu_per_M_server, b.cpu_per_M_server),
     ]);
   }
+  const skipped = [];
+  for (const [k, res] of [['wsgate', out.wsgate], ['nats-server', out.nats]]) {
+    const ran = res ? res.phases.length : 0;
+    const asked = o.rates.split(',').length;
+    if (res && ran < asked) skipped.push(`${k} did not deliver everything within the drain time at ${res.phases[ran - 1]?.rate} msg/s: the higher rates were not run`);
+  }
+  out.skipped = skipped;
   if (!o.jsonOnly) {
     if (out.floor) {
       printTable(
@@ -233,6 +240,7 @@ async function main() {
       ['msg/s', 'wsgate p50 / p99 / max ms', 'nats p50 / p99 / max ms', 'p99 ratio', 'wsgate delivered', 'nats delivered', 'wsgate CPU s/M (+nats JS)', 'nats CPU s/M', 'CPU ratio'],
       rows,
     );
+    for (const line of skipped) console.log(line);
   }
   console.log(JSON.stringify(out));
   const complete = (res) => !res || (res.failed === 0 && res.phases.length > 0 && res.phases.every((p) => p.delivered >= p.expected && p.expected > 0));

@@ -44,7 +44,7 @@ static struct {
     int nrates;
     double duration, drain, connect_timeout, settle;
     long min_msgs;
-    int size, subjects, src_ips, inflight, json_only;
+    int size, subjects, src_ips, inflight, json_only, keep_going;
     struct watched pids[MAX_PIDS];
     int npids;
 } opt = {
@@ -84,6 +84,7 @@ static void usage(FILE *f)
                "  --src-ips K           source addresses 127.0.0.1..K (50)\n"
                "  --inflight K          connection attempts in flight per process (200)\n"
                "  --drain S             wait for deliveries after the last publish (15)\n"
+               "  --keep-going          run the higher rates after one that did not deliver all\n"
                "  --settle S            pause after subscribing (2)\n"
                "  --connect-timeout S   give up connecting after S (300)\n"
                "  --pid NAME=PID        report CPU and RSS of this process (repeatable)\n"
@@ -202,29 +203,21 @@ static void parse_args(int argc, char **argv)
         O_PID,
         O_LABEL,
         O_JSON,
-        O_HELP
+        O_HELP,
+        O_KEEP
     };
-    static const struct option lo[] = {{"proto", 1, 0, O_PROTO},
-                                       {"url", 1, 0, O_URL},
-                                       {"conns", 1, 0, O_CONNS},
-                                       {"procs", 1, 0, O_PROCS},
-                                       {"subject", 1, 0, O_SUBJECT},
-                                       {"nats", 1, 0, O_NATS},
-                                       {"rates", 1, 0, O_RATES},
-                                       {"duration", 1, 0, O_DURATION},
-                                       {"min-msgs", 1, 0, O_MINMSGS},
-                                       {"size", 1, 0, O_SIZE},
-                                       {"subjects", 1, 0, O_SUBJECTS},
-                                       {"src-ips", 1, 0, O_SRCIPS},
-                                       {"inflight", 1, 0, O_INFLIGHT},
-                                       {"drain", 1, 0, O_DRAIN},
-                                       {"settle", 1, 0, O_SETTLE},
-                                       {"connect-timeout", 1, 0, O_CTIMEOUT},
-                                       {"pid", 1, 0, O_PID},
-                                       {"label", 1, 0, O_LABEL},
-                                       {"json-only", 0, 0, O_JSON},
-                                       {"help", 0, 0, O_HELP},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"proto", 1, 0, O_PROTO},       {"url", 1, 0, O_URL},
+        {"conns", 1, 0, O_CONNS},       {"procs", 1, 0, O_PROCS},
+        {"subject", 1, 0, O_SUBJECT},   {"nats", 1, 0, O_NATS},
+        {"rates", 1, 0, O_RATES},       {"duration", 1, 0, O_DURATION},
+        {"min-msgs", 1, 0, O_MINMSGS},  {"size", 1, 0, O_SIZE},
+        {"subjects", 1, 0, O_SUBJECTS}, {"src-ips", 1, 0, O_SRCIPS},
+        {"inflight", 1, 0, O_INFLIGHT}, {"drain", 1, 0, O_DRAIN},
+        {"settle", 1, 0, O_SETTLE},     {"connect-timeout", 1, 0, O_CTIMEOUT},
+        {"pid", 1, 0, O_PID},           {"label", 1, 0, O_LABEL},
+        {"json-only", 0, 0, O_JSON},    {"help", 0, 0, O_HELP},
+        {"keep-going", 0, 0, O_KEEP},   {0, 0, 0, 0}};
     int c;
     char *end;
     opt.rates[0] = 1, opt.rates[1] = 10, opt.rates[2] = 50, opt.rates[3] = 100;
@@ -337,6 +330,9 @@ static void parse_args(int argc, char **argv)
         case O_JSON:
             opt.json_only = 1;
             break;
+        case O_KEEP:
+            opt.keep_going = 1;
+            break;
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -424,7 +420,17 @@ static void spawn_children(void)
     }
 }
 
-/* Publish one message of phase p: the payload is a license event carrying ph, i and t. */
+/* Publishes the store refused (counted on nats.c's thread). */
+static volatile long pub_nacks;
+
+static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+    if (__atomic_fetch_add(&pub_nacks, 1, __ATOMIC_RELAXED) == 0)
+        fprintf(stderr, "wsbench: publish refused: %s\n", pae->ErrText ? pae->ErrText : "?");
+}
+
+/* Publish one message of phase p (asynchronously: the pace never waits for the store's ack): the
+ * payload is a license event carrying ph, i and t. */
 static natsStatus publish(jsCtx *js, int p, long i, char *buf)
 {
     char subj[64];
@@ -439,11 +445,7 @@ static natsStatus publish(jsCtx *js, int p, long i, char *buf)
         fill = 0;
     memset(buf + k, 'x', (size_t)fill);
     memcpy(buf + k + fill, "\"}", 2);
-    jsErrCode jerr = 0;
-    jsPubAck *pa = NULL;
-    natsStatus s = js_Publish(&pa, js, subj, buf, k + fill + 2, NULL, &jerr);
-    jsPubAck_Destroy(pa);
-    return s;
+    return js_PublishAsync(js, subj, buf, k + fill + 2, NULL);
 }
 
 static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
@@ -472,6 +474,7 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
     }
     double tpub = mono_s();
     ph->pub_s = tpub - t0;
+    long nack0 = pub_nacks;
     while (!interrupted && mono_s() < tpub + opt.drain) {
         uint64_t d = SUM(delivered[p]);
         if (d >= ph->expected)
@@ -479,6 +482,12 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
         sleep_s(0.02);
     }
     ph->wall_s = mono_s() - t0;
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 30000;
+    if (js_PublishAsyncComplete(js, &po) != NATS_OK)
+        ph->pub_errors++;
+    ph->pub_errors += pub_nacks - nack0;
     for (int k = 0; k < opt.npids; k++)
         ph->cpu[k] = cpu_of(opt.pids[k].pid) - opt.pids[k].cpu0;
     ph->gen_cpu = gen_cpu() - g0;
@@ -580,19 +589,32 @@ int main(int argc, char **argv)
     int nph = 0;
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
+    jsOptions jo;
     int rc = 0;
     if (subscribed == 0) {
         rc = 1;
     } else if (natsConnection_ConnectTo(&nc, opt.nats_url) != NATS_OK ||
-               natsConnection_JetStream(&js, nc, NULL) != NATS_OK) {
+               jsOptions_Init(&jo) != NATS_OK ||
+               (jo.PublishAsync.MaxPending = 1000000, jo.PublishAsync.ErrHandler = on_pub_err,
+                natsConnection_JetStream(&js, nc, &jo) != NATS_OK)) {
         fprintf(stderr, "wsbench: cannot connect to NATS at %s\n", opt.nats_url);
         rc = 2;
     } else {
         char *buf = malloc((size_t)opt.size + 600);
         if (!buf)
             abort();
-        for (; nph < opt.nrates && !interrupted; nph++)
+        for (; nph < opt.nrates && !interrupted; nph++) {
             run_phase(js, nph, &ph[nph], buf);
+            if (ph[nph].delivered < ph[nph].expected && !opt.keep_going && nph + 1 < opt.nrates) {
+                fprintf(stderr,
+                        "[%s] %g msg/s: %llu of %llu delivered within --drain: "
+                        "the higher rates are skipped (--keep-going runs them)\n",
+                        opt.label, ph[nph].rate, (unsigned long long)ph[nph].delivered,
+                        (unsigned long long)ph[nph].expected);
+                nph++;
+                break;
+            }
+        }
         free(buf);
     }
     loadavg(la1);

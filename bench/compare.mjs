@@ -192,6 +192,23 @@ async function main() {
     await nats.stop();
   }
   out.loadavg_after = loadavg();
+  if (out.wsgate) {
+    // Memory of the gateways together, and the kernel's TCP buffer memory (both ends of every
+    // loopback connection are in this machine's count).
+    const gws = out.wsgate.servers.filter((s) => s.name.startsWith('wsgate'));
+    const sum = (k) => gws.reduce((a, s) => a + s[k], 0);
+    const n = out.wsgate.subscribed;
+    out.memory = {
+      gateways: gws.length,
+      subscribed: n,
+      gateways_rss_before: sum('rss_before'),
+      gateways_rss_subscribed: sum('rss_subscribed'),
+      bytes_per_conn: n ? Math.round((sum('rss_subscribed') - sum('rss_before')) / n) : null,
+      clients_rss: out.wsgate.clients_rss,
+      tcp_sockets: out.wsgate.tcp_inuse_subscribed - out.wsgate.tcp_inuse_before,
+      tcp_mem_bytes: out.wsgate.tcp_mem_subscribed - out.wsgate.tcp_mem_before,
+    };
+  }
   const w = summarize(out.wsgate, 'wsgate');
   const n = summarize(out.nats, 'nats');
   out.summary = { wsgate: w, nats: n };
@@ -233,6 +250,10 @@ async function main() {
         .filter((s) => s.name !== 'nats' || k === 'nats-server')
         .map((s) => `${s.name} ${fmtInt((s.rss_subscribed - s.rss_before) / Math.max(1, res.subscribed / (s.name.startsWith('wsgate') ? o.gateways : 1)))} B/conn`)
         .join(', ');
+      if (k === 'wsgate' && out.memory) {
+        const m = out.memory;
+        console.log(`\nwsgate memory: ${m.gateways} gateway(s), RSS ${fmtInt(m.gateways_rss_before / 1e6)} MB -> ${fmtInt(m.gateways_rss_subscribed / 1e6)} MB for ${fmtInt(m.subscribed)} subscribed: ${fmtInt(m.bytes_per_conn)} B per connection; kernel TCP memory +${fmtInt(m.tcp_mem_bytes / 1e6)} MB for +${fmtInt(m.tcp_sockets)} sockets; load generator RSS ${fmtInt(m.clients_rss / 1e6)} MB`);
+      }
       console.log(`\n${k}: ${fmtInt(res.subscribed)} subscribed, ${fmtInt(res.failed)} failed in ${r1(res.connect_s)} s (${mem}); first error: ${res.first_error || 'none'}`);
     }
     printTable(

@@ -149,6 +149,24 @@ static double rss_of(int pid)
     return v;
 }
 
+/* The kernel's TCP sockets in use and their buffer memory in bytes (/proc/net/sockstat). */
+static void tcp_sockstat(double *inuse, double *mem)
+{
+    char line[256];
+    *inuse = *mem = NAN;
+    FILE *f = fopen("/proc/net/sockstat", "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        long a, m;
+        if (sscanf(line, "TCP: inuse %ld orphan %*d tw %*d alloc %*d mem %ld", &a, &m) == 2) {
+            *inuse = (double)a;
+            *mem = (double)m * (double)sysconf(_SC_PAGESIZE);
+        }
+    }
+    fclose(f);
+}
+
 static double gen_cpu(void)
 {
     double s = 0;
@@ -556,6 +574,8 @@ int main(int argc, char **argv)
         cpuc0[k] = cpu_of(opt.pids[k].pid);
     }
 
+    double tcp0[2], tcp1[2];
+    tcp_sockstat(&tcp0[0], &tcp0[1]);
     double tc0 = mono_s();
     spawn_children();
     double last = 0;
@@ -580,6 +600,10 @@ int main(int argc, char **argv)
     sleep_s(opt.settle);
     for (int k = 0; k < opt.npids; k++)
         rss1[k] = rss_of(opt.pids[k].pid);
+    tcp_sockstat(&tcp1[0], &tcp1[1]);
+    double gen_rss = 0;
+    for (int i = 0; i < nchildren; i++)
+        gen_rss += rss_of(children[i]);
     uint64_t subscribed = SUM(subscribed), failed = SUM(failed);
     if (!opt.json_only)
         fprintf(stderr, "[%s] %llu subscribed, %llu failed in %.1f s\n", opt.label,
@@ -672,6 +696,16 @@ int main(int argc, char **argv)
     jnum(connect_s);
     printf(",\"loadavg_before\":[%.2f,%.2f,%.2f],\"loadavg_after\":[%.2f,%.2f,%.2f]", la0[0],
            la0[1], la0[2], la1[0], la1[1], la1[2]);
+    printf(",\"tcp_inuse_before\":");
+    jnum(tcp0[0]);
+    printf(",\"tcp_mem_before\":");
+    jnum(tcp0[1]);
+    printf(",\"tcp_inuse_subscribed\":");
+    jnum(tcp1[0]);
+    printf(",\"tcp_mem_subscribed\":");
+    jnum(tcp1[1]);
+    printf(",\"clients_rss\":");
+    jnum(gen_rss);
     printf(",\"servers\":[");
     for (int k = 0; k < opt.npids; k++) {
         printf("%s{\"name\":\"%s\",\"pid\":%d,\"rss_before\":", k ? "," : "", opt.pids[k].name,

@@ -31,6 +31,7 @@ struct phase {
     uint64_t live, expected, delivered, unparsed_before;
     double pub_s, wall_s, p50, p90, p99, max_ms;
     double cpu[MAX_PIDS], gen_cpu;
+    double tcp_mem_peak; /* bytes of TCP buffers, the highest sample during the phase */
 };
 
 static struct {
@@ -482,7 +483,13 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
                 ph->msgs, (unsigned long long)ph->live);
     double t0 = mono_s();
     for (long i = 0; i < ph->msgs && !interrupted; i++) {
-        sleep_s(t0 + (double)i / ph->rate - mono_s());
+        for (double wait; (wait = t0 + (double)i / ph->rate - mono_s()) > 0;) {
+            double inuse, mem;
+            tcp_sockstat(&inuse, &mem);
+            if (mem > ph->tcp_mem_peak)
+                ph->tcp_mem_peak = mem;
+            sleep_s(wait < 0.02 ? wait : 0.02);
+        }
         natsStatus s = publish(js, p, i, buf);
         if (s != NATS_OK) {
             ph->pub_errors++;
@@ -497,6 +504,10 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
         uint64_t d = SUM(delivered[p]);
         if (d >= ph->expected)
             break;
+        double inuse, mem;
+        tcp_sockstat(&inuse, &mem);
+        if (mem > ph->tcp_mem_peak)
+            ph->tcp_mem_peak = mem;
         sleep_s(0.02);
     }
     ph->wall_s = mono_s() - t0;
@@ -742,6 +753,8 @@ int main(int argc, char **argv)
         }
         printf("},\"clients_cpu_s\":");
         jnum(ph[p].gen_cpu);
+        printf(",\"tcp_mem_peak\":");
+        jnum(ph[p].tcp_mem_peak);
         printf("}");
     }
     printf("],\"first_error\":\"");

@@ -167,6 +167,7 @@ function summarize(res, kind) {
       cpu_per_M_server: kind === 'wsgate' ? per(gw) : per(p.cpu_s.nats),
       cpu_per_M_nats: per(p.cpu_s.nats),
       cpu_per_M_clients: per(p.clients_cpu_s),
+      tcp_mem_peak: p.tcp_mem_peak,
     };
   });
 }
@@ -262,6 +263,14 @@ async function main() {
       rows,
     );
     for (const line of skipped) console.log(line);
+    const f260 = out.floor?.sizes.find((x) => x.bytes === 260) || out.floor?.sizes[0];
+    if (f260 && w.length && out.floor.conns === o.conns) {
+      out.floor_ratio = w.map((p) => ({ rate: p.rate, p99_over_floor: ratio(p.p99_ms, f260.last_arrival_ms_median) }));
+      console.log(
+        `floor: one thread's burst of ${fmtInt(out.floor.conns)} ${f260.bytes}-B sends ends ${f260.last_arrival_ms_median} ms after it starts (median; best ${f260.last_arrival_ms}); ` +
+          `wsgate p99 / floor: ${out.floor_ratio.map((x) => `${x.p99_over_floor} at ${x.rate} msg/s`).join(', ')} (the JetStream hop is not in the floor)`,
+      );
+    }
   }
   console.log(JSON.stringify(out));
   const complete = (res) => !res || (res.failed === 0 && res.phases.length > 0 && res.phases.every((p) => p.delivered >= p.expected && p.expected > 0));

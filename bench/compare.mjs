@@ -208,6 +208,7 @@ async function main() {
       clients_rss: out.wsgate.clients_rss,
       tcp_sockets: out.wsgate.tcp_inuse_subscribed - out.wsgate.tcp_inuse_before,
       tcp_mem_bytes: out.wsgate.tcp_mem_subscribed - out.wsgate.tcp_mem_before,
+      slab_bytes: out.wsgate.slab_subscribed - out.wsgate.slab_before,
     };
   }
   const w = summarize(out.wsgate, 'wsgate');
@@ -253,7 +254,7 @@ async function main() {
         .join(', ');
       if (k === 'wsgate' && out.memory) {
         const m = out.memory;
-        console.log(`\nwsgate memory: ${m.gateways} gateway(s), RSS ${fmtInt(m.gateways_rss_before / 1e6)} MB -> ${fmtInt(m.gateways_rss_subscribed / 1e6)} MB for ${fmtInt(m.subscribed)} subscribed: ${fmtInt(m.bytes_per_conn)} B per connection; kernel TCP memory +${fmtInt(m.tcp_mem_bytes / 1e6)} MB for +${fmtInt(m.tcp_sockets)} sockets; load generator RSS ${fmtInt(m.clients_rss / 1e6)} MB`);
+        console.log(`\nwsgate memory: ${m.gateways} gateway(s), RSS ${fmtInt(m.gateways_rss_before / 1e6)} MB -> ${fmtInt(m.gateways_rss_subscribed / 1e6)} MB for ${fmtInt(m.subscribed)} subscribed: ${fmtInt(m.bytes_per_conn)} B per connection; kernel slab +${fmtInt(m.slab_bytes / 1e6)} MB and TCP buffers +${fmtInt(m.tcp_mem_bytes / 1e6)} MB for +${fmtInt(m.tcp_sockets)} sockets (both ends); load generator RSS ${fmtInt(m.clients_rss / 1e6)} MB`);
       }
       console.log(`\n${k}: ${fmtInt(res.subscribed)} subscribed, ${fmtInt(res.failed)} failed in ${r1(res.connect_s)} s (${mem}); first error: ${res.first_error || 'none'}`);
     }

@@ -168,6 +168,23 @@ static void tcp_sockstat(double *inuse, double *mem)
     fclose(f);
 }
 
+/* The kernel's slab memory in bytes (Slab in /proc/meminfo: socket structures live there). */
+static double slab_bytes(void)
+{
+    char line[256];
+    double v = NAN;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return v;
+    while (fgets(line, sizeof line, f)) {
+        long kb;
+        if (sscanf(line, "Slab: %ld kB", &kb) == 1)
+            v = (double)kb * 1024;
+    }
+    fclose(f);
+    return v;
+}
+
 static double gen_cpu(void)
 {
     double s = 0;
@@ -587,6 +604,7 @@ int main(int argc, char **argv)
 
     double tcp0[2], tcp1[2];
     tcp_sockstat(&tcp0[0], &tcp0[1]);
+    double slab0 = slab_bytes();
     double tc0 = mono_s();
     spawn_children();
     double last = 0;
@@ -612,6 +630,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < opt.npids; k++)
         rss1[k] = rss_of(opt.pids[k].pid);
     tcp_sockstat(&tcp1[0], &tcp1[1]);
+    double slab1 = slab_bytes();
     double gen_rss = 0;
     for (int i = 0; i < nchildren; i++)
         gen_rss += rss_of(children[i]);
@@ -715,6 +734,10 @@ int main(int argc, char **argv)
     jnum(tcp1[0]);
     printf(",\"tcp_mem_subscribed\":");
     jnum(tcp1[1]);
+    printf(",\"slab_before\":");
+    jnum(slab0);
+    printf(",\"slab_subscribed\":");
+    jnum(slab1);
     printf(",\"clients_rss\":");
     jnum(gen_rss);
     printf(",\"servers\":[");

@@ -571,7 +571,7 @@ static void loadavg(double la[3])
 static void jnum(double v)
 {
     if (isfinite(v))
-        printf("%.6g", v);
+        printf("%.12g", v);
     else
         printf("null");
 }

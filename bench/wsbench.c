@@ -554,6 +554,10 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
     ph->p90 = wsb_hist_quantile(h, n, 0.90) / 1000;
     ph->p99 = wsb_hist_quantile(h, n, 0.99) / 1000;
     ph->max_ms = (double)maxus / 1000;
+    /* a bucket's middle may lie above the largest value seen */
+    ph->p50 = fmin(ph->p50, ph->max_ms);
+    ph->p90 = fmin(ph->p90, ph->max_ms);
+    ph->p99 = fmin(ph->p99, ph->max_ms);
 }
 
 static void loadavg(double la[3])

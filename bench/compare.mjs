@@ -34,6 +34,15 @@ Progress on stderr; a table, then one JSON line on stdout. Exit 0 when everythin
 was delivered on every side, 1 otherwise, 2 on an error.`;
 
 function parseArgs(argv) {
+  try {
+    return parseArgsOrThrow(argv);
+  } catch (e) {
+    e.usage = true;
+    throw e;
+  }
+}
+
+function parseArgsOrThrow(argv) {
   const o = {
     conns: 10000,
     rates: '1,10,50,100',
@@ -177,6 +186,7 @@ const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (!process.env.WSGATE_BIN && !fs.existsSync(bins.wsgate)) bins.wsgate = firstExisting(bins.wsgate, path.resolve(HERE, '../build/wsgate'));
   for (const [name, bin] of [['wsbench', o.wsbench], ['wsfloor', o.wsfloor]]) {
     if (!fs.existsSync(bin)) throw new Error(`no ${name} at ${bin}: build it (see bench/README.md) or pass --${name}`);
   }
@@ -283,7 +293,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(2));
 main().then(
   (code) => process.exit(code),
   (e) => {
-    console.error(`compare: ${e.stack || e.message}`);
+    console.error(`compare: ${e.usage ? e.message : e.stack || e.message}`);
     process.exit(2);
   },
 );

@@ -69,6 +69,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
         return -EAGAIN;
     }
     h->arena = xmalloc(HUB_ARENA_MAX);
+    metrics.send_threads = sendpool_threads(h->pool);
     h->subs = sublist_create();
     h->ring = ring_create(cfg->ring_msgs, cfg->ring_bytes);
     h->lv = lastvalue_create(cfg->last_value, cfg->last_value_count);
@@ -197,6 +198,9 @@ static void hub_flush_jobs(hub *h, size_t n)
 static void hub_flush(hub *h)
 {
     h->dispatching = false;
+    if (!h->flush)
+        return;
+    int64_t t0 = hub_mono_ns();
     size_t n = 0, used = 0;
     while (h->flush) {
         conn *c = h->flush;
@@ -222,6 +226,8 @@ static void hub_flush(hub *h)
         used += len;
     }
     hub_flush_jobs(h, n);
+    metrics.send_rounds++;
+    metrics.send_round_ns += (uint64_t)(hub_mono_ns() - t0);
 }
 
 bool hub_poll(hub *h)

@@ -163,6 +163,17 @@ void metrics_render(sbuf *out)
     metrics_one(out, "wsgate_queued_bytes", "gauge",
                 "Bytes of live and replayed frames queued for clients (all connections).",
                 m->queued_bytes);
+    metrics_one(out, "wsgate_send_rounds_total", "counter",
+                "Dispatch rounds that wrote to clients (one send per client per round).",
+                m->send_rounds);
+    sbuf_printf(out,
+                "# HELP wsgate_send_round_seconds_total Wall time of those rounds' writes.\n"
+                "# TYPE wsgate_send_round_seconds_total counter\n"
+                "wsgate_send_round_seconds_total %.9f\n",
+                (double)m->send_round_ns / 1e9);
+    metrics_one(out, "wsgate_send_threads", "gauge",
+                "Threads sending a round's writes (--threads).",
+                (unsigned long long)m->send_threads);
     metrics_one(out, "wsgate_replays_running", "gauge", "Resumes (sub with since) running.",
                 (unsigned long long)m->replays_running);
     metrics_one(out, "wsgate_replays_waiting", "gauge", "Resumes waiting for a replay slot.",

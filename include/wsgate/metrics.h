@@ -32,6 +32,9 @@ typedef struct wsg_metrics {
     uint64_t conflated;            /* queued last-value messages replaced */
     uint64_t replayed;             /* msg frames sent by replays */
     int64_t replays_running;       /* gauge: resumes running */
+    uint64_t send_rounds;          /* dispatch rounds that wrote to clients */
+    uint64_t send_round_ns;        /* their wall time, writes included (all threads) */
+    int64_t send_threads;          /* gauge: --threads in effect */
     uint64_t queued_bytes;         /* gauge: bytes of live and replayed frames in all queues */
     int64_t replays_waiting;       /* gauge: resumes waiting for a slot */
     uint64_t bad_events;           /* events whose payload batch state could not use */

@@ -253,7 +253,7 @@ void hub_tick(hub *h, int64_t now_ms)
     const wsg_config *cfg = h->cfg;
     for (conn *c = h->conns; c; c = c->next) {
         conn_keepalive(c, now_ms);
-        if (c->claims && c->claims->exp * 1000 <= now_ms)
+        if (c->claims && c->claims->exp <= now_ms / 1000) /* seconds: exp * 1000 can overflow */
             conn_close(c, 4002, "token expired", false);
         else if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))
             continue;

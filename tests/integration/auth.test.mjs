@@ -301,6 +301,16 @@ test('exp passing on a live connection closes it with 4002', async (t) => {
   assert.equal(other.closeInfo, null);
 });
 
+test('a huge exp (1e16) is valid, not an overflow: the connection outlives a 4002 tick', async (t) => {
+  const far = await accepted(t, gwHS, hs({ exp: 1e16, subs: ['license.>'] }));
+  // A token expiring now is closed by the once-a-second check; the far one
+  // went through that same check and stays open.
+  const soon = await accepted(t, gwHS, hs({ exp: nowS() + 1, subs: ['license.>'] }));
+  assert.equal((await withTimeout(soon.closed, ms(9000), 'close 4002 after exp')).code, 4002);
+  await far.ping();
+  assert.equal(far.closeInfo, null, 'exp 1e16 must not close the connection');
+});
+
 // ---------------------------------------------------------------- logs
 
 test('tokens never appear in the gateway logs (debug level included)', async () => {

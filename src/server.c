@@ -98,6 +98,16 @@ static int server_established(struct lws *wsi, server_pss *pss)
     return 0;
 }
 
+/* Free the response of this socket, if any (one per request on a keep-alive connection). */
+static void server_http_free(server_pss *pss)
+{
+    if (!pss->resp)
+        return;
+    http_response_free(pss->resp);
+    free(pss->resp);
+    pss->resp = NULL;
+}
+
 /* A socket closed: release what its upgrade took, free its client. */
 static void server_closed(struct lws *wsi, server_pss *pss)
 {
@@ -115,17 +125,21 @@ static void server_closed(struct lws *wsi, server_pss *pss)
         if (h->draining && !h->conns)
             h->done = true;
     }
-    if (pss->resp) {
-        http_response_free(pss->resp);
-        free(pss->resp);
-        pss->resp = NULL;
-    }
+    server_http_free(pss);
+}
+
+/* The response is out: free it, then let lws keep the connection for the next request. */
+static int server_http_done(struct lws *wsi, server_pss *pss)
+{
+    server_http_free(pss);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* Start an HTTP response: route it, write the headers, body on WRITEABLE. */
 static int server_http(struct lws *wsi, server_pss *pss, const char *path)
 {
     bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    server_http_free(pss);
     pss->resp = xcalloc(1, sizeof(*pss->resp));
     pss->sent = 0;
     if (!head && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
@@ -150,10 +164,8 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
                                                  (int)strlen(r->etag), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
-    if (head || len == 0 || r->status == 304) {
-        pss->sent = len;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
+    if (head || len == 0 || r->status == 304)
+        return server_http_done(wsi, pss); /* no body: nothing for WRITEABLE */
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -176,10 +188,7 @@ static int server_http_write(struct lws *wsi, server_pss *pss)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    http_response_free(pss->resp);
-    free(pss->resp);
-    pss->resp = NULL;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return server_http_done(wsi, pss);
 }
 
 static lws_sorted_usec_list_t server_poll_sul;

@@ -7,10 +7,13 @@
 #include "wsgate/metrics.h"
 #include "wsgate/subject.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HTTP_FILE_MAX (16 * 1024 * 1024)
 
@@ -71,36 +74,55 @@ const unsigned char *http_body(const http_response *resp, size_t *len)
     return (const unsigned char *)sbuf_str(&resp->body);
 }
 
-/* A file of the dashboard: from --web-root when set, else embedded. */
+/* The open descriptor of `path` under --web-root, or -1. Only a regular file
+ * whose real path stays inside the root: a symlink may point elsewhere in the
+ * root, never out of it. Opened non-blocking, so a FIFO cannot stall the
+ * service thread (it is then refused as not a regular file). */
+static int http_open_file(const char *root, const char *path, struct stat *st)
+{
+    char file[PATH_MAX], real_root[PATH_MAX], real[PATH_MAX];
+    if (snprintf(file, sizeof(file), "%s%s", root, path) >= (int)sizeof(file) ||
+        !realpath(root, real_root) || !realpath(file, real))
+        return -1;
+    size_t n = strlen(real_root);
+    if (strncmp(real, real_root, n) != 0 || (real[n] != '/' && real_root[n - 1] != '/'))
+        return -1;
+    int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        close(fd); /* a directory, a FIFO, a device: not a file to serve */
+        return -1;
+    }
+    return fd;
+}
+
+/* A file of the dashboard: from --web-root when set, else embedded. Paths are
+ * limited to [A-Za-z0-9/._-], and no component may start with a dot (no
+ * "..", no /.env, no /.git/). */
 static void http_static(hub *h, const char *path, const char *if_none_match, http_response *resp)
 {
     for (const char *p = path; *p; p++) {
         if (!(*p == '/' || *p == '.' || *p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') ||
               (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) ||
-            (p[0] == '.' && p[1] == '.')) {
+            (p[0] == '/' && p[1] == '.')) {
             http_error(resp, 404, "not found");
             return;
         }
     }
     if (h->cfg->web_root) {
-        char file[4096];
-        snprintf(file, sizeof(file), "%s%s", h->cfg->web_root, path);
-        FILE *fp = fopen(file, "rb");
         struct stat st;
-        if (fp && (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))) {
-            fclose(fp); /* a directory, a device: not a file to serve */
-            fp = NULL;
-        }
-        if (!fp) {
+        int fd = http_open_file(h->cfg->web_root, path, &st);
+        if (fd < 0) {
             http_error(resp, 404, "not found");
             return;
         }
         http_init(resp, 200, http_content_type(path), "no-cache");
         char chunk[16384];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && resp->body.len < HTTP_FILE_MAX)
-            sbuf_put(&resp->body, chunk, n);
-        fclose(fp);
+        ssize_t n;
+        while (resp->body.len < HTTP_FILE_MAX && (n = read(fd, chunk, sizeof(chunk))) > 0)
+            sbuf_put(&resp->body, chunk, (size_t)n);
+        close(fd);
         return;
     }
     for (const struct http_asset *a = http_assets; a->path; a++) {

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import { test, before, after, startNats, startGateway, connect, httpGet, getMetrics, metricValue, pollUntil } from '../lib/harness.mjs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { test, before, after, startNats, startGateway, connect, httpGet, getMetrics, metricValue, pollUntil, mkTmp, rmTmp } from '../lib/harness.mjs';
 
 let nats;
 let gw;
@@ -151,4 +153,35 @@ test('HEAD and 304 on a keep-alive connection do not leak the response', { timeo
   stopped = true;
   // Under the sanitizer build LeakSanitizer makes a leaking gateway exit non-zero.
   assert.equal(await g.stop(), 0, 'clean exit');
+});
+
+test('--web-root: no dotfiles, no symlinks out of the root, a FIFO does not block the service', { timeout: 120000 }, async (t) => {
+  const tmp = mkTmp('webroot');
+  t.after(() => rmTmp(tmp));
+  const root = path.join(tmp, 'root');
+  fs.mkdirSync(path.join(root, '.git'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'sub'));
+  fs.writeFileSync(path.join(root, 'index.html'), '<p>root</p>');
+  fs.writeFileSync(path.join(root, 'sub', 'app.js'), 'ok()');
+  fs.writeFileSync(path.join(root, '.env'), 'SECRET=1');
+  fs.writeFileSync(path.join(root, '.git', 'config'), '[core]');
+  fs.writeFileSync(path.join(root, 'sub', '.hidden.txt'), 'hidden');
+  fs.writeFileSync(path.join(tmp, 'outside.txt'), 'outside the root');
+  fs.symlinkSync(path.join(tmp, 'outside.txt'), path.join(root, 'out.txt'));
+  fs.symlinkSync(tmp, path.join(root, 'updir'));
+  fs.symlinkSync(path.join(root, 'sub', 'app.js'), path.join(root, 'inside.js'));
+  execFileSync('mkfifo', [path.join(root, 'pipe.txt')]);
+  const g = await startGateway({ natsUrl: nats.url, name: 'wsgate-webroot', args: ['--web-root', root] });
+  t.after(() => g.stop());
+
+  const get = (p) => httpGet(`${g.url}${p}`, { timeoutMs: 5000 });
+  assert.equal((await get('/')).text, '<p>root</p>');
+  assert.equal((await get('/sub/app.js')).text, 'ok()');
+  assert.equal((await get('/inside.js')).text, 'ok()', 'a link that stays inside the root is served');
+  for (const p of ['/.env', '/.git/config', '/sub/.hidden.txt', '/out.txt', '/updir/outside.txt', '/sub', '/pipe.txt']) {
+    const r = await get(p);
+    assert.equal(r.status, 404, `${p}: ${r.status} ${r.text}`);
+  }
+  // The FIFO was opened without blocking: the service thread still answers.
+  assert.equal((await get('/healthz')).status, 200);
 });

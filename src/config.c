@@ -216,6 +216,17 @@ static bool config_stream_name_valid(const char *s)
     return n >= 1 && n <= 64 && s[n] == '\0';
 }
 
+/* A host name, an IPv4 address or a bracketed IPv6 address, without scheme or port. */
+static bool config_host_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (s[0] == '[')
+        return n > 2 && s[n - 1] == ']' && strspn(s + 1, "0123456789abcdefABCDEF:.") == n - 2;
+    return n <= 253 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") == n &&
+           s[0] != '.' && s[0] != '-';
+}
+
 /* ---- other kinds ---- */
 
 /* HOST:PORT, [IPV6]:PORT or :PORT (all interfaces); port 0-65535. */
@@ -417,6 +428,9 @@ static const struct opt options[] = {
      AT(jwt_public_key)},
     {"allowed-origins", &T_LIST, NULL, "allowed WebSocket origins",
      LIST(allowed_origins, allowed_origin_count)},
+    {"public-host", &T_LIST, NULL, "host names clients use; their origins are allowed by default",
+     LIST(public_hosts, public_host_count), .valid = config_host_valid,
+     .expected = "a comma-separated list of host names or addresses", .metavar = "HOST[,HOST...]"},
     {"tls-cert", &T_FILE, NULL, "TLS certificate, with --tls-key", AT(tls_cert)},
     {"tls-key", &T_FILE, NULL, "TLS private key, with --tls-cert", AT(tls_key)},
 

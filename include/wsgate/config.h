@@ -61,6 +61,8 @@ typedef struct wsg_config {
     char *jwt_public_key;   /* --jwt-public-key FILE */
     char **allowed_origins; /* --allowed-origins LIST */
     size_t allowed_origin_count;
+    char **public_hosts; /* --public-host LIST: names of the gateway (default origin policy) */
+    size_t public_host_count;
     char *tls_cert; /* --tls-cert FILE, --tls-key FILE */
     char *tls_key;
 

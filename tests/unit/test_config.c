@@ -296,6 +296,15 @@ static void test_lists(void **state)
         load_bad("--nats", bad_urls[i], "nats:// or tls://");
     load_bad("--allowed-origins", "a,,b", "without empty items");
     load_bad("--allowed-origins", "", "without empty items");
+
+    load_ok(&c, "--public-host", "gw.example, 10.0.0.5,[2001:db8::1]");
+    assert_int_equal(c.public_host_count, 3);
+    assert_string_equal(c.public_hosts[1], "10.0.0.5");
+    config_free(&c);
+    const char *bad_hosts[] = {
+        "https://gw.example", "gw.example:8443", "gw.example/x", "[::1", ".gw", "a b", "[g::1]"};
+    for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++)
+        load_bad("--public-host", bad_hosts[i], "host names or addresses");
 }
 
 static void test_subjects_and_stream(void **state)

@@ -6,6 +6,7 @@
 #include "wsgate/xmalloc.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -167,8 +168,7 @@ static void admit_header(struct lws *wsi, enum lws_token_indexes t, char *buf, i
         lws_hdr_copy(wsi, buf, len, t);
 }
 
-/* The bearer token of the request: Authorization header first, then ?token=. */
-static int admit_token(struct lws *wsi, char *buf, int len)
+int admit_token(struct lws *wsi, char *buf, int len)
 {
     char authz[AUTH_TOKEN_MAX + 16];
     admit_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, (int)sizeof(authz));
@@ -184,7 +184,8 @@ static int admit_token(struct lws *wsi, char *buf, int len)
         return (int)strlen(buf);
     }
     buf[0] = '\0';
-    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -1 : 0;
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -E2BIG
+                                                                                         : 0;
 }
 
 int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t iplen,

@@ -851,13 +851,14 @@ static int batch_cmp(const void *pa, const void *pb)
     return strcmp(a->id, b->id);
 }
 
-void batches_list_json(batches *b, int64_t now_ms, sbuf *out)
+void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *arg, sbuf *out)
 {
     batch **all = xmalloc(b->count * sizeof(batch *));
     size_t n = 0;
     for (size_t i = 0; i < b->nbuckets; i++)
         for (batch *bt = b->buckets[i]; bt; bt = bt->next)
-            all[n++] = bt;
+            if (!filter || filter(arg, bt->id))
+                all[n++] = bt;
     qsort(all, n, sizeof(batch *), batch_cmp);
     sbuf_putc(out, '[');
     for (size_t i = 0; i < n; i++) {
@@ -869,25 +870,50 @@ void batches_list_json(batches *b, int64_t now_ms, sbuf *out)
     free(all);
 }
 
-int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out)
+int batches_get_json(batches *b, const char *id, int64_t now_ms, batches_filter filter, void *arg,
+                     sbuf *out)
 {
     batch *bt = id ? batches_find(b, id) : NULL;
-    if (!bt)
+    if (!bt || (filter && !filter(arg, bt->id)))
         return -ENOENT;
     batch_json(b, bt, clamp_ms(now_ms), out);
     return 0;
 }
 
-void batches_verifications_json(batches *b, sbuf *out)
+/* Is country c (an index into ver_country) shown through filter? */
+static bool batches_country_shown(int c, batches_filter filter, void *arg)
 {
-    sbuf_printf(out, "{\"total\":%" PRId64 ",\"by_status\":{", b->ver_total);
+    char cc[3] = {(char)('A' + c / 26), (char)('A' + c % 26), '\0'};
+    return !filter || filter(arg, cc);
+}
+
+void batches_verifications_json(batches *b, batches_filter filter, void *arg, sbuf *out)
+{
+    int64_t total = b->ver_total, by_status[ST_COUNT];
+    memcpy(by_status, b->ver_status, sizeof(by_status));
+    if (filter) { /* only what the shown countries add up to */
+        total = 0;
+        memset(by_status, 0, sizeof(by_status));
+        for (int c = 0; c < 26 * 26; c++) {
+            const int64_t *n = b->ver_country[c];
+            if (n[ST_VERIFIED] + n[ST_REJECTED] + n[ST_PENDING] == 0 ||
+                !batches_country_shown(c, filter, arg))
+                continue;
+            for (int s = 0; s < ST_COUNT; s++) {
+                total += n[s];
+                by_status[s] += n[s];
+            }
+        }
+    }
+    sbuf_printf(out, "{\"total\":%" PRId64 ",\"by_status\":{", total);
     for (int s = 0; s < ST_COUNT; s++)
-        sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], b->ver_status[s]);
+        sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], by_status[s]);
     sbuf_puts(out, "},\"by_country\":{");
     bool first = true;
     for (int c = 0; c < 26 * 26; c++) {
         const int64_t *n = b->ver_country[c];
-        if (n[ST_VERIFIED] + n[ST_REJECTED] + n[ST_PENDING] == 0)
+        if (n[ST_VERIFIED] + n[ST_REJECTED] + n[ST_PENDING] == 0 ||
+            !batches_country_shown(c, filter, arg))
             continue;
         sbuf_printf(out, "%s\"%c%c\":{", first ? "" : ",", 'A' + c / 26, 'A' + c % 26);
         for (int s = 0; s < ST_COUNT; s++)

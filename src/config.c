@@ -36,6 +36,7 @@ struct opt_type {
     const char *expected; /* in errors: "expected <this>" */
     bool json_number;     /* may the config file give a JSON number? */
     bool json_array;      /* may the config file give an array of strings? */
+    bool json_bool;       /* may the config file give true or false? */
     int (*number)(const char *text, int64_t *out);
     enum store store;
     const char *unit; /* of the number, in range errors: "ms" */
@@ -298,6 +299,20 @@ static int config_set_log_format(const struct opt *o, const char *text, wsg_conf
     return 0;
 }
 
+/* true/false (also on/off, yes/no, 1/0). */
+static int config_set_bool(const struct opt *o, const char *text, wsg_config *cfg)
+{
+    static const char *const yes[] = {"true", "on", "yes", "1"}, *const no[] = {"false", "off",
+                                                                                "no", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(text, yes[i]) == 0 || strcmp(text, no[i]) == 0) {
+            *FIELD(cfg, o, bool) = strcmp(text, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* --config itself: the file is read before the other sources are applied
  * (config_load), so here it is only checked. */
 static int config_set_config(const struct opt *o, const char *text, wsg_config *cfg)
@@ -349,6 +364,8 @@ static const struct opt_type T_LOG_LEVEL = {"LEVEL", "debug, info, warn or error
 static const struct opt_type T_LOG_FORMAT = {"FORMAT", "auto, json or text",
                                              .set = config_set_log_format};
 static const struct opt_type T_CONFIG = {"FILE", "a file path", .set = config_set_config};
+static const struct opt_type T_BOOL = {"BOOL", "true or false", .json_bool = true,
+                                       .set = config_set_bool};
 
 /* Where a row stores its value: AT(field), or LIST(items, count) for lists. */
 #define AT(field) .offset = offsetof(wsg_config, field)
@@ -431,6 +448,8 @@ static const struct opt options[] = {
     {"public-host", &T_LIST, NULL, "host names clients use; their origins are allowed by default",
      LIST(public_hosts, public_host_count), .valid = config_host_valid,
      .expected = "a comma-separated list of host names or addresses", .metavar = "HOST[,HOST...]"},
+    {"metrics-auth", &T_BOOL, "false", "with JWT auth, /metrics needs a token too",
+     AT(metrics_auth)},
     {"tls-cert", &T_FILE, NULL, "TLS certificate, with --tls-key", AT(tls_cert)},
     {"tls-key", &T_FILE, NULL, "TLS private key, with --tls-cert", AT(tls_key)},
 
@@ -580,6 +599,10 @@ static int config_json_text(const struct opt *o, json_t *value, const char *path
         *owned = xstrdup(buf);
         return 0;
     }
+    if (json_is_boolean(value) && o->type->json_bool) {
+        *owned = xstrdup(json_is_true(value) ? "true" : "false");
+        return 0;
+    }
     if (json_is_array(value) && o->type->json_array) {
         size_t i, len = 1;
         json_t *item;
@@ -608,6 +631,7 @@ static int config_json_text(const struct opt *o, json_t *value, const char *path
     return config_fail(err, errlen, "config file %s: key \"%s\" must be a string%s", path, o->name,
                        o->type->json_number  ? " or a number"
                        : o->type->json_array ? " or an array of strings"
+                       : o->type->json_bool  ? " or a boolean"
                                              : "");
 }
 
@@ -739,6 +763,9 @@ static int config_check(const wsg_config *cfg, char *err, size_t errlen)
                            (long long)cfg->ping_timeout_ms, (long long)cfg->heartbeat_ms);
     if (cfg->jwt_secret && cfg->jwt_public_key)
         return config_fail(err, errlen, "--jwt-secret and --jwt-public-key exclude each other");
+    if (cfg->metrics_auth && !cfg->jwt_secret && !cfg->jwt_public_key)
+        return config_fail(err, errlen,
+                           "--metrics-auth needs JWT auth (--jwt-secret or --jwt-public-key)");
     if (!cfg->tls_cert != !cfg->tls_key)
         return config_fail(err, errlen, "--tls-cert and --tls-key must be given together");
     if (!cfg->nats_cert != !cfg->nats_key)

@@ -2,11 +2,13 @@
  * server.c. */
 #include "wsgate/http.h"
 
+#include "wsgate/auth.h"
 #include "wsgate/batches.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
 #include "wsgate/subject.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -140,34 +142,89 @@ static void http_static(hub *h, const char *path, const char *if_none_match, htt
     http_error(resp, 404, "not found");
 }
 
-static void http_api(hub *h, const char *path, http_response *resp)
+/* May the token's subs read one of the subjects <prefix>.<id>.<last> for
+ * the n last tokens? */
+static bool http_allows_any(const auth_claims *c, const char *prefix, const char *id,
+                            const char *const *last, size_t n)
+{
+    char subject[256];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(subject, sizeof(subject), "%s.%s.%s", prefix, id, last[i]);
+        if (auth_claims_allow(c, subject))
+            return true;
+    }
+    return false;
+}
+
+/* A batch is shown when the token may subscribe to one of the subjects its
+ * state is made of (EVENTS.md). */
+static bool http_batch_visible(void *arg, const char *id)
+{
+    static const char *const batch[] = {"started", "progress", "completed"};
+    static const char *const license[] = {"assigned", "failed"};
+    return http_allows_any(arg, "batch", id, batch, 3) ||
+           http_allows_any(arg, "license", id, license, 2);
+}
+
+/* A country's verification counts are shown when the token may subscribe to
+ * all of them: verification.<CC>.* */
+static bool http_country_visible(void *arg, const char *cc)
+{
+    static const char *const any[] = {"*"};
+    return http_allows_any(arg, "verification", cc, any, 1);
+}
+
+/* The /api/ routes; claims NULL (auth off) shows everything. */
+static void http_api(hub *h, const char *path, const auth_claims *claims, http_response *resp)
 {
     int64_t now = hub_now_ms();
+    void *arg = (void *)claims;
+    batches_filter batch_filter = claims ? http_batch_visible : NULL;
+    /* Every country is shown: the unfiltered totals also count those outside AA..ZZ. */
+    batches_filter country_filter =
+        claims && !auth_claims_allow(claims, "verification.>") ? http_country_visible : NULL;
     if (!h->started) { /* the state is being rebuilt from the stream: not an answer yet */
         http_error(resp, 503, "starting: rebuilding state from the stream");
         return;
     }
     if (strcmp(path, "/api/batches") == 0 || strcmp(path, "/api/batches/") == 0) {
         http_init(resp, 200, "application/json", "no-store");
-        batches_list_json(h->batches, now, &resp->body);
+        batches_list_json(h->batches, now, batch_filter, arg, &resp->body);
     } else if (strncmp(path, "/api/batches/", 13) == 0) {
         const char *id = path + 13;
         http_init(resp, 200, "application/json", "no-store");
         if (!subject_valid(id) || strchr(id, '.') ||
-            batches_get_json(h->batches, id, now, &resp->body) != 0) {
+            batches_get_json(h->batches, id, now, batch_filter, arg, &resp->body) != 0) {
             http_response_free(resp);
             http_error(resp, 404, "unknown batch");
         }
     } else if (strcmp(path, "/api/verifications") == 0) {
         http_init(resp, 200, "application/json", "no-store");
-        batches_verifications_json(h->batches, &resp->body);
+        batches_verifications_json(h->batches, country_filter, arg, &resp->body);
     } else {
         http_error(resp, 404, "not found");
     }
 }
 
-void http_handle(hub *h, const char *path, const char *if_none_match, http_response *resp)
+/* The auth gate of a protected route: 0 with *claims filled from a valid
+ * token, or -EACCES with a 401 in resp. */
+static int http_authenticate(hub *h, const http_request *req, auth_claims *claims,
+                             http_response *resp)
 {
+    const char *why = req->token_too_long ? "token too long" : "missing token";
+    if (req->token && req->token[0] &&
+        auth_verify(h->auth, req->token, strlen(req->token), hub_now_ms() / 1000, claims, &why) ==
+            0)
+        return 0;
+    http_error(resp, 401, why);
+    resp->www_authenticate = "Bearer";
+    return -EACCES;
+}
+
+static void http_route(hub *h, const http_request *req, const auth_claims *claims,
+                       http_response *resp)
+{
+    const char *path = req->path;
     const char *why;
     if (strcmp(path, "/healthz") == 0) {
         http_init(resp, 200, "application/json", "no-store");
@@ -187,10 +244,25 @@ void http_handle(hub *h, const char *path, const char *if_none_match, http_respo
         http_init(resp, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
         metrics_render(&resp->body);
     } else if (strncmp(path, "/api/", 5) == 0) {
-        http_api(h, path, resp);
+        http_api(h, path, claims, resp);
     } else if (strcmp(path, "/") == 0) {
-        http_static(h, "/index.html", if_none_match, resp);
+        http_static(h, "/index.html", req->if_none_match, resp);
     } else {
-        http_static(h, path, if_none_match, resp);
+        http_static(h, path, req->if_none_match, resp);
     }
+}
+
+void http_handle(hub *h, const http_request *req, http_response *resp)
+{
+    bool api = strncmp(req->path, "/api/", 5) == 0;
+    bool protected = api || (h->cfg->metrics_auth && strcmp(req->path, "/metrics") == 0);
+    if (!h->auth || !protected) {
+        http_route(h, req, NULL, resp);
+        return;
+    }
+    auth_claims claims;
+    if (http_authenticate(h, req, &claims, resp) != 0)
+        return;
+    http_route(h, req, &claims, resp);
+    auth_claims_clear(&claims);
 }

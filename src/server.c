@@ -145,10 +145,12 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
     if (!head && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         http_error(pss->resp, 405, "method not allowed");
     } else {
-        char inm[128] = "";
+        char inm[128] = "", token[AUTH_TOKEN_MAX + 16];
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) < (int)sizeof(inm))
             lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH);
-        http_handle(server_hub(wsi), path, inm[0] ? inm : NULL, pss->resp);
+        int n = admit_token(wsi, token, (int)sizeof(token));
+        http_request req = {path, inm[0] ? inm : NULL, n > 0 ? token : NULL, n < 0};
+        http_handle(server_hub(wsi), &req, pss->resp);
     }
     http_response *r = pss->resp;
     size_t len;
@@ -162,6 +164,10 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
                                     (unsigned char *)"nosniff", 7, &p, end) ||
         (r->etag && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ETAG, (unsigned char *)r->etag,
                                                  (int)strlen(r->etag), &p, end)) ||
+        (r->www_authenticate &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                      (unsigned char *)r->www_authenticate,
+                                      (int)strlen(r->www_authenticate), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
     if (head || len == 0 || r->status == 304)

@@ -21,6 +21,11 @@ void admit_destroy(admit *a);
  * counted against the per-IP limit until admit_release. */
 int admit_check(struct hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t iplen,
                 const char **why);
+/* The bearer token of a request into buf: the Authorization header first,
+ * then ?token=. Returns its length, 0 when there is none, or -E2BIG when the
+ * Authorization header is too long to read (buf is then ""). */
+int admit_token(struct lws *wsi, char *buf, int len);
+
 /* A connection accepted by admit_check has closed. */
 void admit_release(struct hub *h, const char *ip);
 

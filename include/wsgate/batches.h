@@ -4,6 +4,7 @@
 
 #include "wsgate/sbuf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,10 +32,18 @@ int batches_feed(batches *b, const char *subject, const void *data, size_t len, 
  * expired completed ones. Call about once a second. */
 void batches_tick(batches *b, int64_t now_ms);
 
-/* JSON views (appended to out). */
-void batches_list_json(batches *b, int64_t now_ms, sbuf *out);               /* array of batches */
-int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out); /* 0, or -ENOENT */
-void batches_verifications_json(batches *b, sbuf *out);
+/* Which part of the state a view shows: called with a batch id (batch views)
+ * or a two-letter country code (verifications); true shows it. A NULL filter
+ * shows everything. */
+typedef bool (*batches_filter)(void *arg, const char *id);
+
+/* JSON views (appended to out), of what `filter` lets through. */
+void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *arg,
+                       sbuf *out); /* array of batches */
+int batches_get_json(batches *b, const char *id, int64_t now_ms, batches_filter filter, void *arg,
+                     sbuf *out); /* 0, or -ENOENT (also when filtered out) */
+/* With a filter, the totals count only the countries it shows. */
+void batches_verifications_json(batches *b, batches_filter filter, void *arg, sbuf *out);
 
 /* Forget everything (the stream was recreated). */
 void batches_reset(batches *b);

@@ -63,7 +63,8 @@ typedef struct wsg_config {
     size_t allowed_origin_count;
     char **public_hosts; /* --public-host LIST: names of the gateway (default origin policy) */
     size_t public_host_count;
-    char *tls_cert; /* --tls-cert FILE, --tls-key FILE */
+    bool metrics_auth; /* --metrics-auth BOOL, default false: /metrics needs a token too */
+    char *tls_cert;    /* --tls-cert FILE, --tls-key FILE */
     char *tls_key;
 
     /* logs */

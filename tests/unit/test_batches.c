@@ -67,7 +67,7 @@ static json_t *get(batches *b, const char *id, int64_t now_ms)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, id, now_ms, &s), 0);
+    assert_int_equal(batches_get_json(b, id, now_ms, NULL, NULL, &s), 0);
     json_t *j = parse(sbuf_str(&s));
     sbuf_free(&s);
     assert_true(json_is_object(j));
@@ -78,7 +78,7 @@ static json_t *list(batches *b, int64_t now_ms)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    batches_list_json(b, now_ms, &s);
+    batches_list_json(b, now_ms, NULL, NULL, &s);
     json_t *j = parse(sbuf_str(&s));
     sbuf_free(&s);
     assert_true(json_is_array(j));
@@ -90,8 +90,8 @@ static char *snapshot(batches *b, int64_t now_ms)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    batches_list_json(b, now_ms, &s);
-    batches_verifications_json(b, &s);
+    batches_list_json(b, now_ms, NULL, NULL, &s);
+    batches_verifications_json(b, NULL, NULL, &s);
     char *text = strdup(sbuf_str(&s));
     sbuf_free(&s);
     return text;
@@ -477,7 +477,7 @@ static void test_expiry_after_retention(void **state)
     batches_tick(b, T0 + 1000 + 300000);
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, "e", T0, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, "e", T0, NULL, NULL, &s), -ENOENT);
     assert_int_equal(s.len, 0);
     sbuf_free(&s);
     /* A running (even stalled) batch is kept. */
@@ -558,7 +558,7 @@ static char *verifications(batches *b)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    batches_verifications_json(b, &s);
+    batches_verifications_json(b, NULL, NULL, &s);
     char *text = strdup(sbuf_str(&s));
     sbuf_free(&s);
     return text;
@@ -787,8 +787,8 @@ static void test_json_shape(void **state)
     /* No batch "other" was created. */
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, "other", T0, &s), -ENOENT);
-    assert_int_equal(batches_get_json(b, NULL, T0, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, "other", T0, NULL, NULL, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, NULL, T0, NULL, NULL, &s), -ENOENT);
     sbuf_free(&s);
     batches_destroy(b);
 }
@@ -844,7 +844,7 @@ static void test_reset(void **state)
     free(text);
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, "a", T0, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, "a", T0, NULL, NULL, &s), -ENOENT);
     sbuf_free(&s);
     /* Usable again; the old license ids are forgotten. */
     license(b, "a", "assigned", "L1", 0, 1, T0);

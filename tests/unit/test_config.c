@@ -667,6 +667,24 @@ static void test_cross_checks(void **state)
     expect_in_err("--jwt-secret", "--jwt-public-key", NULL);
     assert_true(all_zero(&c));
 
+    char *metrics_alone[] = {"wsgate", "--metrics-auth", "true", NULL};
+    assert_int_equal(load(&c, metrics_alone, no_env), CONFIG_ERROR);
+    expect_in_err("--metrics-auth", "--jwt-secret", NULL);
+    char *metrics[] = {"wsgate", "--metrics-auth", "on", "--jwt-secret", "/s", NULL};
+    assert_int_equal(load(&c, metrics, no_env), CONFIG_OK);
+    assert_true(c.metrics_auth);
+    config_free(&c);
+    char *metrics_off[] = {"wsgate", "--metrics-auth", "false", NULL};
+    assert_int_equal(load(&c, metrics_off, no_env), CONFIG_OK);
+    assert_false(c.metrics_auth);
+    config_free(&c);
+    load_bad("--metrics-auth", "maybe", "true or false");
+    char *file[] = {"wsgate", "--config",
+                    write_file("{\"metrics-auth\": true, \"jwt-secret\": \"/s\"}"), NULL};
+    assert_int_equal(load(&c, file, no_env), CONFIG_OK);
+    assert_true(c.metrics_auth);
+    config_free(&c);
+
     char *tls[] = {"wsgate", "--tls-cert", "/c", NULL};
     assert_int_equal(load(&c, tls, no_env), CONFIG_ERROR);
     expect_in_err("--tls-cert", "--tls-key", NULL);

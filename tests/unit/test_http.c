@@ -65,7 +65,8 @@ static int teardown(void **state)
 /* GET path; returns the status and leaves the response in resp (caller frees). */
 static int get(fixture *fx, const char *path, const char *inm, http_response *resp)
 {
-    http_handle(&fx->h, path, inm, resp);
+    http_request req = {path, inm, NULL, false};
+    http_handle(&fx->h, &req, resp);
     return resp->status;
 }
 

@@ -443,6 +443,10 @@ static const struct opt options[] = {
     {"jwt-secret", &T_FILE, NULL, "HS256 key file; enables auth", AT(jwt_secret)},
     {"jwt-public-key", &T_FILE, NULL, "RS256/ES256 public key file; enables auth",
      AT(jwt_public_key)},
+    {"jwt-audience", &T_STRING, NULL, "tokens must name this in \"aud\"", AT(jwt_audience)},
+    {"jwt-issuer", &T_STRING, NULL, "tokens must have this \"iss\"", AT(jwt_issuer)},
+    {"jwt-es256-low-s", &T_BOOL, "false",
+     "refuse ES256 signatures with a high S (for issuers that normalize S)", AT(jwt_es256_low_s)},
     {"allowed-origins", &T_LIST, NULL, "allowed WebSocket origins",
      LIST(allowed_origins, allowed_origin_count)},
     {"public-host", &T_LIST, NULL, "host names clients use; their origins are allowed by default",
@@ -763,9 +767,12 @@ static int config_check(const wsg_config *cfg, char *err, size_t errlen)
                            (long long)cfg->ping_timeout_ms, (long long)cfg->heartbeat_ms);
     if (cfg->jwt_secret && cfg->jwt_public_key)
         return config_fail(err, errlen, "--jwt-secret and --jwt-public-key exclude each other");
-    if (cfg->metrics_auth && !cfg->jwt_secret && !cfg->jwt_public_key)
-        return config_fail(err, errlen,
-                           "--metrics-auth needs JWT auth (--jwt-secret or --jwt-public-key)");
+    if ((cfg->metrics_auth || cfg->jwt_audience || cfg->jwt_issuer) && !cfg->jwt_secret &&
+        !cfg->jwt_public_key)
+        return config_fail(err, errlen, "--%s needs JWT auth (--jwt-secret or --jwt-public-key)",
+                           cfg->metrics_auth   ? "metrics-auth"
+                           : cfg->jwt_audience ? "jwt-audience"
+                                               : "jwt-issuer");
     if (!cfg->tls_cert != !cfg->tls_key)
         return config_fail(err, errlen, "--tls-cert and --tls-key must be given together");
     if (!cfg->nats_cert != !cfg->nats_key)

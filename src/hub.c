@@ -39,6 +39,8 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
         h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
         if (!h->auth)
             return -1;
+        auth_set_policy(h->auth,
+                        &(auth_policy){cfg->jwt_audience, cfg->jwt_issuer, cfg->jwt_es256_low_s});
     }
     /* Without --max-conns, refuse clients (503) a little before the open-file
      * limit: past it accept() fails and a client would just hang. */

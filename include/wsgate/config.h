@@ -59,6 +59,9 @@ typedef struct wsg_config {
     /* security */
     char *jwt_secret;       /* --jwt-secret FILE */
     char *jwt_public_key;   /* --jwt-public-key FILE */
+    char *jwt_audience;     /* --jwt-audience TEXT: required in "aud" */
+    char *jwt_issuer;       /* --jwt-issuer TEXT: required as "iss" */
+    bool jwt_es256_low_s;   /* --jwt-es256-low-s BOOL, default false: refuse high-S ES256 */
     char **allowed_origins; /* --allowed-origins LIST */
     size_t allowed_origin_count;
     char **public_hosts; /* --public-host LIST: names of the gateway (default origin policy) */

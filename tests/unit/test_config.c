@@ -679,6 +679,22 @@ static void test_cross_checks(void **state)
     assert_false(c.metrics_auth);
     config_free(&c);
     load_bad("--metrics-auth", "maybe", "true or false");
+    char *aud_alone[] = {"wsgate", "--jwt-audience", "wsgate", NULL};
+    assert_int_equal(load(&c, aud_alone, no_env), CONFIG_ERROR);
+    expect_in_err("--jwt-audience", "--jwt-secret", NULL);
+    char *iss_alone[] = {"wsgate", "--jwt-issuer", "https://idp", NULL};
+    assert_int_equal(load(&c, iss_alone, no_env), CONFIG_ERROR);
+    expect_in_err("--jwt-issuer", "--jwt-public-key", NULL);
+    char *jwt_policy[] = {"wsgate", "--jwt-public-key",
+                          "/p",     "--jwt-audience",
+                          "a",      "--jwt-issuer",
+                          "i",      "--jwt-es256-low-s",
+                          "yes",    NULL};
+    assert_int_equal(load(&c, jwt_policy, no_env), CONFIG_OK);
+    assert_string_equal(c.jwt_audience, "a");
+    assert_string_equal(c.jwt_issuer, "i");
+    assert_true(c.jwt_es256_low_s);
+    config_free(&c);
     char *file[] = {"wsgate", "--config",
                     write_file("{\"metrics-auth\": true, \"jwt-secret\": \"/s\"}"), NULL};
     assert_int_equal(load(&c, file, no_env), CONFIG_OK);

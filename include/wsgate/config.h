@@ -22,11 +22,11 @@ typedef struct wsg_config {
     int64_t heartbeat_ms;    /* --heartbeat DURATION, default 25s: WebSocket ping interval */
     int64_t ping_timeout_ms; /* --ping-timeout DURATION, default 60s: hang up a silent peer */
     int max_conns;           /* --max-conns N, default 0 = only the open-file limit */
-    int max_conns_per_ip;    /* --max-conns-per-ip N, default 0 = unlimited */
+    int max_conns_per_ip;    /* --max-conns-per-ip N, default 256; 0 = unlimited */
     int64_t handshake_timeout_ms; /* --handshake-timeout DURATION, default 10s */
-    int64_t idle_timeout_ms; /* --idle-timeout DURATION, default 0 = off: close a conn that never
-                                subscribes */
-    int64_t shutdown_timeout_ms; /* --shutdown-timeout DURATION, default 4s */
+    int64_t idle_timeout_ms;      /* --idle-timeout DURATION, default 60s (0 = off): close a conn
+                                     without subscriptions */
+    int64_t shutdown_timeout_ms;  /* --shutdown-timeout DURATION, default 4s */
 
     /* NATS and the stream */
     char **nats_urls; /* --nats URL[,URL...], default nats://127.0.0.1:4222 */

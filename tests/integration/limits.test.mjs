@@ -154,6 +154,22 @@ test('--max-conns-per-ip 3: 6 simultaneous upgrades give exactly 3 connections',
   for (const r of results) if (r.status === 'fulfilled' && r.value.client) await r.value.client.close();
 });
 
+test('defaults of a fresh install: at most 256 connections per address', { timeout: 120000 }, async (t) => {
+  const g = gwDefault; // started without any limit flag
+  const open = [];
+  t.after(() => Promise.all(open.map((c) => c.close())));
+  for (let i = 0; i < 256; i += 32) {
+    const batch = await Promise.all(Array.from({ length: 32 }, () => attempt(t, g.wsUrl)));
+    for (const r of batch) {
+      assert.equal(r.status, 101, `connection ${open.length + 1} of 256`);
+      open.push(r.client);
+    }
+  }
+  await expectStatus(t, g.wsUrl, {}, 503, 'the 257th connection from one address');
+  await open.pop().close();
+  await pollUntil(async () => (await attempt(t, g.wsUrl)).status === 101, { timeoutMs: ms(5000), message: 'a slot after closing one' });
+});
+
 test('--max-conns 2: the 3rd connection is refused with 503', async (t) => {
   const g = gwMax;
   const a = (await expectStatus(t, g.wsUrl, {}, 101, '1st')).client;

@@ -102,9 +102,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.heartbeat_ms, 25000);
     assert_int_equal(c.ping_timeout_ms, 60000);
     assert_int_equal(c.max_conns, 0);
-    assert_int_equal(c.max_conns_per_ip, 0);
+    assert_int_equal(c.max_conns_per_ip, 256);
     assert_int_equal(c.handshake_timeout_ms, 10000);
-    assert_int_equal(c.idle_timeout_ms, 0);
+    assert_int_equal(c.idle_timeout_ms, 60000);
     assert_int_equal(c.shutdown_timeout_ms, 4000);
 
     assert_int_equal(c.nats_url_count, 1);

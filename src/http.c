@@ -180,7 +180,8 @@ static void http_api(hub *h, const char *path, const auth_claims *claims, http_r
     int64_t now = hub_now_ms();
     void *arg = (void *)claims;
     batches_filter batch_filter = claims ? http_batch_visible : NULL;
-    /* Every country is shown: the unfiltered totals also count those outside AA..ZZ. */
+    /* A token allowed all of verification.> gets the unfiltered view, whose
+     * totals also count what has no country in AA..ZZ. */
     batches_filter country_filter =
         claims && !auth_claims_allow(claims, "verification.>") ? http_country_visible : NULL;
     if (!h->started) { /* the state is being rebuilt from the stream: not an answer yet */

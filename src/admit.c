@@ -152,7 +152,8 @@ static int admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
              cfg->listen_host);
     size_t n = cfg->public_host_count;
     char **hosts = xcalloc(n + 2, sizeof(*hosts));
-    memcpy(hosts, cfg->public_hosts, n * sizeof(*hosts));
+    if (n)
+        memcpy(hosts, cfg->public_hosts, n * sizeof(*hosts));
     hosts[n] = local;
     hosts[n + 1] = listen;
     int ok = admit_origin_allowed(origin, hosts, n + 2, NULL, 0);

@@ -330,8 +330,9 @@ static void test_bad_signature_refused(void **state)
     char *t = mint_with(SIGN_HS256, "wrong", 5, default_header(SIGN_HS256), VALID);
     refuse(hs, t, "bad signature");
     free(t);
-    t = mint_with(SIGN_HS256, "correct horse battery staple\n", strlen(SECRET) + 1,
-                  default_header(SIGN_HS256), VALID);
+    char secret_nl[sizeof SECRET + 1];
+    snprintf(secret_nl, sizeof secret_nl, "%s\n", SECRET);
+    t = mint_with(SIGN_HS256, secret_nl, strlen(secret_nl), default_header(SIGN_HS256), VALID);
     refuse(hs, t, "bad signature");
     free(t);
 }

@@ -160,7 +160,8 @@ export async function startWsgate({ natsUrl, stream, args = [], readyTimeoutMs =
     throw new Error(`no gateway binary at ${bins.wsgate}: build it (see bench/README.md) or set WSGATE_BIN`);
   }
   const port = await freePort();
-  const argv = ['--listen', `127.0.0.1:${port}`, '--nats', natsUrl, '--stream', stream, '--log-format', 'json', ...args];
+  // Thousands of clients from one address, idle ones included: no per-IP limit, no idle timeout.
+  const argv = ['--listen', `127.0.0.1:${port}`, '--nats', natsUrl, '--stream', stream, '--log-format', 'json', '--max-conns-per-ip', '0', '--idle-timeout', '0', ...args];
   const proc = track(spawn(bins.wsgate, argv, { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const warnings = { re: /"level":"(warn|error)"/, lines: [] };
   const logs = tail(proc.stderr, 200, warnings);

@@ -60,8 +60,8 @@ state:
     batches_tick(fuzz_state, 1700000000000);
     sbuf out;
     sbuf_init(&out, 0);
-    batches_list_json(fuzz_state, 1700000000000, &out);
-    batches_verifications_json(fuzz_state, &out);
+    batches_list_json(fuzz_state, 1700000000000, NULL, NULL, &out);
+    batches_verifications_json(fuzz_state, NULL, NULL, &out);
     sbuf_free(&out);
     return 0;
 }

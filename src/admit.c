@@ -6,7 +6,11 @@
 #include "wsgate/xmalloc.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,7 +83,18 @@ static void admit_origin_host(const char *origin, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-int admit_origin_allowed(const char *origin, const char *host, char *const *allowed, size_t count)
+/* Is the host part of an Origin (a name, an IPv4 literal or "[v6]") loopback?
+ * Only the name localhost and address literals: "127.evil.example" is a name
+ * like any other (its owner decides where it points). */
+static bool admit_loopback(const char *oh)
+{
+    struct in_addr v4;
+    return strcasecmp(oh, "localhost") == 0 || strcmp(oh, "[::1]") == 0 ||
+           (inet_pton(AF_INET, oh, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
+}
+
+int admit_origin_allowed(const char *origin, char *const *hosts, size_t nhosts,
+                         char *const *allowed, size_t count)
 {
     if (count) {
         for (size_t i = 0; i < count; i++)
@@ -87,17 +102,63 @@ int admit_origin_allowed(const char *origin, const char *host, char *const *allo
                 return 1;
         return 0;
     }
+    if (!strstr(origin, "://"))
+        return 0; /* "null" (a sandboxed page, a file) or garbage */
     char oh[256];
     admit_origin_host(origin, oh, sizeof(oh));
-    /* Loopback: the name localhost or an address literal; "127.evil.example" is a
-     * name like any other (its owner decides where it points). */
-    struct in_addr v4;
-    if (strcasecmp(oh, "localhost") == 0 || strcmp(oh, "[::1]") == 0 ||
-        (inet_pton(AF_INET, oh, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127))
+    if (!oh[0])
+        return 0;
+    if (admit_loopback(oh))
         return 1;
-    const char *p = strstr(origin, "://"); /* same host: the Origin's authority equals Host */
-    p = p ? p + 3 : origin;
-    return host && host[0] && strcasecmp(p, host) == 0;
+    /* Same host: one of the gateway's own names or addresses. Never the Host
+     * header, which the page's author chooses (DNS rebinding). */
+    for (size_t i = 0; i < nhosts; i++)
+        if (hosts[i] && strcasecmp(hosts[i], oh) == 0)
+            return 1;
+    return 0;
+}
+
+/* The local address the client connected to, as an Origin would spell its
+ * host ("10.0.0.5", "[2001:db8::1]"); "" when unknown. */
+static void admit_local_address(struct lws *wsi, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char addr[INET6_ADDRSTRLEN] = "";
+    out[0] = '\0';
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_INET &&
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr)))
+        snprintf(out, outlen, "%s", addr);
+    else if (ss.ss_family == AF_INET6 &&
+             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr)))
+        snprintf(out, outlen, "[%s]", addr);
+}
+
+/* May a page from `origin` open a WebSocket here? See admit_origin_allowed;
+ * the gateway's own hosts are --public-host, the --listen host and the
+ * address this connection came in on. */
+static int admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
+{
+    const wsg_config *cfg = h->cfg;
+    if (cfg->allowed_origin_count)
+        return admit_origin_allowed(origin, NULL, 0, cfg->allowed_origins,
+                                    cfg->allowed_origin_count);
+    char local[INET6_ADDRSTRLEN + 2], listen[260];
+    admit_local_address(wsi, local, sizeof(local));
+    snprintf(listen, sizeof(listen), strchr(cfg->listen_host, ':') ? "[%s]" : "%s",
+             cfg->listen_host);
+    size_t n = cfg->public_host_count;
+    char **hosts = xcalloc(n + 2, sizeof(*hosts));
+    if (n)
+        memcpy(hosts, cfg->public_hosts, n * sizeof(*hosts));
+    hosts[n] = local;
+    hosts[n + 1] = listen;
+    int ok = admit_origin_allowed(origin, hosts, n + 2, NULL, 0);
+    free(hosts);
+    return ok;
 }
 
 /* Copy a request header into buf ("" when absent). */
@@ -108,8 +169,7 @@ static void admit_header(struct lws *wsi, enum lws_token_indexes t, char *buf, i
         lws_hdr_copy(wsi, buf, len, t);
 }
 
-/* The bearer token of the request: Authorization header first, then ?token=. */
-static int admit_token(struct lws *wsi, char *buf, int len)
+int admit_token(struct lws *wsi, char *buf, int len)
 {
     char authz[AUTH_TOKEN_MAX + 16];
     admit_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, (int)sizeof(authz));
@@ -125,14 +185,15 @@ static int admit_token(struct lws *wsi, char *buf, int len)
         return (int)strlen(buf);
     }
     buf[0] = '\0';
-    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -1 : 0;
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -E2BIG
+                                                                                         : 0;
 }
 
 int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t iplen,
                 const char **why)
 {
     const wsg_config *cfg = h->cfg;
-    char path[256], origin[512], host[256];
+    char path[256], origin[512];
     if (claims)
         *claims = NULL;
     admit_header(wsi, WSI_TOKEN_GET_URI, path, (int)sizeof(path));
@@ -145,11 +206,9 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
         return 503;
     }
     admit_header(wsi, WSI_TOKEN_ORIGIN, origin, (int)sizeof(origin));
-    admit_header(wsi, WSI_TOKEN_HOST, host, (int)sizeof(host));
     /* An Origin too long to copy is refused, not taken for an absent one. */
     if ((!origin[0] && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) ||
-        (origin[0] &&
-         !admit_origin_allowed(origin, host, cfg->allowed_origins, cfg->allowed_origin_count))) {
+        (origin[0] && !admit_origin_ok(h, wsi, origin))) {
         *why = "origin not allowed";
         return 403;
     }

@@ -19,6 +19,7 @@
 
 #define AUTH_SECRET_MAX   (1024 * 1024) /* a bigger "secret file" is a configuration mistake */
 #define AUTH_RSA_MIN_BITS 2048
+#define AUTH_HS256_MIN    32 /* bytes: RFC 7518 3.2, a key at least as long as the hash */
 
 enum auth_alg { AUTH_HS256, AUTH_RS256, AUTH_ES256 };
 
@@ -28,7 +29,10 @@ struct auth {
     enum auth_alg alg;
     unsigned char *secret; /* HS256 */
     size_t secretlen;
-    EVP_PKEY *pkey; /* RS256, ES256 */
+    EVP_PKEY *pkey;   /* RS256, ES256 */
+    char *audience;   /* required in "aud" when set */
+    char *issuer;     /* required as "iss" when set */
+    bool es256_low_s; /* refuse ES256 signatures with S above n/2 */
 };
 
 /* Read the secret file whole; one trailing newline is not part of the key. */
@@ -54,6 +58,8 @@ static auth *auth_load_secret(const char *path, char *err, size_t errlen)
         why = "larger than 1 MiB";
     else if (n == 0)
         why = "empty secret";
+    else if (n < AUTH_HS256_MIN)
+        why = "shorter than 32 bytes (HS256 needs a 256-bit key)";
     if (why) {
         snprintf(err, errlen, "jwt secret file %s: %s", path, why);
         OPENSSL_cleanse(buf, cap);
@@ -130,10 +136,21 @@ auth *auth_create(const char *secret_file, const char *public_key_file, char *er
     return auth_load_public_key(public_key_file, err, errlen);
 }
 
+void auth_set_policy(auth *a, const auth_policy *p)
+{
+    free(a->audience);
+    free(a->issuer);
+    a->audience = p->audience ? xstrdup(p->audience) : NULL;
+    a->issuer = p->issuer ? xstrdup(p->issuer) : NULL;
+    a->es256_low_s = p->es256_low_s;
+}
+
 void auth_destroy(auth *a)
 {
     if (!a)
         return;
+    free(a->audience);
+    free(a->issuer);
     if (a->secret) {
         OPENSSL_cleanse(a->secret, a->secretlen);
         free(a->secret);
@@ -248,11 +265,20 @@ static bool auth_digest_verify(EVP_PKEY *pkey, const char *data, size_t len,
     return ok;
 }
 
-/* JOSE's ES256 signature is R||S, 32 bytes each; OpenSSL wants DER. */
+/* Half the order of P-256, big-endian: an S above it is the "high" twin of a
+ * valid signature (n - S verifies too), so each token has one spelling only. */
+static const unsigned char auth_p256_half_order[32] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
+
+/* JOSE's ES256 signature is R||S, 32 bytes each; OpenSSL wants DER. With
+ * es256_low_s a high S is refused (signature malleability); off by default
+ * because common signers (OpenSSL, Node, Java) do not normalize S, so half
+ * of their valid tokens have a high one. */
 static bool auth_verify_es256(const auth *a, const char *data, size_t len, const unsigned char *sig,
                               size_t siglen)
 {
-    if (siglen != 64)
+    if (siglen != 64 || (a->es256_low_s && memcmp(sig + 32, auth_p256_half_order, 32) > 0))
         return false;
     ECDSA_SIG *es = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(sig, 32, NULL);
@@ -309,6 +335,32 @@ static int64_t auth_seconds(double d)
     if (d < -9223372036854775808.0)
         return INT64_MIN;
     return (int64_t)d;
+}
+
+/* Does "aud" (a string or an array of strings) name audience? */
+static bool auth_audience_ok(const json_t *aud, const char *audience)
+{
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), audience) == 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(aud, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), audience) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The configured "aud" and "iss" checks; NULL or a reason. */
+static const char *auth_check_expected(const auth *a, const json_t *claims)
+{
+    const json_t *iss = json_object_get(claims, "iss");
+    if (a->audience && !auth_audience_ok(json_object_get(claims, "aud"), a->audience))
+        return "wrong audience";
+    if (a->issuer && !(json_is_string(iss) && strcmp(json_string_value(iss), a->issuer) == 0))
+        return "wrong issuer";
+    return NULL;
 }
 
 /* Check the claims and fill out; NULL or a reason. */
@@ -393,7 +445,9 @@ int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, aut
 
     /* Only now, with the signature checked, is the payload looked at. */
     json_t *claims = auth_segment_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    why = claims ? auth_read_claims(claims, now_s, out) : "malformed token";
+    why = !claims ? "malformed token" : auth_check_expected(a, claims);
+    if (!why)
+        why = auth_read_claims(claims, now_s, out);
     json_decref(claims);
     if (why) {
         auth_claims_clear(out);

@@ -1076,6 +1076,8 @@ static bool id_contains(const char *id, const char *s)
 
 static bool batch_matches(const batches *b, const batch *bt, const batches_query *q, int64_t now_ms)
 {
+    if (q->filter && !q->filter(q->filter_arg, bt->id))
+        return false;
     if (q->search && q->search[0] && !id_contains(bt->id, q->search))
         return false;
     if (q->states == 0)
@@ -1084,9 +1086,9 @@ static bool batch_matches(const batches *b, const batch *bt, const batches_query
            ((q->states & BATCHES_FAILED) && batch_failed(bt) > 0);
 }
 
-void batches_list_json(batches *b, int64_t now_ms, sbuf *out)
+void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *arg, sbuf *out)
 {
-    batches_query q = {.limit = b->count ? b->count : 1};
+    batches_query q = {.limit = b->count ? b->count : 1, .filter = filter, .filter_arg = arg};
     size_t total;
     char cursor[BATCHES_CURSOR_MAX];
     batches_page_json(b, &q, now_ms, out, &total, cursor);
@@ -1127,12 +1129,16 @@ int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *
     return 0;
 }
 
-void batches_summary_json(batches *b, int64_t now_ms, sbuf *out)
+void batches_summary_json(batches *b, int64_t now_ms, batches_filter filter, void *arg, sbuf *out)
 {
     int64_t running = 0, stalled = 0, completed = 0, done = 0, failed = 0;
+    size_t shown = 0;
     double rate = 0, eta = -1;
     now_ms = clamp_ms(now_ms);
     for (batch *bt = b->lru_head; bt; bt = bt->lru_next) {
+        if (filter && !filter(arg, bt->id))
+            continue;
+        shown++;
         unsigned state = batch_state_bit(b, bt, now_ms);
         done += batch_done(bt);
         failed += batch_failed(bt);
@@ -1151,7 +1157,7 @@ void batches_summary_json(batches *b, int64_t now_ms, sbuf *out)
                 "{\"batches\":%zu,\"running\":%" PRId64 ",\"stalled\":%" PRId64
                 ",\"completed\":%" PRId64 ",\"done\":%" PRId64 ",\"failed\":%" PRId64
                 ",\"rate\":%.2f",
-                b->count, running, stalled, completed, done, failed, rate);
+                shown, running, stalled, completed, done, failed, rate);
     if (eta < 0)
         sbuf_puts(out, ",\"eta_s\":null");
     else
@@ -1160,25 +1166,50 @@ void batches_summary_json(batches *b, int64_t now_ms, sbuf *out)
                 b->evicted);
 }
 
-int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out)
+int batches_get_json(batches *b, const char *id, int64_t now_ms, batches_filter filter, void *arg,
+                     sbuf *out)
 {
     batch *bt = id ? batches_find(b, id) : NULL;
-    if (!bt)
+    if (!bt || (filter && !filter(arg, bt->id)))
         return -ENOENT;
     batch_json(b, bt, clamp_ms(now_ms), true, out);
     return 0;
 }
 
-void batches_verifications_json(batches *b, sbuf *out)
+/* Is country c (an index into ver_country) shown through filter? */
+static bool batches_country_shown(int c, batches_filter filter, void *arg)
 {
-    sbuf_printf(out, "{\"total\":%" PRId64 ",\"by_status\":{", b->ver_total);
+    char cc[3] = {(char)('A' + c / 26), (char)('A' + c % 26), '\0'};
+    return !filter || filter(arg, cc);
+}
+
+void batches_verifications_json(batches *b, batches_filter filter, void *arg, sbuf *out)
+{
+    int64_t total = b->ver_total, by_status[ST_COUNT];
+    memcpy(by_status, b->ver_status, sizeof(by_status));
+    if (filter) { /* only what the shown countries add up to */
+        total = 0;
+        memset(by_status, 0, sizeof(by_status));
+        for (int c = 0; c < 26 * 26; c++) {
+            const int64_t *n = b->ver_country[c];
+            if (n[ST_VERIFIED] + n[ST_REJECTED] + n[ST_PENDING] == 0 ||
+                !batches_country_shown(c, filter, arg))
+                continue;
+            for (int s = 0; s < ST_COUNT; s++) {
+                total += n[s];
+                by_status[s] += n[s];
+            }
+        }
+    }
+    sbuf_printf(out, "{\"total\":%" PRId64 ",\"by_status\":{", total);
     for (int s = 0; s < ST_COUNT; s++)
-        sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], b->ver_status[s]);
+        sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], by_status[s]);
     sbuf_puts(out, "},\"by_country\":{");
     bool first = true;
     for (int c = 0; c < 26 * 26; c++) {
         const int64_t *n = b->ver_country[c];
-        if (n[ST_VERIFIED] + n[ST_REJECTED] + n[ST_PENDING] == 0)
+        if (n[ST_VERIFIED] + n[ST_REJECTED] + n[ST_PENDING] == 0 ||
+            !batches_country_shown(c, filter, arg))
             continue;
         sbuf_printf(out, "%s\"%c%c\":{", first ? "" : ",", 'A' + c / 26, 'A' + c % 26);
         for (int s = 0; s < ST_COUNT; s++)

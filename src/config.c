@@ -36,6 +36,7 @@ struct opt_type {
     const char *expected; /* in errors: "expected <this>" */
     bool json_number;     /* may the config file give a JSON number? */
     bool json_array;      /* may the config file give an array of strings? */
+    bool json_bool;       /* may the config file give true or false? */
     int (*number)(const char *text, int64_t *out);
     enum store store;
     const char *unit; /* of the number, in range errors: "ms" */
@@ -216,6 +217,17 @@ static bool config_stream_name_valid(const char *s)
     return n >= 1 && n <= 64 && s[n] == '\0';
 }
 
+/* A host name, an IPv4 address or a bracketed IPv6 address, without scheme or port. */
+static bool config_host_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (s[0] == '[')
+        return n > 2 && s[n - 1] == ']' && strspn(s + 1, "0123456789abcdefABCDEF:.") == n - 2;
+    return n <= 253 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") == n &&
+           s[0] != '.' && s[0] != '-';
+}
+
 /* ---- other kinds ---- */
 
 /* HOST:PORT, [IPV6]:PORT or :PORT (all interfaces); port 0-65535. */
@@ -287,6 +299,20 @@ static int config_set_log_format(const struct opt *o, const char *text, wsg_conf
     return 0;
 }
 
+/* true/false (also on/off, yes/no, 1/0). */
+static int config_set_bool(const struct opt *o, const char *text, wsg_config *cfg)
+{
+    static const char *const yes[] = {"true", "on", "yes", "1"}, *const no[] = {"false", "off",
+                                                                                "no", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(text, yes[i]) == 0 || strcmp(text, no[i]) == 0) {
+            *FIELD(cfg, o, bool) = strcmp(text, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* --config itself: the file is read before the other sources are applied
  * (config_load), so here it is only checked. */
 static int config_set_config(const struct opt *o, const char *text, wsg_config *cfg)
@@ -338,6 +364,8 @@ static const struct opt_type T_LOG_LEVEL = {"LEVEL", "debug, info, warn or error
 static const struct opt_type T_LOG_FORMAT = {"FORMAT", "auto, json or text",
                                              .set = config_set_log_format};
 static const struct opt_type T_CONFIG = {"FILE", "a file path", .set = config_set_config};
+static const struct opt_type T_BOOL = {"BOOL", "true or false", .json_bool = true,
+                                       .set = config_set_bool};
 
 /* Where a row stores its value: AT(field), or LIST(items, count) for lists. */
 #define AT(field) .offset = offsetof(wsg_config, field)
@@ -371,11 +399,11 @@ static const struct opt options[] = {
     {"ping-timeout", &T_DURATION, "60s", "hang up a silent peer; must exceed --heartbeat",
      AT(ping_timeout_ms), .min = 1000, .max = 65535000},
     {"max-conns", &T_INT, "0", "connection limit; 0: the open-file limit", AT(max_conns)},
-    {"max-conns-per-ip", &T_INT, "0", "connections per client address; 0: unlimited",
+    {"max-conns-per-ip", &T_INT, "256", "connections per client address; 0: unlimited",
      AT(max_conns_per_ip)},
     {"handshake-timeout", &T_DURATION, "10s", "time allowed for the HTTP upgrade",
      AT(handshake_timeout_ms), .min = 1},
-    {"idle-timeout", &T_DURATION, "0", "close a connection that never subscribes; 0: off",
+    {"idle-timeout", &T_DURATION, "60s", "close a connection without subscriptions; 0: off",
      AT(idle_timeout_ms)},
     {"shutdown-timeout", &T_DURATION, "4s", "time to drain connections on shutdown",
      AT(shutdown_timeout_ms)},
@@ -423,8 +451,17 @@ static const struct opt options[] = {
     {"jwt-secret", &T_FILE, NULL, "HS256 key file; enables auth", AT(jwt_secret)},
     {"jwt-public-key", &T_FILE, NULL, "RS256/ES256 public key file; enables auth",
      AT(jwt_public_key)},
+    {"jwt-audience", &T_STRING, NULL, "tokens must name this in \"aud\"", AT(jwt_audience)},
+    {"jwt-issuer", &T_STRING, NULL, "tokens must have this \"iss\"", AT(jwt_issuer)},
+    {"jwt-es256-low-s", &T_BOOL, "false",
+     "refuse ES256 signatures with a high S (for issuers that normalize S)", AT(jwt_es256_low_s)},
     {"allowed-origins", &T_LIST, NULL, "allowed WebSocket origins",
      LIST(allowed_origins, allowed_origin_count)},
+    {"public-host", &T_LIST, NULL, "host names clients use; their origins are allowed by default",
+     LIST(public_hosts, public_host_count), .valid = config_host_valid,
+     .expected = "a comma-separated list of host names or addresses", .metavar = "HOST[,HOST...]"},
+    {"metrics-auth", &T_BOOL, "false", "with JWT auth, /metrics needs a token too",
+     AT(metrics_auth)},
     {"tls-cert", &T_FILE, NULL, "TLS certificate, with --tls-key", AT(tls_cert)},
     {"tls-key", &T_FILE, NULL, "TLS private key, with --tls-cert", AT(tls_key)},
 
@@ -574,6 +611,10 @@ static int config_json_text(const struct opt *o, json_t *value, const char *path
         *owned = xstrdup(buf);
         return 0;
     }
+    if (json_is_boolean(value) && o->type->json_bool) {
+        *owned = xstrdup(json_is_true(value) ? "true" : "false");
+        return 0;
+    }
     if (json_is_array(value) && o->type->json_array) {
         size_t i, len = 1;
         json_t *item;
@@ -602,6 +643,7 @@ static int config_json_text(const struct opt *o, json_t *value, const char *path
     return config_fail(err, errlen, "config file %s: key \"%s\" must be a string%s", path, o->name,
                        o->type->json_number  ? " or a number"
                        : o->type->json_array ? " or an array of strings"
+                       : o->type->json_bool  ? " or a boolean"
                                              : "");
 }
 
@@ -737,6 +779,12 @@ static int config_check(const wsg_config *cfg, char *err, size_t errlen)
                            (long long)cfg->batch_idle_ms, (long long)cfg->batch_stall_ms);
     if (cfg->jwt_secret && cfg->jwt_public_key)
         return config_fail(err, errlen, "--jwt-secret and --jwt-public-key exclude each other");
+    if ((cfg->metrics_auth || cfg->jwt_audience || cfg->jwt_issuer) && !cfg->jwt_secret &&
+        !cfg->jwt_public_key)
+        return config_fail(err, errlen, "--%s needs JWT auth (--jwt-secret or --jwt-public-key)",
+                           cfg->metrics_auth   ? "metrics-auth"
+                           : cfg->jwt_audience ? "jwt-audience"
+                                               : "jwt-issuer");
     if (!cfg->tls_cert != !cfg->tls_key)
         return config_fail(err, errlen, "--tls-cert and --tls-key must be given together");
     if (!cfg->nats_cert != !cfg->nats_key)

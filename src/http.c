@@ -2,6 +2,7 @@
  * server.c. */
 #include "wsgate/http.h"
 
+#include "wsgate/auth.h"
 #include "wsgate/batches.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
@@ -9,10 +10,13 @@
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HTTP_FILE_MAX     (16 * 1024 * 1024)
 #define HTTP_PATH_MAX     1024
@@ -89,36 +93,55 @@ const unsigned char *http_body(const http_response *resp, size_t *len)
     return (const unsigned char *)sbuf_str(&resp->body);
 }
 
-/* A file of the dashboard: from --web-root when set, else embedded. */
+/* The open descriptor of `path` under --web-root, or -1. Only a regular file
+ * whose real path stays inside the root: a symlink may point elsewhere in the
+ * root, never out of it. Opened non-blocking, so a FIFO cannot stall the
+ * service thread (it is then refused as not a regular file). */
+static int http_open_file(const char *root, const char *path, struct stat *st)
+{
+    char file[PATH_MAX], real_root[PATH_MAX], real[PATH_MAX];
+    if (snprintf(file, sizeof(file), "%s%s", root, path) >= (int)sizeof(file) ||
+        !realpath(root, real_root) || !realpath(file, real))
+        return -1;
+    size_t n = strlen(real_root);
+    if (strncmp(real, real_root, n) != 0 || (real[n] != '/' && real_root[n - 1] != '/'))
+        return -1;
+    int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        close(fd); /* a directory, a FIFO, a device: not a file to serve */
+        return -1;
+    }
+    return fd;
+}
+
+/* A file of the dashboard: from --web-root when set, else embedded. Paths are
+ * limited to [A-Za-z0-9/._-], and no component may start with a dot (no
+ * "..", no /.env, no /.git/). */
 static void http_static(hub *h, const char *path, const char *if_none_match, http_response *resp)
 {
     for (const char *p = path; *p; p++) {
         if (!(*p == '/' || *p == '.' || *p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') ||
               (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) ||
-            (p[0] == '.' && p[1] == '.')) {
+            (p[0] == '/' && p[1] == '.')) {
             http_error(resp, 404, "not found");
             return;
         }
     }
     if (h->cfg->web_root) {
-        char file[4096];
-        snprintf(file, sizeof(file), "%s%s", h->cfg->web_root, path);
-        FILE *fp = fopen(file, "rb");
         struct stat st;
-        if (fp && (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))) {
-            fclose(fp); /* a directory, a device: not a file to serve */
-            fp = NULL;
-        }
-        if (!fp) {
+        int fd = http_open_file(h->cfg->web_root, path, &st);
+        if (fd < 0) {
             http_error(resp, 404, "not found");
             return;
         }
         http_init(resp, 200, http_content_type(path), "no-cache");
         char chunk[16384];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && resp->body.len < HTTP_FILE_MAX)
-            sbuf_put(&resp->body, chunk, n);
-        fclose(fp);
+        ssize_t n;
+        while (resp->body.len < HTTP_FILE_MAX && (n = read(fd, chunk, sizeof(chunk))) > 0)
+            sbuf_put(&resp->body, chunk, (size_t)n);
+        close(fd);
         return;
     }
     for (const struct http_asset *a = http_assets; a->path; a++) {
@@ -192,11 +215,16 @@ static void http_pct(sbuf *out, const char *s)
 
 /* GET /api/batches?state=&q=&limit=&cursor=: one page (PROTOCOL.md), its
  * size in X-Total-Count, the next page in X-Next-Cursor and Link. */
-static void http_api_batches(hub *h, const char *query, int64_t now, http_response *resp)
+static void http_api_batches(hub *h, const char *query, int64_t now, batches_filter filter,
+                             void *arg, http_response *resp)
 {
     char state[128] = "", limit[24] = "", cursor[BATCHES_CURSOR_MAX] = "";
     char search[API_SEARCH_MAX + 1] = "", next[BATCHES_CURSOR_MAX];
-    batches_query q = {.limit = API_LIMIT_DEFAULT, .search = search, .cursor = cursor};
+    batches_query q = {.limit = API_LIMIT_DEFAULT,
+                       .search = search,
+                       .cursor = cursor,
+                       .filter = filter,
+                       .filter_arg = arg};
     int rc = http_arg(query, "state", state, sizeof(state));
     char states[sizeof(state)];
     memcpy(states, state, sizeof(state));
@@ -253,45 +281,94 @@ static void http_api_batches(hub *h, const char *query, int64_t now, http_respon
     sbuf_free(&link);
 }
 
-static void http_api(hub *h, const char *path, const char *query, http_response *resp)
+/* May the token's subs read one of the subjects <prefix>.<id>.<last> for
+ * the n last tokens? */
+static bool http_allows_any(const auth_claims *c, const char *prefix, const char *id,
+                            const char *const *last, size_t n)
+{
+    char subject[256];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(subject, sizeof(subject), "%s.%s.%s", prefix, id, last[i]);
+        if (auth_claims_allow(c, subject))
+            return true;
+    }
+    return false;
+}
+
+/* A batch is shown when the token may subscribe to one of the subjects its
+ * state is made of (EVENTS.md). */
+static bool http_batch_visible(void *arg, const char *id)
+{
+    static const char *const batch[] = {"started", "progress", "completed"};
+    static const char *const license[] = {"assigned", "failed"};
+    return http_allows_any(arg, "batch", id, batch, 3) ||
+           http_allows_any(arg, "license", id, license, 2);
+}
+
+/* A country's verification counts are shown when the token may subscribe to
+ * all of them: verification.<CC>.* */
+static bool http_country_visible(void *arg, const char *cc)
+{
+    static const char *const any[] = {"*"};
+    return http_allows_any(arg, "verification", cc, any, 1);
+}
+
+/* The /api/ routes; claims NULL (auth off) shows everything. */
+static void http_api(hub *h, const char *path, const char *query, const auth_claims *claims,
+                     http_response *resp)
 {
     int64_t now = hub_now_ms();
+    void *arg = (void *)claims;
+    batches_filter batch_filter = claims ? http_batch_visible : NULL;
+    /* A token allowed all of verification.> gets the unfiltered view, whose
+     * totals also count what has no country in AA..ZZ. */
+    batches_filter country_filter =
+        claims && !auth_claims_allow(claims, "verification.>") ? http_country_visible : NULL;
     if (!h->started) { /* the state is being rebuilt from the stream: not an answer yet */
         http_error(resp, 503, "starting: rebuilding state from the stream");
         return;
     }
     if (strcmp(path, "/api/batches") == 0 || strcmp(path, "/api/batches/") == 0) {
-        http_api_batches(h, query, now, resp);
+        http_api_batches(h, query, now, batch_filter, arg, resp);
     } else if (strcmp(path, "/api/summary") == 0) {
         http_init(resp, 200, "application/json", "no-store");
-        batches_summary_json(h->batches, now, &resp->body);
+        batches_summary_json(h->batches, now, batch_filter, arg, &resp->body);
     } else if (strncmp(path, "/api/batches/", 13) == 0) {
         const char *id = path + 13;
         http_init(resp, 200, "application/json", "no-store");
         if (!subject_valid(id) || strchr(id, '.') ||
-            batches_get_json(h->batches, id, now, &resp->body) != 0) {
+            batches_get_json(h->batches, id, now, batch_filter, arg, &resp->body) != 0) {
             http_response_free(resp);
             http_error(resp, 404, "unknown batch");
         }
     } else if (strcmp(path, "/api/verifications") == 0) {
         http_init(resp, 200, "application/json", "no-store");
-        batches_verifications_json(h->batches, &resp->body);
+        batches_verifications_json(h->batches, country_filter, arg, &resp->body);
     } else {
         http_error(resp, 404, "not found");
     }
 }
 
-void http_handle(hub *h, const char *target, const char *if_none_match, http_response *resp)
+/* The auth gate of a protected route: 0 with *claims filled from a valid
+ * token, or -EACCES with a 401 in resp. */
+static int http_authenticate(hub *h, const http_request *req, auth_claims *claims,
+                             http_response *resp)
 {
-    const char *why, *mark = strchr(target, '?'), *query = mark ? mark + 1 : NULL;
-    size_t n = mark ? (size_t)(mark - target) : strlen(target);
-    char path[HTTP_PATH_MAX];
-    if (n >= sizeof(path)) {
-        http_error(resp, 414, "URI too long");
-        return;
-    }
-    memcpy(path, target, n);
-    path[n] = '\0';
+    const char *why = req->token_too_long ? "token too long" : "missing token";
+    if (req->token && req->token[0] &&
+        auth_verify(h->auth, req->token, strlen(req->token), hub_now_ms() / 1000, claims, &why) ==
+            0)
+        return 0;
+    http_error(resp, 401, why);
+    resp->www_authenticate = "Bearer";
+    return -EACCES;
+}
+
+static void http_route(hub *h, const http_request *req, const auth_claims *claims,
+                       http_response *resp)
+{
+    const char *path = req->path, *query = req->query;
+    const char *why;
     if (strcmp(path, "/healthz") == 0) {
         http_init(resp, 200, "application/json", "no-store");
         sbuf_puts(&resp->body, "{\"status\":\"ok\"}");
@@ -313,10 +390,25 @@ void http_handle(hub *h, const char *target, const char *if_none_match, http_res
         http_init(resp, 200, "application/json", "no-store");
         metrics_stats_json(&resp->body, hub_now_ms());
     } else if (strncmp(path, "/api/", 5) == 0) {
-        http_api(h, path, query, resp);
+        http_api(h, path, query, claims, resp);
     } else if (strcmp(path, "/") == 0) {
-        http_static(h, "/index.html", if_none_match, resp);
+        http_static(h, "/index.html", req->if_none_match, resp);
     } else {
-        http_static(h, path, if_none_match, resp);
+        http_static(h, path, req->if_none_match, resp);
     }
+}
+
+void http_handle(hub *h, const http_request *req, http_response *resp)
+{
+    bool api = strncmp(req->path, "/api/", 5) == 0;
+    bool protected = api || (h->cfg->metrics_auth && strcmp(req->path, "/metrics") == 0);
+    if (!h->auth || !protected) {
+        http_route(h, req, NULL, resp);
+        return;
+    }
+    auth_claims claims;
+    if (http_authenticate(h, req, &claims, resp) != 0)
+        return;
+    http_route(h, req, &claims, resp);
+    auth_claims_clear(&claims);
 }

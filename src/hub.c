@@ -55,6 +55,8 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
         h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
         if (!h->auth)
             return -1;
+        auth_set_policy(h->auth,
+                        &(auth_policy){cfg->jwt_audience, cfg->jwt_issuer, cfg->jwt_es256_low_s});
     }
     /* Without --max-conns, refuse clients (503) a little before the open-file
      * limit: past it accept() fails and a client would just hang. */
@@ -293,7 +295,7 @@ void hub_tick(hub *h, int64_t now_ms)
     const wsg_config *cfg = h->cfg;
     for (conn *c = h->conns; c; c = c->next) {
         conn_keepalive(c, now_ms);
-        if (c->claims && c->claims->exp * 1000 <= now_ms)
+        if (c->claims && c->claims->exp <= now_ms / 1000) /* seconds: exp * 1000 can overflow */
             conn_close(c, 4002, "token expired", false);
         else if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))
             continue;

@@ -173,11 +173,24 @@ static void nats_bridge_on_disconnected(natsConnection *nc, void *arg)
     nats_bridge_state(arg, false, false, NULL, 0, 0);
 }
 
+/* The host:port of a server URL, without scheme or user info (which can hold
+ * a password: "nats://user:password@host:4222" -> "host:4222"). */
+static void nats_bridge_url_host(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *at = strrchr(p, '@');
+    if (at)
+        p = at + 1;
+    snprintf(out, outlen, "%.*s", (int)strcspn(p, "/?#"), p);
+}
+
 static void nats_bridge_on_reconnected(natsConnection *nc, void *arg)
 {
-    char url[256] = "";
+    char url[256] = "", host[256];
     natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-    log_event(LOG_INFO, "nats_reconnected", "s:url", url, NULL);
+    nats_bridge_url_host(url, host, sizeof(host));
+    log_event(LOG_INFO, "nats_reconnected", "s:server", host, NULL);
     nats_bridge_poke(arg, true, true);
 }
 

@@ -12,11 +12,15 @@
 #include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SERVER_HTTP_CHUNK 16384
+#define SERVER_TLS12_CIPHERS                                                                       \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 /* Per-socket data: an HTTP exchange or a WebSocket client. */
 typedef struct server_pss {
@@ -99,6 +103,16 @@ static int server_established(struct lws *wsi, server_pss *pss)
     return 0;
 }
 
+/* Free the response of this socket, if any (one per request on a keep-alive connection). */
+static void server_http_free(server_pss *pss)
+{
+    if (!pss->resp)
+        return;
+    http_response_free(pss->resp);
+    free(pss->resp);
+    pss->resp = NULL;
+}
+
 /* A socket closed: release what its upgrade took, free its client. */
 static void server_closed(struct lws *wsi, server_pss *pss)
 {
@@ -116,24 +130,27 @@ static void server_closed(struct lws *wsi, server_pss *pss)
         if (h->draining && !h->conns)
             h->done = true;
     }
-    if (pss->resp) {
-        http_response_free(pss->resp);
-        free(pss->resp);
-        pss->resp = NULL;
-    }
+    server_http_free(pss);
 }
 
-/* "path?arg&arg" from the path and lws's (percent-decoded) query arguments;
- * arguments that do not fit are left out. */
-static void server_http_target(struct lws *wsi, const char *path, char *out, size_t outlen)
+/* The response is out: free it, then let lws keep the connection for the next request. */
+static int server_http_done(struct lws *wsi, server_pss *pss)
 {
-    size_t n = (size_t)snprintf(out, outlen, "%s", path), first = n;
+    server_http_free(pss);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* "arg&arg" from lws's (percent-decoded) query arguments ("" when none);
+ * arguments that do not fit are left out. */
+static void server_http_query(struct lws *wsi, char *out, size_t outlen)
+{
+    size_t n = 0;
     char arg[512];
-    for (int i = 0; n < outlen && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-         i++) {
+    out[0] = '\0';
+    for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
         int len = lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
         if (len > 0 && n + 1 + (size_t)len < outlen) /* else too long (a token): left out */
-            n += (size_t)snprintf(out + n, outlen - n, "%c%s", n > first ? '&' : '?', arg);
+            n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? "&" : "", arg);
     }
 }
 
@@ -153,17 +170,24 @@ static int server_http_headers(struct lws *wsi, const http_response *r, unsigned
 static int server_http(struct lws *wsi, server_pss *pss, const char *path)
 {
     bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    server_http_free(pss);
     pss->resp = xcalloc(1, sizeof(*pss->resp));
     pss->sent = 0;
     if (!head && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         http_error(pss->resp, 405, "method not allowed");
     } else {
-        char inm[128] = "";
+        char inm[128] = "", token[AUTH_TOKEN_MAX + 16];
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) < (int)sizeof(inm))
             lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH);
-        char target[2048];
-        server_http_target(wsi, path, target, sizeof(target));
-        http_handle(server_hub(wsi), target, inm[0] ? inm : NULL, pss->resp);
+        char query[2048];
+        server_http_query(wsi, query, sizeof(query));
+        int n = admit_token(wsi, token, (int)sizeof(token));
+        http_request req = {.path = path,
+                            .query = query[0] ? query : NULL,
+                            .if_none_match = inm[0] ? inm : NULL,
+                            .token = n > 0 ? token : NULL,
+                            .token_too_long = n < 0};
+        http_handle(server_hub(wsi), &req, pss->resp);
     }
     http_response *r = pss->resp;
     size_t len;
@@ -177,12 +201,14 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
                                     (unsigned char *)"nosniff", 7, &p, end) ||
         (r->etag && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ETAG, (unsigned char *)r->etag,
                                                  (int)strlen(r->etag), &p, end)) ||
+        (r->www_authenticate &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                      (unsigned char *)r->www_authenticate,
+                                      (int)strlen(r->www_authenticate), &p, end)) ||
         server_http_headers(wsi, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
-    if (head || len == 0 || r->status == 304) {
-        pss->sent = len;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
+    if (head || len == 0 || r->status == 304)
+        return server_http_done(wsi, pss); /* no body: nothing for WRITEABLE */
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -205,10 +231,7 @@ static int server_http_write(struct lws *wsi, server_pss *pss)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    http_response_free(pss->resp);
-    free(pss->resp);
-    pss->resp = NULL;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return server_http_done(wsi, pss);
 }
 
 static lws_sorted_usec_list_t server_poll_sul;
@@ -309,6 +332,11 @@ static struct lws_context *server_context(const wsg_config *cfg, hub *h, lws_ret
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
         info.alpn = "http/1.1";
+        /* TLS 1.2 at least; in 1.2 only ECDHE suites with AEAD (forward
+         * secrecy; 1.3's suites all have it). */
+        info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
+                               SSL_OP_NO_TLSv1_1 | SSL_OP_CIPHER_SERVER_PREFERENCE;
+        info.ssl_cipher_list = SERVER_TLS12_CIPHERS;
     }
     return lws_create_context(&info);
 }

@@ -26,9 +26,12 @@
  *
  * The cache
  * ---------
- * Results are cached per subject, at most SUBLIST_CACHE_MAX of them; a miss
- * on a full cache clears it. Each result is one block: header, owners,
- * subject text. A hit is one hash of the subject and one lookup.
+ * Results are cached per subject, at most SUBLIST_CACHE_MAX of them and
+ * SUBLIST_CACHE_MAX_BYTES in all (a result holds every matching owner, so
+ * with many wildcard subscribers each one is big); a miss on a full cache
+ * clears it. A result bigger than SUBLIST_CACHE_BIG is not cached at all:
+ * it is kept only until the next match. Each result is one block: header,
+ * owners, subject text. A hit is one hash of the subject and one lookup.
  *
  * On insert or remove of a pattern P, exactly the cached subjects that P
  * matches are dropped. Scanning all cached subjects with subject_matches
@@ -40,8 +43,10 @@
  * subjects directly: "user.u42.>" looks at the subjects under user.u42 only.
  */
 
-#define SUBLIST_CACHE_MAX     4096
-#define SUBLIST_CACHE_BUCKETS (2 * SUBLIST_CACHE_MAX) /* a power of two */
+#define SUBLIST_CACHE_MAX       4096
+#define SUBLIST_CACHE_MAX_BYTES (8u << 20)
+#define SUBLIST_CACHE_BIG       (SUBLIST_CACHE_MAX_BYTES / 8)
+#define SUBLIST_CACHE_BUCKETS   (2 * SUBLIST_CACHE_MAX) /* a power of two */
 
 typedef struct sublist_node sublist_node;
 typedef struct sublist_cached sublist_cached;
@@ -94,6 +99,8 @@ struct sublist {
     size_t ncnodes;           /* nodes under croot */
     sublist_cached **buckets; /* SUBLIST_CACHE_BUCKETS hash chains */
     size_t ncached;
+    size_t cbytes;            /* memory of the cached results */
+    sublist_cached *uncached; /* the last result too big to cache, or NULL */
     size_t hits, misses;
 
     void **scratch; /* owners collected by a walk, or results to drop */
@@ -317,9 +324,16 @@ static sublist_cached *sublist_cache_find(const sublist *sl, const char *subject
     return NULL;
 }
 
+/* Bytes of the block of a result of n owners for a subject of len bytes. */
+static size_t sublist_cached_size(size_t n, size_t len)
+{
+    return sizeof(sublist_cached) + n * sizeof(void *) + len + 1;
+}
+
 /* Unlink one cached result from the hash map and the cache trie, and free it. */
 static void sublist_cache_drop(sublist *sl, sublist_cached *c)
 {
+    sl->cbytes -= sublist_cached_size(c->result.count, strlen(sublist_cached_subject(c)));
     sublist_cached **link = &sl->buckets[c->hash & (SUBLIST_CACHE_BUCKETS - 1)];
     while (*link != c)
         link = &(*link)->next;
@@ -337,22 +351,32 @@ static void sublist_cache_clear(sublist *sl)
     sl->ncnodes = 0;
     memset(sl->buckets, 0, SUBLIST_CACHE_BUCKETS * sizeof *sl->buckets);
     sl->ncached = 0;
+    sl->cbytes = 0;
 }
 
-/* Cache the owners in sl->scratch as the result for subject. */
+/* Cache the owners in sl->scratch as the result for subject (or, when too
+ * big to cache, keep them in sl->uncached until the next match). */
 static sublist_cached *sublist_cache_add(sublist *sl, const char *subject, uint64_t hash)
 {
-    if (sl->ncached == SUBLIST_CACHE_MAX)
-        sublist_cache_clear(sl);
     size_t len = strlen(subject);
     size_t n = sl->nscratch;
-    sublist_cached *c = xmalloc(sizeof *c + n * sizeof(void *) + len + 1);
+    size_t size = sublist_cached_size(n, len);
+    sublist_cached *c = xmalloc(size);
     c->hash = hash;
     c->result.owners = c->owners;
     c->result.count = n;
     if (n)
         memcpy(c->owners, sl->scratch, n * sizeof(void *));
     memcpy((char *)&c->owners[n], subject, len + 1);
+    if (size > SUBLIST_CACHE_BIG) {
+        c->next = NULL;
+        c->leaf = NULL;
+        sl->uncached = c;
+        return c;
+    }
+    if (sl->ncached == SUBLIST_CACHE_MAX || sl->cbytes + size > SUBLIST_CACHE_MAX_BYTES)
+        sublist_cache_clear(sl);
+    sl->cbytes += size;
     sublist_cached **head = &sl->buckets[hash & (SUBLIST_CACHE_BUCKETS - 1)];
     c->next = *head;
     *head = c;
@@ -464,6 +488,7 @@ void sublist_destroy(sublist *sl)
         return;
     sublist_node_free(sl->croot);
     sublist_node_free(sl->root);
+    free(sl->uncached);
     free(sl->buckets);
     free(sl->scratch);
     free(sl);
@@ -515,6 +540,8 @@ void *sublist_entry_owner(const sublist_entry *e)
 const sublist_result *sublist_match(sublist *sl, const char *subject)
 {
     static const sublist_result none = {NULL, 0};
+    free(sl->uncached); /* the previous big result: valid until this call */
+    sl->uncached = NULL;
     uint64_t hash = sublist_hash(subject, strlen(subject));
     sublist_cached *c = sublist_cache_find(sl, subject, hash);
     if (c) {

@@ -21,11 +21,20 @@ void admit_destroy(admit *a);
  * counted against the per-IP limit until admit_release. */
 int admit_check(struct hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t iplen,
                 const char **why);
+/* The bearer token of a request into buf: the Authorization header first,
+ * then ?token=. Returns its length, 0 when there is none, or -E2BIG when the
+ * Authorization header is too long to read (buf is then ""). */
+int admit_token(struct lws *wsi, char *buf, int len);
+
 /* A connection accepted by admit_check has closed. */
 void admit_release(struct hub *h, const char *ip);
 
-/* The Origin policy alone (exposed for unit tests): allowed origins list, or
- * when count == 0 the default: same host as `host`, or any loopback origin. */
-int admit_origin_allowed(const char *origin, const char *host, char *const *allowed, size_t count);
+/* The Origin policy alone (exposed for unit tests). With an allow-list
+ * (count > 0): exactly one of `allowed` (or "*"). Otherwise the default: the
+ * Origin's host is loopback (localhost, 127.x.y.z, [::1]) or one of `hosts`,
+ * the gateway's own names and addresses (spelled as in a URL: "[::1]"); the
+ * request's Host header plays no part (DNS rebinding). Returns 1 or 0. */
+int admit_origin_allowed(const char *origin, char *const *hosts, size_t nhosts,
+                         char *const *allowed, size_t count);
 
 #endif

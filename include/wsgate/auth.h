@@ -18,11 +18,19 @@ typedef struct auth_claims {
     size_t nsubs;
 } auth_claims;
 
-/* Load the HS256 secret file (one trailing newline ignored) or a PEM public
+/* Load the HS256 secret file (one trailing newline ignored; at least 32
+ * bytes) or a PEM public
  * key (RSA -> RS256, EC P-256 -> ES256); exactly one of the two is non-NULL.
  * NULL with a one-line reason in err on failure. */
 auth *auth_create(const char *secret_file, const char *public_key_file, char *err, size_t errlen);
 void auth_destroy(auth *a);
+/* Checks beyond the signature and the time claims. */
+typedef struct auth_policy {
+    const char *audience; /* "aud" must name it (a string, or an array holding it); NULL: any */
+    const char *issuer;   /* "iss" must equal it; NULL: any */
+    bool es256_low_s;     /* refuse ES256 signatures whose S is above n/2 (malleability) */
+} auth_policy;
+void auth_set_policy(auth *a, const auth_policy *p);
 
 /* Verify a compact JWT at time now_s (seconds since the epoch): size, shape,
  * header alg equal to the key's algorithm, signature, "exp" present and in

@@ -26,11 +26,18 @@ enum {
     BATCHES_FAILED = 8,    /* any state, with at least one failed assignment */
 };
 
+/* Which part of the state a view shows: called with a batch id (batch views)
+ * or a two-letter country code (verifications); true shows it. A NULL filter
+ * shows everything. */
+typedef bool (*batches_filter)(void *arg, const char *id);
+
 typedef struct batches_query {
-    unsigned states;    /* BATCHES_* bits, or-ed; 0: every batch */
-    const char *search; /* only ids containing this (ASCII case-insensitive); NULL or "": all */
-    const char *cursor; /* continue after this cursor of a previous page; NULL: from the start */
-    size_t limit;       /* batches on the page, at least 1 */
+    unsigned states;       /* BATCHES_* bits, or-ed; 0: every batch */
+    const char *search;    /* only ids containing this (ASCII case-insensitive); NULL or "": all */
+    const char *cursor;    /* continue after this cursor of a previous page; NULL: from the start */
+    size_t limit;          /* batches on the page, at least 1 */
+    batches_filter filter; /* NULL: every batch */
+    void *filter_arg;
 } batches_query;
 
 /* Longest cursor batches_page_json writes, with its NUL. */
@@ -61,7 +68,8 @@ uint64_t batches_evicted(const batches *b);
 /* JSON views (appended to out). The order of lists: running and stalled
  * batches first, newest started first; then completed ones, newest completed
  * first; then by id. */
-void batches_list_json(batches *b, int64_t now_ms, sbuf *out); /* every batch: tests, small sets */
+void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *arg,
+                       sbuf *out); /* every batch it lets through: tests, small sets */
 /* One page of the batches that match q: a JSON array of at most q->limit
  * batches. *total is the number of batches that match (all pages);
  * next_cursor (BATCHES_CURSOR_MAX bytes) is "" on the last page. Returns 0,
@@ -71,10 +79,13 @@ int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *
 /* The number of stalled batches at now_ms; *total gets the number of batches. */
 uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total);
 
-int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out); /* 0, or -ENOENT */
-/* Counts over every batch kept: by state, assignments, aggregate rate, ETA. */
-void batches_summary_json(batches *b, int64_t now_ms, sbuf *out);
-void batches_verifications_json(batches *b, sbuf *out);
+int batches_get_json(batches *b, const char *id, int64_t now_ms, batches_filter filter, void *arg,
+                     sbuf *out); /* 0, or -ENOENT (also when filtered out) */
+/* Counts over every batch kept that filter shows: by state, assignments,
+ * aggregate rate, ETA. */
+void batches_summary_json(batches *b, int64_t now_ms, batches_filter filter, void *arg, sbuf *out);
+/* With a filter, the totals count only the countries it shows. */
+void batches_verifications_json(batches *b, batches_filter filter, void *arg, sbuf *out);
 
 /* Forget everything (the stream was recreated). */
 void batches_reset(batches *b);

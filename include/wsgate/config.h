@@ -24,11 +24,11 @@ typedef struct wsg_config {
     int64_t heartbeat_ms;    /* --heartbeat DURATION, default 25s: WebSocket ping interval */
     int64_t ping_timeout_ms; /* --ping-timeout DURATION, default 60s: hang up a silent peer */
     int max_conns;           /* --max-conns N, default 0 = only the open-file limit */
-    int max_conns_per_ip;    /* --max-conns-per-ip N, default 0 = unlimited */
+    int max_conns_per_ip;    /* --max-conns-per-ip N, default 256; 0 = unlimited */
     int64_t handshake_timeout_ms; /* --handshake-timeout DURATION, default 10s */
-    int64_t idle_timeout_ms; /* --idle-timeout DURATION, default 0 = off: close a conn that never
-                                subscribes */
-    int64_t shutdown_timeout_ms; /* --shutdown-timeout DURATION, default 4s */
+    int64_t idle_timeout_ms;      /* --idle-timeout DURATION, default 60s (0 = off): close a conn
+                                     without subscriptions */
+    int64_t shutdown_timeout_ms;  /* --shutdown-timeout DURATION, default 4s */
 
     /* NATS and the stream */
     char **nats_urls; /* --nats URL[,URL...], default nats://127.0.0.1:4222 */
@@ -63,9 +63,15 @@ typedef struct wsg_config {
     /* security */
     char *jwt_secret;       /* --jwt-secret FILE */
     char *jwt_public_key;   /* --jwt-public-key FILE */
+    char *jwt_audience;     /* --jwt-audience TEXT: required in "aud" */
+    char *jwt_issuer;       /* --jwt-issuer TEXT: required as "iss" */
+    bool jwt_es256_low_s;   /* --jwt-es256-low-s BOOL, default false: refuse high-S ES256 */
     char **allowed_origins; /* --allowed-origins LIST */
     size_t allowed_origin_count;
-    char *tls_cert; /* --tls-cert FILE, --tls-key FILE */
+    char **public_hosts; /* --public-host LIST: names of the gateway (default origin policy) */
+    size_t public_host_count;
+    bool metrics_auth; /* --metrics-auth BOOL, default false: /metrics needs a token too */
+    char *tls_cert;    /* --tls-cert FILE, --tls-key FILE */
     char *tls_key;
 
     /* logs */

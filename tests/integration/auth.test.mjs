@@ -4,7 +4,7 @@
 // connection, and tokens never written to the gateway's log.
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { test, before, after, startNats, startGateway, connect, natsClient, publish, pollUntil, withTimeout, mkTmp, rmTmp, ms } from '../lib/harness.mjs';
+import { test, before, after, startNats, startGateway, runGateway, connect, natsClient, publish, pollUntil, withTimeout, mkTmp, rmTmp, ms } from '../lib/harness.mjs';
 import { mint, nowS, b64url, sign, randomSecret, rsaKeyPair, ecKeyPair, writeKeyFile } from '../lib/jwt.mjs';
 
 let nats;
@@ -299,6 +299,40 @@ test('exp passing on a live connection closes it with 4002', async (t) => {
   // A connection whose token is still valid is untouched.
   await other.ping();
   assert.equal(other.closeInfo, null);
+});
+
+test('a huge exp (1e16) is valid, not an overflow: the connection outlives a 4002 tick', async (t) => {
+  const far = await accepted(t, gwHS, hs({ exp: 1e16, subs: ['license.>'] }));
+  // A token expiring now is closed by the once-a-second check; the far one
+  // went through that same check and stays open.
+  const soon = await accepted(t, gwHS, hs({ exp: nowS() + 1, subs: ['license.>'] }));
+  assert.equal((await withTimeout(soon.closed, ms(9000), 'close 4002 after exp')).code, 4002);
+  await far.ping();
+  assert.equal(far.closeInfo, null, 'exp 1e16 must not close the connection');
+});
+
+// ---------------------------------------------------------------- issuer policy
+
+test('an HS256 secret shorter than 32 bytes stops start-up with one clear line', async () => {
+  const short = writeKeyFile(dir, 'short', 'only-31-bytes-of-secret-0123456\n');
+  const r = await runGateway(['--listen', '127.0.0.1:0', '--jwt-secret', short, '--log-format', 'json']);
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr + r.stdout, /32 bytes/);
+  assert.ok(r.stderr.includes(short), `names the file: ${r.stderr}`);
+  assert.ok(!r.stderr.includes('only-31-bytes'), 'the secret is not printed');
+});
+
+test('--jwt-audience / --jwt-issuer: a token must name the audience and the issuer', async (t) => {
+  const secretFile = writeKeyFile(dir, 'secret-aud', secret);
+  const g = await startGateway({ natsUrl: nats.url, name: 'wsgate-aud', args: ['--jwt-secret', secretFile, '--jwt-audience', 'wsgate', '--jwt-issuer', 'https://idp.example'] });
+  t.after(() => g.stop());
+  const iss = 'https://idp.example';
+  await accepted(t, g, hs({ aud: 'wsgate', iss, subs: ['license.>'] }));
+  await accepted(t, g, hs({ aud: ['api', 'wsgate'], iss }));
+  await expect401(g, { headers: bearer(hs({ iss })) }, 'wrong audience');
+  await expect401(g, { headers: bearer(hs({ aud: 'api', iss })) }, 'wrong audience');
+  await expect401(g, { headers: bearer(hs({ aud: 'wsgate' })) }, 'wrong issuer');
+  await expect401(g, { headers: bearer(hs({ aud: 'wsgate', iss: 'https://evil.example' })) }, 'wrong issuer');
 });
 
 // ---------------------------------------------------------------- logs

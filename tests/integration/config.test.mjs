@@ -59,6 +59,12 @@ test('--help prints every option to stdout and exits 0', async () => {
   }
 });
 
+test('--help documents the protective defaults: 256 connections per address, 60s idle timeout', async () => {
+  const r = await runGateway(['--help']);
+  assert.match(r.stdout, /--max-conns-per-ip N .*default 256\)/);
+  assert.match(r.stdout, /--idle-timeout DURATION .*default 60s\)/);
+});
+
 test('--version prints the version to stdout and exits 0', async () => {
   const r = await runGateway(['--version']);
   assert.equal(r.code, 0, r.stderr);

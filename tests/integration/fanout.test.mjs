@@ -13,7 +13,7 @@ let pub;
 
 before(async () => {
   nats = await startNats();
-  gw = await startGateway({ natsUrl: nats.url });
+  gw = await startGateway({ natsUrl: nats.url, args: ['--max-conns-per-ip', '0'] }); // 500 clients from one address
   pub = await natsClient(nats.url);
 });
 

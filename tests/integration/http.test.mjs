@@ -1,6 +1,10 @@
 // http.test.mjs: the plain HTTP endpoints on the gateway's port.
 import assert from 'node:assert/strict';
-import { test, before, after, startNats, startGateway, connect, httpGet, getMetrics, metricValue, pollUntil } from '../lib/harness.mjs';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { test, before, after, startNats, startGateway, connect, httpGet, getMetrics, metricValue, pollUntil, mkTmp, rmTmp } from '../lib/harness.mjs';
 
 let nats;
 let gw;
@@ -93,4 +97,95 @@ test('an unknown path is 404', async () => {
   assert.equal(r.status, 404);
   const r2 = await httpGet(`${gw.url}/api/batches/no-such-batch`);
   assert.equal(r2.status, 404);
+});
+
+/** Resident memory of a process in KiB (Linux /proc). */
+function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]);
+}
+
+/** n requests of `method` on `paths` (in turn) over one keep-alive connection; resolves the statuses seen. */
+async function keepAliveRequests(url, method, paths, n, headers = {}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const sockets = new Set();
+  const statuses = new Set();
+  try {
+    for (let i = 0; i < n; i++) {
+      await new Promise((resolve, reject) => {
+        const req = http.request(`${url}${paths[i % paths.length]}`, { method, agent, headers }, (res) => {
+          sockets.add(res.socket);
+          statuses.add(res.statusCode);
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    }
+  } finally {
+    agent.destroy();
+  }
+  assert.equal(sockets.size, 1, 'all requests went over one keep-alive connection');
+  return statuses;
+}
+
+test('HEAD and 304 on a keep-alive connection do not leak the response', { timeout: 180000 }, async (t) => {
+  // Under AddressSanitizer freed memory waits in a quarantine (RSS grows
+  // anyway): turn it off so RSS shows leaks only (LeakSanitizer also checks
+  // at exit).
+  const asan = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=0', 'thread_local_quarantine_size_kb=0'].filter(Boolean).join(':');
+  const g = await startGateway({ natsUrl: nats.url, name: 'wsgate-head', env: { ASAN_OPTIONS: asan } });
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await g.stop();
+  });
+  const etag = (await httpGet(`${g.url}/`)).headers.get('etag');
+  assert.ok(etag, 'the dashboard has an ETag');
+  // Warm up (lws buffers, allocator arenas), then measure.
+  await keepAliveRequests(g.url, 'HEAD', ['/healthz', '/'], 500);
+  const before_ = rssKiB(g.pid);
+  // /metrics has the biggest body (about 8 KiB): HEAD built it and dropped it.
+  const heads = await keepAliveRequests(g.url, 'HEAD', ['/metrics', '/metrics', '/healthz', '/', '/metrics', '/nope'], 6000);
+  assert.ok(heads.has(200) && heads.has(404), [...heads].join(','));
+  const revalidated = await keepAliveRequests(g.url, 'GET', ['/'], 3000, { 'If-None-Match': etag });
+  assert.deepEqual([...revalidated], [304]);
+  const grown = rssKiB(g.pid) - before_;
+  t.diagnostic(`RSS grew by ${grown} KiB`);
+  // The leak was the whole response: 4,000 HEAD /metrics alone leaked ~30 MiB.
+  assert.ok(grown < 8 * 1024, `RSS grew by ${grown} KiB over 9,000 body-less responses`);
+  stopped = true;
+  // Under the sanitizer build LeakSanitizer makes a leaking gateway exit non-zero.
+  assert.equal(await g.stop(), 0, 'clean exit');
+});
+
+test('--web-root: no dotfiles, no symlinks out of the root, a FIFO does not block the service', { timeout: 120000 }, async (t) => {
+  const tmp = mkTmp('webroot');
+  t.after(() => rmTmp(tmp));
+  const root = path.join(tmp, 'root');
+  fs.mkdirSync(path.join(root, '.git'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'sub'));
+  fs.writeFileSync(path.join(root, 'index.html'), '<p>root</p>');
+  fs.writeFileSync(path.join(root, 'sub', 'app.js'), 'ok()');
+  fs.writeFileSync(path.join(root, '.env'), 'SECRET=1');
+  fs.writeFileSync(path.join(root, '.git', 'config'), '[core]');
+  fs.writeFileSync(path.join(root, 'sub', '.hidden.txt'), 'hidden');
+  fs.writeFileSync(path.join(tmp, 'outside.txt'), 'outside the root');
+  fs.symlinkSync(path.join(tmp, 'outside.txt'), path.join(root, 'out.txt'));
+  fs.symlinkSync(tmp, path.join(root, 'updir'));
+  fs.symlinkSync(path.join(root, 'sub', 'app.js'), path.join(root, 'inside.js'));
+  execFileSync('mkfifo', [path.join(root, 'pipe.txt')]);
+  const g = await startGateway({ natsUrl: nats.url, name: 'wsgate-webroot', args: ['--web-root', root] });
+  t.after(() => g.stop());
+
+  const get = (p) => httpGet(`${g.url}${p}`, { timeoutMs: 5000 });
+  assert.equal((await get('/')).text, '<p>root</p>');
+  assert.equal((await get('/sub/app.js')).text, 'ok()');
+  assert.equal((await get('/inside.js')).text, 'ok()', 'a link that stays inside the root is served');
+  for (const p of ['/.env', '/.git/config', '/sub/.hidden.txt', '/out.txt', '/updir/outside.txt', '/sub', '/pipe.txt']) {
+    const r = await get(p);
+    assert.equal(r.status, 404, `${p}: ${r.status} ${r.text}`);
+  }
+  // The FIFO was opened without blocking: the service thread still answers.
+  assert.equal((await get('/healthz')).status, 200);
 });

@@ -1,6 +1,7 @@
 // limits.test.mjs: who may upgrade and for how long (PROTOCOL.md
 // "Authentication" Origin policy, and the connection limits): the Origin
-// allow-list and its default, --max-conns-per-ip, --max-conns,
+// allow-list and its default (loopback, --public-host, never the Host
+// header), --max-conns-per-ip, --max-conns,
 // --idle-timeout, --handshake-timeout and the request header size limit.
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -14,22 +15,24 @@ let gwPerIp; // --max-conns-per-ip 3
 let gwMax; // --max-conns 2
 let gwIdle; // --idle-timeout 2s
 let gwHandshake; // --handshake-timeout 2s
+let gwPublic; // --public-host gw.example
 
 before(async () => {
   nats = await startNats();
   const start = (name, args) => startGateway({ natsUrl: nats.url, name, args });
-  [gwDefault, gwAllow, gwPerIp, gwMax, gwIdle, gwHandshake] = await Promise.all([
+  [gwDefault, gwAllow, gwPerIp, gwMax, gwIdle, gwHandshake, gwPublic] = await Promise.all([
     start('wsgate-default', []),
     start('wsgate-allow', ['--allowed-origins', 'https://app.example']),
     start('wsgate-per-ip', ['--max-conns-per-ip', '3']),
     start('wsgate-max', ['--max-conns', '2']),
     start('wsgate-idle', ['--idle-timeout', '2s']),
     start('wsgate-handshake', ['--handshake-timeout', '2s']),
+    start('wsgate-public', ['--public-host', 'gw.example']),
   ]);
 });
 
 after(async () => {
-  for (const g of [gwDefault, gwAllow, gwPerIp, gwMax, gwIdle, gwHandshake]) if (g) await g.stop();
+  for (const g of [gwDefault, gwAllow, gwPerIp, gwMax, gwIdle, gwHandshake, gwPublic]) if (g) await g.stop();
   await nats?.stop();
 });
 
@@ -88,11 +91,21 @@ test('Origin, default policy: a host name that merely starts with "127." is not 
   await expectStatus(t, gwDefault.wsUrl, { Origin: 'http://127.1.2.3:9000' }, 101, '127.1.2.3 is loopback');
 });
 
-test('Origin, default policy: same host as the Host header is accepted', async (t) => {
+test('Origin, default policy: the Host header does not make an origin "same host" (DNS rebinding)', async (t) => {
   const g = gwDefault;
-  await expectStatus(t, g.wsUrl, { Host: 'gw.example', Origin: 'https://gw.example' }, 101, 'Origin host == Host');
-  await expectStatus(t, g.wsUrl, { Host: 'gw.example:8443', Origin: 'https://gw.example:8443' }, 101, 'with a port');
-  await expectStatus(t, g.wsUrl, { Host: 'gw.example', Origin: 'https://other.example' }, 403, 'another host');
+  // A page of evil.example whose name the attacker re-pointed at the gateway:
+  // the browser sends the attacker's name in both Host and Origin.
+  await expectStatus(t, g.wsUrl, { Host: `evil.example:${g.port}`, Origin: `http://evil.example:${g.port}` }, 403, 'rebinding: Origin host == Host');
+  await expectStatus(t, g.wsUrl, { Host: 'gw.example', Origin: 'https://gw.example' }, 403, 'a name the gateway was not given');
+});
+
+test('Origin, default policy: the address the client connected to and --public-host names are the same host', async (t) => {
+  const g = gwPublic;
+  await expectStatus(t, g.wsUrl, { Host: 'gw.example', Origin: 'https://gw.example' }, 101, '--public-host gw.example');
+  await expectStatus(t, g.wsUrl, { Host: 'other', Origin: 'https://GW.example:8443' }, 101, 'any port and case, whatever the Host');
+  await expectStatus(t, g.wsUrl, { Origin: 'https://app.gw.example' }, 403, 'a subdomain is another host');
+  await expectStatus(t, g.wsUrl, { Host: `evil.example:${g.port}`, Origin: `http://evil.example:${g.port}` }, 403, 'rebinding');
+  await expectStatus(t, gwDefault.wsUrl, { Origin: `http://127.0.0.1:${gwDefault.port}` }, 101, 'the listening address');
 });
 
 test('Origin with --allowed-origins https://app.example: only that origin (or none) is accepted', async (t) => {
@@ -139,6 +152,22 @@ test('--max-conns-per-ip 3: 6 simultaneous upgrades give exactly 3 connections',
   assert.equal(statuses.filter((s) => s === 101).length, 3, `statuses: ${statuses.join(', ')}`);
   assert.equal(statuses.filter((s) => s === 503).length, 3, `statuses: ${statuses.join(', ')}`);
   for (const r of results) if (r.status === 'fulfilled' && r.value.client) await r.value.client.close();
+});
+
+test('defaults of a fresh install: at most 256 connections per address', { timeout: 120000 }, async (t) => {
+  const g = gwDefault; // started without any limit flag
+  const open = [];
+  t.after(() => Promise.all(open.map((c) => c.close())));
+  for (let i = 0; i < 256; i += 32) {
+    const batch = await Promise.all(Array.from({ length: 32 }, () => attempt(t, g.wsUrl)));
+    for (const r of batch) {
+      assert.equal(r.status, 101, `connection ${open.length + 1} of 256`);
+      open.push(r.client);
+    }
+  }
+  await expectStatus(t, g.wsUrl, {}, 503, 'the 257th connection from one address');
+  await open.pop().close();
+  await pollUntil(async () => (await attempt(t, g.wsUrl)).status === 101, { timeoutMs: ms(5000), message: 'a slot after closing one' });
 });
 
 test('--max-conns 2: the 3rd connection is refused with 503', async (t) => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { connect as natsConnect } from 'nats';
@@ -84,6 +85,39 @@ test('https:// GET /healthz works, over TLS 1.2+', async () => {
   assert.equal(r.status, 200);
   assert.deepEqual(JSON.parse(r.text), { status: 'ok' });
   assert.match(r.protocol ?? '', /^TLSv1\.[23]$/);
+});
+
+/** A raw TLS handshake with client options; resolves {protocol, cipher} or {error}. */
+function handshake(opts) {
+  return withTimeout(
+    new Promise((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port: gwTls.port, ca, servername: 'localhost', ...opts }, () => {
+        const r = { protocol: s.getProtocol(), cipher: s.getCipher()?.name };
+        s.end();
+        resolve(r);
+      });
+      s.on('error', (e) => resolve({ error: e.code || e.message }));
+    }),
+    ms(10000),
+    'TLS handshake',
+  );
+}
+
+test('TLS 1.2 is the minimum, and TLS 1.2 suites without forward secrecy are refused', async () => {
+  // The client side allows the old versions and suites (seclevel 0), so any refusal is the gateway's.
+  const old = { ciphers: 'ALL:@SECLEVEL=0' };
+  for (const v of ['TLSv1', 'TLSv1.1']) {
+    const r = await handshake({ ...old, minVersion: v, maxVersion: v });
+    assert.ok(r.error, `${v} must be refused: ${JSON.stringify(r)}`);
+  }
+  for (const c of ['AES128-SHA', 'AES256-GCM-SHA384', 'AES128-GCM-SHA256', 'ECDHE-RSA-AES128-SHA']) {
+    const r = await handshake({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: `${c}:@SECLEVEL=0` });
+    assert.ok(r.error, `TLS 1.2 with ${c} must be refused: ${JSON.stringify(r)}`);
+  }
+  const fs12 = await handshake({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+  assert.equal(fs12.protocol, 'TLSv1.2', JSON.stringify(fs12));
+  assert.match(fs12.cipher, /^ECDHE-.*(GCM|CHACHA20)/, fs12.cipher);
+  assert.equal((await handshake({ minVersion: 'TLSv1.3' })).protocol, 'TLSv1.3');
 });
 
 test('a client that does not trust the certificate fails the handshake', async () => {

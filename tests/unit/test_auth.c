@@ -19,7 +19,7 @@
 
 #define NOW 1700000000LL
 
-static const char SECRET[] = "correct horse battery staple";
+static const char SECRET[] = "correct horse battery staple, 32+ bytes";
 
 /* Keys and the files auth_create reads, made once for the whole group. */
 static EVP_PKEY *rsa_key, *ec_key;
@@ -330,8 +330,9 @@ static void test_bad_signature_refused(void **state)
     char *t = mint_with(SIGN_HS256, "wrong", 5, default_header(SIGN_HS256), VALID);
     refuse(hs, t, "bad signature");
     free(t);
-    t = mint_with(SIGN_HS256, "correct horse battery staple\n", strlen(SECRET) + 1,
-                  default_header(SIGN_HS256), VALID);
+    char secret_nl[sizeof SECRET + 1];
+    snprintf(secret_nl, sizeof secret_nl, "%s\n", SECRET);
+    t = mint_with(SIGN_HS256, secret_nl, strlen(secret_nl), default_header(SIGN_HS256), VALID);
     refuse(hs, t, "bad signature");
     free(t);
 }
@@ -593,14 +594,117 @@ static void test_secret_without_newline(void **state)
     free(t);
     auth_destroy(a);
 
-    write_file(path, "key\n\n", 5);
+    write_file(path, "0123456789abcdef0123456789abcdef\n\n", 34);
     a = load(path, NULL);
     unlink(path);
-    t = mint_with(SIGN_HS256, "key\n", 4, default_header(SIGN_HS256), VALID);
+    t = mint_with(SIGN_HS256, "0123456789abcdef0123456789abcdef\n", 33, default_header(SIGN_HS256),
+                  VALID);
     accept(a, t, &c);
     auth_claims_clear(&c);
     free(t);
     auth_destroy(a);
+}
+
+static void test_secret_min_length(void **state)
+{
+    /* HS256 needs a 256-bit key: 31 bytes (plus the newline) are refused. */
+    char path[64];
+    write_file(path, "0123456789abcdef0123456789abcde\n", 32);
+    char err[256] = "";
+    assert_null(auth_create(path, NULL, err, sizeof err));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "32 bytes"));
+    unlink(path);
+    write_file(path, "0123456789abcdef0123456789abcdef", 32);
+    auth_destroy(load(path, NULL));
+    unlink(path);
+}
+
+static void test_audience_and_issuer(void **state)
+{
+    auth *a = load(secret_path, NULL);
+    auth_set_policy(a, &(auth_policy){"wsgate", "https://idp.example", false});
+    const char *ok[] = {
+        "{\"exp\":1700003600,\"aud\":\"wsgate\",\"iss\":\"https://idp.example\"}",
+        "{\"exp\":1700003600,\"aud\":[\"other\",\"wsgate\"],\"iss\":\"https://idp.example\"}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        char *t = mint(SIGN_HS256, ok[i]);
+        auth_claims c;
+        accept(a, t, &c);
+        auth_claims_clear(&c);
+        free(t);
+    }
+    refuse_minted(a, SIGN_HS256, "{\"exp\":1700003600,\"iss\":\"https://idp.example\"}",
+                  "wrong audience");
+    refuse_minted(a, SIGN_HS256,
+                  "{\"exp\":1700003600,\"aud\":\"other\",\"iss\":\"https://idp.example\"}",
+                  "wrong audience");
+    refuse_minted(a, SIGN_HS256,
+                  "{\"exp\":1700003600,\"aud\":[1,\"x\"],\"iss\":\"https://idp.example\"}",
+                  "wrong audience");
+    refuse_minted(a, SIGN_HS256, "{\"exp\":1700003600,\"aud\":\"wsgate\"}", "wrong issuer");
+    refuse_minted(a, SIGN_HS256,
+                  "{\"exp\":1700003600,\"aud\":\"wsgate\",\"iss\":\"https://evil.example\"}",
+                  "wrong issuer");
+    /* Without a policy neither claim is looked at. */
+    char *t = mint(SIGN_HS256, "{\"exp\":1700003600,\"aud\":\"other\",\"iss\":7}");
+    auth_claims c;
+    accept(hs, t, &c);
+    auth_claims_clear(&c);
+    free(t);
+    auth_destroy(a);
+}
+
+/* An ES256 token for VALID whose S is the low (S <= n/2) or the high one of
+ * the pair {S, n - S}: both verify as ECDSA. */
+static char *mint_es256_s(bool high)
+{
+    const char *header = default_header(SIGN_ES256);
+    char *h = b64url((const unsigned char *)header, strlen(header));
+    char *p = b64url((const unsigned char *)VALID, strlen(VALID));
+    char input[1024];
+    snprintf(input, sizeof input, "%s.%s", h, p);
+    unsigned char sig[512];
+    assert_int_equal(sign(SIGN_ES256, NULL, 0, input, sig), 64);
+    BIGNUM *n = NULL, *s = BN_bin2bn(sig + 32, 32, NULL), *other = BN_new();
+    assert_true(BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551") >
+                0);
+    assert_int_equal(BN_sub(other, n, s), 1);
+    const BIGNUM *low = BN_cmp(s, other) < 0 ? s : other, *high_s = low == s ? other : s;
+    assert_int_equal(BN_bn2binpad(high ? high_s : low, sig + 32, 32), 32);
+    BN_free(n);
+    BN_free(s);
+    BN_free(other);
+    char *sb = b64url(sig, 64);
+    size_t tn = strlen(input) + strlen(sb) + 2;
+    char *token = malloc(tn);
+    snprintf(token, tn, "%s.%s", input, sb);
+    free(h);
+    free(p);
+    free(sb);
+    return token;
+}
+
+static void test_es256_high_s(void **state)
+{
+    auth *strict = load(NULL, ec_path);
+    auth_set_policy(strict, &(auth_policy){NULL, NULL, true});
+    for (int i = 0; i < 8; i++) { /* fresh signatures: each a new random pair */
+        char *lo = mint_es256_s(false), *hi = mint_es256_s(true);
+        auth_claims c;
+        accept(strict, lo, &c);
+        auth_claims_clear(&c);
+        refuse(strict, hi, "bad signature");
+        /* By default both spellings verify (common signers do not normalize S). */
+        accept(es, lo, &c);
+        auth_claims_clear(&c);
+        accept(es, hi, &c);
+        auth_claims_clear(&c);
+        free(lo);
+        free(hi);
+    }
+    auth_destroy(strict);
 }
 
 int main(void)
@@ -613,6 +717,8 @@ int main(void)
         cmocka_unit_test(test_token_size_limit),      cmocka_unit_test(test_time_claims),
         cmocka_unit_test(test_claim_types),           cmocka_unit_test(test_subs_containment),
         cmocka_unit_test(test_create_errors),         cmocka_unit_test(test_secret_without_newline),
+        cmocka_unit_test(test_secret_min_length),     cmocka_unit_test(test_audience_and_issuer),
+        cmocka_unit_test(test_es256_high_s),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,7 +67,7 @@ static json_t *get(batches *b, const char *id, int64_t now_ms)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, id, now_ms, &s), 0);
+    assert_int_equal(batches_get_json(b, id, now_ms, NULL, NULL, &s), 0);
     json_t *j = parse(sbuf_str(&s));
     sbuf_free(&s);
     assert_true(json_is_object(j));
@@ -78,7 +78,7 @@ static json_t *list(batches *b, int64_t now_ms)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    batches_list_json(b, now_ms, &s);
+    batches_list_json(b, now_ms, NULL, NULL, &s);
     json_t *j = parse(sbuf_str(&s));
     sbuf_free(&s);
     assert_true(json_is_array(j));
@@ -90,8 +90,8 @@ static char *snapshot(batches *b, int64_t now_ms)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    batches_list_json(b, now_ms, &s);
-    batches_verifications_json(b, &s);
+    batches_list_json(b, now_ms, NULL, NULL, &s);
+    batches_verifications_json(b, NULL, NULL, &s);
     char *text = strdup(sbuf_str(&s));
     sbuf_free(&s);
     return text;
@@ -498,7 +498,7 @@ static void test_expiry_after_retention(void **state)
     batches_tick(b, T0 + 1000 + 300000);
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, "e", T0, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, "e", T0, NULL, NULL, &s), -ENOENT);
     assert_int_equal(s.len, 0);
     sbuf_free(&s);
     /* A running (even stalled) batch is kept. */
@@ -579,7 +579,7 @@ static char *verifications(batches *b)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    batches_verifications_json(b, &s);
+    batches_verifications_json(b, NULL, NULL, &s);
     char *text = strdup(sbuf_str(&s));
     sbuf_free(&s);
     return text;
@@ -816,8 +816,8 @@ static void test_json_shape(void **state)
     /* No batch "other" was created. */
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, "other", T0, &s), -ENOENT);
-    assert_int_equal(batches_get_json(b, NULL, T0, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, "other", T0, NULL, NULL, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, NULL, T0, NULL, NULL, &s), -ENOENT);
     sbuf_free(&s);
     batches_destroy(b);
 }
@@ -873,7 +873,7 @@ static void test_reset(void **state)
     free(text);
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, "a", T0, &s), -ENOENT);
+    assert_int_equal(batches_get_json(b, "a", T0, NULL, NULL, &s), -ENOENT);
     sbuf_free(&s);
     /* Usable again; the old license ids are forgotten. */
     license(b, "a", "assigned", "L1", 0, 1, T0);
@@ -900,7 +900,7 @@ static int exists(batches *b, const char *id)
 {
     sbuf s;
     sbuf_init(&s, 0);
-    int rc = batches_get_json(b, id, T0, &s);
+    int rc = batches_get_json(b, id, T0, NULL, NULL, &s);
     sbuf_free(&s);
     return rc == 0;
 }
@@ -986,7 +986,7 @@ static void test_many_workers_bounded_view(void **state)
     license(b, "wide", "assigned", "L3", 5, 4, T0);
     sbuf s;
     sbuf_init(&s, 0);
-    assert_int_equal(batches_get_json(b, "wide", T0, &s), 0);
+    assert_int_equal(batches_get_json(b, "wide", T0, NULL, NULL, &s), 0);
     assert_true(s.len < 4096);
     sbuf_free(&s);
     json_t *j = get(b, "wide", T0);
@@ -1109,7 +1109,7 @@ static void test_summary(void **state)
     feed(b, "batch.r.progress", 4, T0 + 70000, "{\"done\":10,\"failed\":0}");
     sbuf s;
     sbuf_init(&s, 0);
-    batches_summary_json(b, T0 + 70000, &s);
+    batches_summary_json(b, T0 + 70000, NULL, NULL, &s);
     json_t *j = parse(sbuf_str(&s));
     sbuf_free(&s);
     assert_int_equal(num(j, "batches"), 3);

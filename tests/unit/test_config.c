@@ -102,9 +102,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.heartbeat_ms, 25000);
     assert_int_equal(c.ping_timeout_ms, 60000);
     assert_int_equal(c.max_conns, 0);
-    assert_int_equal(c.max_conns_per_ip, 0);
+    assert_int_equal(c.max_conns_per_ip, 256);
     assert_int_equal(c.handshake_timeout_ms, 10000);
-    assert_int_equal(c.idle_timeout_ms, 0);
+    assert_int_equal(c.idle_timeout_ms, 60000);
     assert_int_equal(c.shutdown_timeout_ms, 4000);
 
     assert_int_equal(c.nats_url_count, 1);
@@ -299,6 +299,15 @@ static void test_lists(void **state)
         load_bad("--nats", bad_urls[i], "nats:// or tls://");
     load_bad("--allowed-origins", "a,,b", "without empty items");
     load_bad("--allowed-origins", "", "without empty items");
+
+    load_ok(&c, "--public-host", "gw.example, 10.0.0.5,[2001:db8::1]");
+    assert_int_equal(c.public_host_count, 3);
+    assert_string_equal(c.public_hosts[1], "10.0.0.5");
+    config_free(&c);
+    const char *bad_hosts[] = {
+        "https://gw.example", "gw.example:8443", "gw.example/x", "[::1", ".gw", "a b", "[g::1]"};
+    for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++)
+        load_bad("--public-host", bad_hosts[i], "host names or addresses");
 }
 
 static void test_subjects_and_stream(void **state)
@@ -669,6 +678,40 @@ static void test_cross_checks(void **state)
     assert_int_equal(load(&c, jwt, no_env), CONFIG_ERROR);
     expect_in_err("--jwt-secret", "--jwt-public-key", NULL);
     assert_true(all_zero(&c));
+
+    char *metrics_alone[] = {"wsgate", "--metrics-auth", "true", NULL};
+    assert_int_equal(load(&c, metrics_alone, no_env), CONFIG_ERROR);
+    expect_in_err("--metrics-auth", "--jwt-secret", NULL);
+    char *metrics[] = {"wsgate", "--metrics-auth", "on", "--jwt-secret", "/s", NULL};
+    assert_int_equal(load(&c, metrics, no_env), CONFIG_OK);
+    assert_true(c.metrics_auth);
+    config_free(&c);
+    char *metrics_off[] = {"wsgate", "--metrics-auth", "false", NULL};
+    assert_int_equal(load(&c, metrics_off, no_env), CONFIG_OK);
+    assert_false(c.metrics_auth);
+    config_free(&c);
+    load_bad("--metrics-auth", "maybe", "true or false");
+    char *aud_alone[] = {"wsgate", "--jwt-audience", "wsgate", NULL};
+    assert_int_equal(load(&c, aud_alone, no_env), CONFIG_ERROR);
+    expect_in_err("--jwt-audience", "--jwt-secret", NULL);
+    char *iss_alone[] = {"wsgate", "--jwt-issuer", "https://idp", NULL};
+    assert_int_equal(load(&c, iss_alone, no_env), CONFIG_ERROR);
+    expect_in_err("--jwt-issuer", "--jwt-public-key", NULL);
+    char *jwt_policy[] = {"wsgate", "--jwt-public-key",
+                          "/p",     "--jwt-audience",
+                          "a",      "--jwt-issuer",
+                          "i",      "--jwt-es256-low-s",
+                          "yes",    NULL};
+    assert_int_equal(load(&c, jwt_policy, no_env), CONFIG_OK);
+    assert_string_equal(c.jwt_audience, "a");
+    assert_string_equal(c.jwt_issuer, "i");
+    assert_true(c.jwt_es256_low_s);
+    config_free(&c);
+    char *file[] = {"wsgate", "--config",
+                    write_file("{\"metrics-auth\": true, \"jwt-secret\": \"/s\"}"), NULL};
+    assert_int_equal(load(&c, file, no_env), CONFIG_OK);
+    assert_true(c.metrics_auth);
+    config_free(&c);
 
     char *tls[] = {"wsgate", "--tls-cert", "/c", NULL};
     assert_int_equal(load(&c, tls, no_env), CONFIG_ERROR);

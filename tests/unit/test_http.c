@@ -62,10 +62,17 @@ static int teardown(void **state)
     return 0;
 }
 
-/* GET path; returns the status and leaves the response in resp (caller frees). */
-static int get(fixture *fx, const char *path, const char *inm, http_response *resp)
+/* GET target ("path" or "path?args"); returns the status and leaves the
+ * response in resp (caller frees). */
+static int get(fixture *fx, const char *target, const char *inm, http_response *resp)
 {
-    http_handle(&fx->h, path, inm, resp);
+    char path[2048];
+    snprintf(path, sizeof(path), "%s", target);
+    char *mark = strchr(path, '?');
+    if (mark)
+        *mark++ = '\0';
+    http_request req = {.path = path, .query = mark, .if_none_match = inm};
+    http_handle(&fx->h, &req, resp);
     return resp->status;
 }
 

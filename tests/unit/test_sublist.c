@@ -9,6 +9,7 @@
 #include "wsgate/sublist.h"
 #include "wsgate/xmalloc.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,6 +594,57 @@ static void test_random_vs_brute_force(void **state)
     sublist_destroy(sl);
 }
 
+/* Bytes the allocator has handed out and not taken back. */
+static size_t heap_in_use(void)
+{
+    return mallinfo2().uordblks;
+}
+
+/* With many wildcard subscribers every cached result holds all of them: the
+ * cache must stay bounded in bytes, not only in subjects. 2,000 owners of ">"
+ * and 4,096 distinct subjects were 64 MiB of cached results. */
+static void test_cache_bytes_bounded(void **state)
+{
+    sublist *sl = sublist_create();
+    enum { OWNERS = 2000, SUBJECTS = 4096 };
+    for (int i = 1; i <= OWNERS; i++)
+        sublist_insert(sl, i % 2 ? ">" : "s.*", OWNER(i));
+    size_t before = heap_in_use();
+    char subject[32];
+    for (int i = 0; i < SUBJECTS; i++) {
+        snprintf(subject, sizeof subject, "s.%d", i);
+        assert_int_equal(sublist_match(sl, subject)->count, OWNERS);
+    }
+    size_t grown = heap_in_use() - before;
+    if (grown > 16u << 20)
+        fail_msg("the match cache grew by %zu bytes", grown);
+    /* Still a cache: a subject matched again is a hit. */
+    size_t hits, hits2;
+    sublist_cache_stats(sl, &hits, NULL);
+    assert_int_equal(sublist_match(sl, subject)->count, OWNERS);
+    sublist_cache_stats(sl, &hits2, NULL);
+    assert_int_equal(hits2, hits + 1);
+    sublist_destroy(sl);
+}
+
+/* A result too big for the cache is still right, and stays valid until the next match. */
+static void test_cache_big_result(void **state)
+{
+    sublist *sl = sublist_create();
+    enum { OWNERS = 140000 }; /* 1.1 MB of owners: above the per-result limit */
+    for (int i = 1; i <= OWNERS; i++)
+        sublist_insert(sl, "big.>", OWNER(i));
+    const sublist_result *r = sublist_match(sl, "big.one");
+    assert_int_equal(r->count, OWNERS);
+    size_t sum = 0;
+    for (size_t i = 0; i < r->count; i++)
+        sum += (size_t)(uintptr_t)r->owners[i];
+    assert_int_equal(sum, (size_t)OWNERS * (OWNERS + 1) / 2);
+    assert_int_equal(sublist_match(sl, "big.one")->count, OWNERS);
+    assert_int_equal(sublist_match(sl, "other")->count, 0);
+    sublist_destroy(sl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +665,8 @@ int main(void)
         cmocka_unit_test(test_invalid_subject),
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_random_vs_brute_force),
+        cmocka_unit_test(test_cache_bytes_bounded),
+        cmocka_unit_test(test_cache_big_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@ done
 
 build=$root/build-fuzz
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DWSGATE_FUZZ=ON -DWSGATE_SANITIZE=ON -DWSGATE_TESTS=OFF >/dev/null
+  -DWSGATE_FUZZ=ON -DWSGATE_SANITIZE=ON -DWSGATE_TESTS=OFF -DWSGATE_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
 status=0

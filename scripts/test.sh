@@ -7,12 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build
-cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSGATE_WERROR=ON)
 ctest_args=()
 browser=1
 for arg in "$@"; do
   case "$arg" in
-    --sanitize) build=build-asan; cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DWSGATE_SANITIZE=ON) ;;
+    --sanitize) build=build-asan; cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DWSGATE_SANITIZE=ON -DWSGATE_WERROR=ON) ;;
     --no-browser) browser=0 ;;
     *) echo "usage: $0 [--sanitize] [--no-browser]" >&2; exit 2 ;;
   esac

@@ -1,6 +1,7 @@
 /* batches.c: live batch and verification state from the events of EVENTS.md (see batches.h). */
 #include "wsgate/batches.h"
 
+#include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
@@ -235,14 +236,11 @@ static int ts_parse(const char *s, int64_t *out)
 /* Append ms (0..TS_MAX) as a quoted RFC 3339 UTC time with milliseconds. */
 static void ts_json(sbuf *out, int64_t ms)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm)) {
+    char ts[TIMEFMT_MAX];
+    if (timefmt_ms(ms, ts) < 0)
         sbuf_puts(out, "null");
-        return;
-    }
-    sbuf_printf(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    else
+        sbuf_printf(out, "\"%s\"", ts);
 }
 
 /* ---- the set of license ids of a batch ---- */

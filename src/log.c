@@ -1,6 +1,8 @@
 /* log.c: structured log lines (JSON or text) on stderr, one write(2) each. */
 #include "wsgate/log.h"
 
+#include "wsgate/timefmt.h"
+
 #include <libwebsockets.h>
 
 #include <errno.h>
@@ -179,18 +181,6 @@ static void log_put_field(struct log_line *l, const char *key, const char *value
     }
 }
 
-/* "2026-11-27T07:40:12.118Z" into out (at least 32 bytes). */
-static void log_timestamp(char *out, size_t outlen)
-{
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, outlen - n, ".%03ldZ", ts.tv_nsec / 1000000L);
-}
-
 static bool log_use_json(void)
 {
     int f = atomic_load(&log_format);
@@ -297,7 +287,7 @@ int log_format_parse(const char *s, enum log_format *out)
 void log_event(enum log_level level, const char *event, ...)
 {
     struct log_line l;
-    char ts[32];
+    char ts[TIMEFMT_MAX];
     va_list ap;
 
     if ((int)level < atomic_load(&log_min_level) || (int)level < LOG_DEBUG ||
@@ -307,7 +297,7 @@ void log_event(enum log_level level, const char *event, ...)
     l.limit = sizeof(l.buf) - LOG_TAIL_ROOM;
     l.json = log_use_json();
     l.full = false;
-    log_timestamp(ts, sizeof(ts));
+    timefmt_now(ts);
 
     if (l.json) {
         log_puts(&l, "{\"ts\":\"");

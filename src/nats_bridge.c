@@ -13,6 +13,7 @@
 
 #include "wsgate/log.h"
 #include "wsgate/protocol.h"
+#include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
@@ -65,23 +66,6 @@ struct nats_bridge {
     jsCtx *js;
     natsSubscription *live;
 };
-
-void nats_bridge_format_time(int64_t ns, char *out, size_t outlen)
-{
-    time_t secs = (time_t)(ns / 1000000000);
-    long frac = (long)(ns % 1000000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char date[32], digits[16] = "";
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac) {
-        snprintf(digits, sizeof(digits), ".%09ld", frac);
-        size_t n = strlen(digits);
-        while (digits[n - 1] == '0')
-            digits[--n] = '\0';
-    }
-    snprintf(out, outlen, "%s%sZ", date, digits);
-}
 
 /* Append an event to the inbox and wake the service thread. Caller holds lock. */
 static void nats_bridge_push_locked(nats_bridge *nb, nb_event *ev)
@@ -311,7 +295,7 @@ static int nats_bridge_attach(nats_bridge *nb)
         return -EAGAIN;
     }
     char epoch[64];
-    nats_bridge_format_time(si->Created, epoch, sizeof(epoch));
+    timefmt_ns(si->Created, epoch);
     uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
 

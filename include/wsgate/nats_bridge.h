@@ -64,8 +64,4 @@ void nats_bridge_event_free(nb_event *ev);
 int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, uint64_t from_seq,
                        uint64_t to_seq);
 
-/* Format a UNIX time in ns as RFC 3339 UTC with up to 9 fraction digits,
- * trailing zeros trimmed (as JetStream prints it). */
-void nats_bridge_format_time(int64_t ns, char *out, size_t outlen);
-
 #endif

@@ -2,6 +2,7 @@
 #include "wsgate/batches.h"
 
 #include "wsgate/timefmt.h"
+#include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
@@ -148,13 +149,7 @@ static uint32_t str_hash(const char *s)
 /* A copy of s cut to at most max bytes, never inside a UTF-8 sequence. */
 static char *str_clip(const char *s, size_t max)
 {
-    size_t n = strlen(s);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    return xstrndup(s, n);
+    return xstrndup(s, utf8_clip(s, strlen(s), max));
 }
 
 /* ---- time ---- */

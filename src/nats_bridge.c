@@ -13,6 +13,7 @@
 
 #include "wsgate/log.h"
 #include "wsgate/protocol.h"
+#include "wsgate/subject.h"
 #include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
 
@@ -187,10 +188,15 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
     uint64_t seq = md->Sequence.Stream, cseq = md->Sequence.Consumer;
     nb_event *ev = xcalloc(1, sizeof(*ev));
     ev->kind = NB_MSG;
+    ev->seq = seq;
     ev->ts_ms = md->Timestamp / 1000000;
     const char *data = natsMsg_GetData(msg);
     int len = natsMsg_GetDataLength(msg);
-    ev->frame = protocol_msg(natsMsg_GetSubject(msg), seq, data ? data : "", (size_t)len);
+    /* Published data is untrusted: an invalid subject (bad bytes, bad UTF-8)
+     * gets no frame, only its seq reaches the service thread (no gap). */
+    const char *subject = natsMsg_GetSubject(msg);
+    if (subject_valid(subject))
+        ev->frame = protocol_msg(subject, seq, data ? data : "", (size_t)len);
     ev->payload = xmalloc((size_t)len + 1);
     memcpy(ev->payload, data ? data : "", (size_t)len);
     ev->payload[len] = '\0';

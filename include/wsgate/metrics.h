@@ -24,6 +24,7 @@ typedef struct wsg_metrics {
     uint64_t conflated;            /* queued last-value messages replaced */
     uint64_t replayed;             /* msg frames sent by replays */
     uint64_t bad_events;           /* events whose payload batch state could not use */
+    uint64_t invalid_subjects;     /* events published on an invalid subject: not delivered */
     uint64_t client_errors[PERR_COUNT];
     int nats_connected;                            /* gauge 0/1 */
     uint64_t stream_last_seq;                      /* gauge: last stream sequence seen */

@@ -26,7 +26,9 @@ typedef struct nb_event {
     struct nb_event *next;
     enum nb_kind kind;
     /* NB_MSG, NB_REPLAY_MSG */
-    wsg_frame *frame; /* encoded msg frame with one reference, handed to the taker */
+    uint64_t seq;     /* NB_MSG: the stream sequence, always set */
+    wsg_frame *frame; /* encoded msg frame with one reference, handed to the taker;
+                         NB_MSG: NULL when the subject is not subject_valid (only seq counts) */
     char *payload;    /* NB_MSG: copy of the raw payload (for batch state) */
     size_t payload_len;
     int64_t ts_ms; /* the stream's timestamp of the message */

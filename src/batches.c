@@ -1,6 +1,7 @@
 /* batches.c: live batch and verification state from the events of EVENTS.md (see batches.h). */
 #include "wsgate/batches.h"
 
+#include "wsgate/hash.h"
 #include "wsgate/timefmt.h"
 #include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
@@ -135,15 +136,6 @@ static int64_t max64(int64_t a, int64_t b)
 static int64_t clamp_ms(int64_t t)
 {
     return t < 0 ? 0 : t > TS_MAX ? TS_MAX : t;
-}
-
-/* FNV-1a. */
-static uint32_t str_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
 }
 
 /* A copy of s cut to at most max bytes, never inside a UTF-8 sequence. */
@@ -368,7 +360,7 @@ static void batch_license(batch *bt, const event *ev)
     uint8_t state = ev->type == EV_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
     bt->has_licenses = true;
     licset_reserve(&bt->licenses);
-    uint32_t hash = str_hash(ev->license_id);
+    uint32_t hash = (uint32_t)hash_str(ev->license_id);
     license *l = licset_slot(&bt->licenses, ev->license_id, hash);
     if (l->id) {
         if (l->state == LIC_ASSIGNED || state == LIC_FAILED)
@@ -533,7 +525,7 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *
 
 static batch *batches_find(const batches *b, const char *id)
 {
-    batch *bt = b->buckets[str_hash(id) & (b->nbuckets - 1)];
+    batch *bt = b->buckets[hash_str(id) & (b->nbuckets - 1)];
     while (bt && strcmp(bt->id, id) != 0)
         bt = bt->next;
     return bt;
@@ -541,7 +533,7 @@ static batch *batches_find(const batches *b, const char *id)
 
 static void batches_insert(batches *b, batch *bt)
 {
-    batch **slot = &b->buckets[str_hash(bt->id) & (b->nbuckets - 1)];
+    batch **slot = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
     bt->next = *slot;
     *slot = bt;
     b->count++;

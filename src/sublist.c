@@ -1,6 +1,7 @@
 /* sublist.c: the subscription index, a token trie with NATS wildcards and a match cache. */
 #include "wsgate/sublist.h"
 
+#include "wsgate/hash.h"
 #include "wsgate/subject.h"
 #include "wsgate/xmalloc.h"
 
@@ -102,21 +103,10 @@ struct sublist {
 
 /* ---- hashing and tokens ---- */
 
-/* FNV-1a over n bytes. */
-static uint64_t sublist_hash(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* Hash of a token, as stored in trie nodes. */
 static uint32_t sublist_token_hash(const char *s, size_t n)
 {
-    uint64_t h = sublist_hash(s, n);
+    uint64_t h = hash_bytes(s, n);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -515,7 +505,7 @@ void *sublist_entry_owner(const sublist_entry *e)
 const sublist_result *sublist_match(sublist *sl, const char *subject)
 {
     static const sublist_result none = {NULL, 0};
-    uint64_t hash = sublist_hash(subject, strlen(subject));
+    uint64_t hash = hash_str(subject);
     sublist_cached *c = sublist_cache_find(sl, subject, hash);
     if (c) {
         sl->hits++;

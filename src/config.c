@@ -356,6 +356,8 @@ static const struct opt options[] = {
     {"queue-bytes", &T_SIZE, "1MiB", "send queue bound per connection; close 4001 above",
      AT(queue_bytes), .min = 1024},
     {"max-subs", &T_INT, "256", "subscriptions per connection", AT(max_subs), .min = 1},
+    {"max-replays", &T_INT, "64", "resumes (sub with since) running at once, in all",
+     AT(max_replays), .min = 1},
     {"ops-rate", &T_RATE, "100", "client operations per second", AT(ops_rate)},
     {"ops-burst", &T_INT, "200", "client operation burst", AT(ops_burst), .min = 1},
     {"err-limit", &T_INT, "50", "err frames per --err-window before close 4003", AT(err_limit),

@@ -1,9 +1,10 @@
 /* conn.c: one WebSocket client: its queue of shared frames, its subscriptions, limits, closing.
  *
  * The queue holds references to frames that every recipient shares; a
- * connection never encodes or copies an event. Queue slots carry one tag
- * bit (the low bit of the pointer) marking frames that count toward the
- * slow-consumer bound ("live" frames); replies and replays do not. */
+ * connection never encodes or copies an event. Queue slots carry two tag
+ * bits in the low bits of the pointer: CONN_COUNTED for frames that count
+ * toward the slow-consumer bound (live and replayed frames; replies do not),
+ * CONN_LIVE for live frames, the only ones conflation may replace. */
 #include "wsgate/conn.h"
 
 #include "wsgate/log.h"
@@ -23,21 +24,27 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
  * lws_close_reason()", which also closes the socket at once). */
 #define CONN_WRITE_CLOSE ((enum lws_write_protocol)4)
 
-#define CONN_WRITE_BUDGET 64
-#define CONN_BATCH_BYTES  65536 /* most bytes of frames coalesced into one send() */
-#define CONN_SLOW_GRACE_MS                                                                         \
-    1000 /* over the queue bound this long (and not writable): 4001 */ /* frames written per       \
-                                                                          WRITEABLE, so one client \
-                                                                          can't hog the loop */
+#define CONN_WRITE_BUDGET  64 /* frames written per WRITEABLE, so one client can't hog the loop */
+#define CONN_BATCH_BYTES   65536 /* most bytes of frames coalesced into one send() */
+#define CONN_SLOW_GRACE_MS 1000  /* over the queue bound this long (and not writable): 4001 */
+#define CONN_CLOSE_DROP_MS 5000  /* a close the peer does not read: drop the socket after this */
+
+#define CONN_COUNTED ((uintptr_t)1) /* slot tag: counts toward the slow-consumer bound */
+#define CONN_LIVE    ((uintptr_t)2) /* slot tag: a live frame (may be conflated) */
 
 static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
 {
-    return (wsg_frame *)((uintptr_t)slot & ~(uintptr_t)1);
+    return (wsg_frame *)((uintptr_t)slot & ~(CONN_COUNTED | CONN_LIVE));
 }
 
 static inline bool conn_slot_live(wsg_frame *slot)
 {
-    return (uintptr_t)slot & 1;
+    return (uintptr_t)slot & CONN_LIVE;
+}
+
+static inline bool conn_slot_counted(wsg_frame *slot)
+{
+    return (uintptr_t)slot & CONN_COUNTED;
 }
 
 conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
@@ -68,9 +75,8 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
 
 static void conn_sub_free(conn *c, conn_sub *s)
 {
-    hub_replay_forget(c->hub, s);
+    replay_cancel(s);
     sublist_remove(c->hub->subs, s->entry);
-    replay_clear(s);
     free(s);
     metrics.subscriptions--;
 }
@@ -86,15 +92,24 @@ void conn_sub_remove(conn *c, conn_sub *s)
     }
 }
 
+/* Drop every queued frame and give the queue's memory back. */
+static void conn_queue_clear(conn *c)
+{
+    for (uint32_t i = 0; i < c->qlen; i++)
+        frame_unref(conn_slot_frame(c->q[(c->qhead + i) % c->qcap]));
+    free(c->q);
+    c->q = NULL;
+    c->qhead = c->qlen = c->qcap = 0;
+    c->qbytes = 0;
+}
+
 void conn_destroy(conn *c)
 {
     hub *h = c->hub;
     for (uint32_t i = 0; i < c->nsubs; i++)
         conn_sub_free(c, c->subs[i]);
     free(c->subs);
-    for (uint32_t i = 0; i < c->qlen; i++)
-        frame_unref(conn_slot_frame(c->q[(c->qhead + i) % c->qcap]));
-    free(c->q);
+    conn_queue_clear(c);
     if (c->rx) {
         sbuf_free(c->rx);
         free(c->rx);
@@ -122,6 +137,9 @@ void conn_close(conn *c, int code, const char *reason, bool after_queue)
     c->close_code = code;
     c->close_reason = reason;
     c->close_after_queue = after_queue;
+    c->close_deadline_ms = hub_now_ms() + CONN_CLOSE_DROP_MS;
+    if (!after_queue)
+        conn_queue_clear(c); /* the close goes ahead of it: nothing queued will be written */
     log_event(code == 1001 ? LOG_DEBUG : LOG_INFO, "conn_closing", "s:conn", c->id, "i:code", code,
               "s:reason", reason, NULL);
     lws_callback_on_writable(c->wsi);
@@ -135,6 +153,8 @@ void conn_close(conn *c, int code, const char *reason, bool after_queue)
 bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
 {
     size_t bound = c->hub->cfg->queue_bytes;
+    if (c->close_code)
+        return true; /* decided already: count each close once */
     if (bytes <= bound) {
         c->over_since_ms = 0;
         return false;
@@ -161,7 +181,7 @@ static bool conn_conflate(conn *c, wsg_frame *f)
         if (!conn_slot_live(c->q[at]))
             return false; /* the newest queued value is a reply's: queue f after it */
         c->qbytes = c->qbytes - old->len + f->len;
-        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | 1);
+        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | CONN_COUNTED | CONN_LIVE);
         frame_unref(old);
         metrics.conflated++;
         return true;
@@ -181,6 +201,18 @@ static void conn_queue_grow(conn *c)
     c->qhead = 0;
 }
 
+/* Append a reference to f with the slot tags. */
+static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
+{
+    if (c->qlen == c->qcap)
+        conn_queue_grow(c);
+    if (tags & CONN_COUNTED)
+        c->qbytes += f->len;
+    c->q[(c->qhead + c->qlen) % c->qcap] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
+    if (c->qlen++ == 0)
+        lws_callback_on_writable(c->wsi);
+}
+
 void conn_send(conn *c, wsg_frame *f, bool live)
 {
     if (c->close_code)
@@ -190,24 +222,26 @@ void conn_send(conn *c, wsg_frame *f, bool live)
             return;
         if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, hub_now_ms()))
             return;
-        c->qbytes += f->len;
     }
-    if (c->qlen == c->qcap)
-        conn_queue_grow(c);
-    c->q[(c->qhead + c->qlen) % c->qcap] = (wsg_frame *)((uintptr_t)frame_ref(f) | (live ? 1 : 0));
-    if (c->qlen++ == 0)
-        lws_callback_on_writable(c->wsi);
+    conn_push(c, f, live ? CONN_COUNTED | CONN_LIVE : 0);
+}
+
+void conn_send_replay(conn *c, wsg_frame *f)
+{
+    if (!c->close_code)
+        conn_push(c, f, CONN_COUNTED);
+}
+
+bool conn_has_room(const conn *c)
+{
+    return !c->close_code && c->qbytes < c->hub->cfg->queue_bytes / 2;
 }
 
 void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
 {
     conn *c = s->conn;
-    if (f->seq <= s->min_seq)
-        return;
-    if (s->replay_id) { /* hold it until the replay before it is out */
-        replay_hold(s, f);
-        return;
-    }
+    if (f->seq <= s->min_seq || s->replay)
+        return; /* seen already, or a replay runs: it catches up with live itself */
     if (c->fanout_gen == gen)
         return; /* already queued through another subscription */
     c->fanout_gen = gen;
@@ -242,7 +276,7 @@ static wsg_frame *conn_pop(conn *c)
     wsg_frame *f = conn_slot_frame(slot);
     c->qhead = (c->qhead + 1) % c->qcap;
     c->qlen--;
-    if (conn_slot_live(slot))
+    if (conn_slot_counted(slot))
         c->qbytes -= f->len;
     return f;
 }
@@ -304,8 +338,16 @@ static int conn_write_batch(conn *c, int *budget, int64_t now_ns)
 void conn_keepalive(conn *c, int64_t now_ms)
 {
     const wsg_config *cfg = c->hub->cfg;
-    if (c->close_code)
-        return; /* closing: lws times the close handshake out itself */
+    if (c->close_code) {
+        /* A peer that does not read cannot get our close frame (or lws keeps
+         * the part of it the socket refused): drop the socket. */
+        if (now_ms >= c->close_deadline_ms && !c->hangup) {
+            log_event(LOG_INFO, "conn_dropped", "s:conn", c->id, "i:code", c->close_code, NULL);
+            c->hangup = true;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        }
+        return;
+    }
     int64_t quiet = now_ms - c->last_rx_ms;
     if (quiet >= cfg->ping_timeout_ms) {
         log_event(LOG_INFO, "conn_silent", "s:conn", c->id, "l:quiet_ms", (long long)quiet, NULL);
@@ -361,6 +403,8 @@ int conn_writable(conn *c)
     }
     if (c->over_since_ms)
         conn_check_slow(c, c->qbytes, hub_now_ms());
+    if (conn_has_room(c))
+        replay_pump(c);
     if (c->qlen == 0 && c->qcap > 64) { /* give a burst's memory back while idle */
         free(c->q);
         c->q = NULL;

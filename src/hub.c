@@ -63,10 +63,7 @@ void hub_fini(hub *h)
     }
     while (h->conns) /* normally empty: lws closed them all */
         conn_destroy(h->conns);
-    for (hub_replay *r = h->replays, *next; r; r = next) {
-        next = r->next;
-        free(r);
-    }
+    replay_fini(h);
     batches_destroy(h->batches);
     lastvalue_destroy(h->lv);
     ring_destroy(h->ring);
@@ -165,56 +162,6 @@ static void hub_on_msg(hub *h, nb_event *ev)
     }
 }
 
-static hub_replay *hub_replay_find(hub *h, uint64_t id, bool unlink)
-{
-    for (hub_replay **p = &h->replays; *p; p = &(*p)->next) {
-        if ((*p)->id != id)
-            continue;
-        hub_replay *r = *p;
-        if (unlink)
-            *p = r->next;
-        return r;
-    }
-    return NULL;
-}
-
-uint64_t hub_replay_start(hub *h, conn_sub *s, const char *filter, uint64_t from_seq,
-                          uint64_t to_seq)
-{
-    if (!h->bridge || !h->attached)
-        return 0;
-    hub_replay *r = xcalloc(1, sizeof(*r));
-    r->id = ++h->next_replay_id;
-    r->sub = s;
-    r->next = h->replays;
-    h->replays = r;
-    nats_bridge_replay(h->bridge, r->id, filter, from_seq, to_seq);
-    return r->id;
-}
-
-void hub_replay_forget(hub *h, conn_sub *s)
-{
-    for (hub_replay *r = h->replays; r; r = r->next)
-        if (r->sub == s)
-            r->sub = NULL;
-}
-
-static void hub_on_replay(hub *h, nb_event *ev)
-{
-    hub_replay *r = hub_replay_find(h, ev->replay_id, ev->kind == NB_REPLAY_END);
-    if (r && r->sub) {
-        if (ev->kind == NB_REPLAY_MSG)
-            replay_frame(r->sub, ev->frame);
-        else {
-            if (ev->first_seq > r->sub->replay_from || r->sub->replay_from - 1 > ev->last_seq)
-                r->sub->replay_recovered = false; /* the stream does not hold all of it */
-            replay_end(r->sub, ev->replay_ok);
-        }
-    }
-    if (r && ev->kind == NB_REPLAY_END)
-        free(r);
-}
-
 bool hub_poll(hub *h)
 {
     if (!h->bridge)
@@ -237,7 +184,7 @@ bool hub_poll(hub *h)
             break;
         case NB_REPLAY_MSG:
         case NB_REPLAY_END:
-            hub_on_replay(h, ev);
+            replay_on_event(h, ev);
             break;
         }
         nats_bridge_event_free(ev);

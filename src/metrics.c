@@ -47,6 +47,10 @@ void metrics_render(sbuf *out)
                 "Queued last-value messages replaced by a newer one.", m->conflated);
     metrics_one(out, "wsgate_replayed_total", "counter", "msg frames sent by replays.",
                 m->replayed);
+    metrics_one(out, "wsgate_replays_running", "gauge", "Resumes (sub with since) running.",
+                (unsigned long long)m->replays_running);
+    metrics_one(out, "wsgate_replays_waiting", "gauge", "Resumes waiting for a replay slot.",
+                (unsigned long long)m->replays_waiting);
     metrics_one(out, "wsgate_bad_events_total", "counter",
                 "Events whose payload does not follow EVENTS.md (delivered anyway).",
                 m->bad_events);

@@ -34,12 +34,23 @@ typedef struct nb_live {
     uint64_t gen;
 } nb_live;
 
+/* A replay window waiting to be served (nb_replay_req with its own filter). */
 typedef struct nb_replay {
     struct nb_replay *next;
-    uint64_t id;
+    nb_replay_req req;
     char *filter;
-    uint64_t from_seq, to_seq;
 } nb_replay;
+
+/* A replay's pull consumer, kept between its windows (bridge thread only). */
+typedef struct nb_cursor {
+    struct nb_cursor *next;
+    uint64_t id;
+    natsSubscription *sub;
+    uint64_t next_seq; /* the sequence its next message can have */
+    bool count_only;
+} nb_cursor;
+
+#define NB_REPLAY_BATCH 256 /* messages per fetch */
 
 struct nats_bridge {
     const wsg_config *cfg;
@@ -48,8 +59,10 @@ struct nats_bridge {
 
     pthread_mutex_t lock; /* guards everything below up to `thread` */
     pthread_cond_t cond;
-    nb_event *head, *tail; /* the inbox */
-    nb_replay *replays, *replays_tail;
+    nb_event *head, *tail;             /* the inbox */
+    nb_replay *replays, *replays_tail; /* windows to serve, oldest first */
+    uint64_t *cancels;                 /* replay ids whose cursors go */
+    size_t ncancels, capcancels;
     bool stop;
     bool connected;
     bool need_attach;      /* (re)create the live consumer */
@@ -66,6 +79,7 @@ struct nats_bridge {
     natsConnection *nc;
     jsCtx *js;
     natsSubscription *live;
+    nb_cursor *cursors; /* bridge thread only */
 };
 
 /* Append an event to the inbox and wake the service thread. Caller holds lock. */
@@ -346,98 +360,174 @@ static int nats_bridge_attach(nats_bridge *nb)
     return 0;
 }
 
-static void nats_bridge_replay_end(nats_bridge *nb, uint64_t id, bool ok, uint64_t first_seq,
+static void nats_bridge_replay_end(nats_bridge *nb, const nb_replay_req *req, bool ok,
+                                   uint64_t count, uint64_t next_seq, uint64_t first_seq,
                                    uint64_t last_seq)
 {
     nb_event *ev = xcalloc(1, sizeof(*ev));
     ev->kind = NB_REPLAY_END;
-    ev->replay_id = id;
+    ev->replay_id = req->id;
     ev->replay_ok = ok;
+    ev->count = count;
+    ev->next_seq = next_seq;
     ev->first_seq = first_seq;
     ev->last_seq = last_seq;
     nats_bridge_push(nb, ev);
 }
 
-/* Read the stored messages of one replay request with a short-lived ordered consumer. */
-static void nats_bridge_serve_replay(nats_bridge *nb, nb_replay *r)
+static void nats_bridge_cursor_free(nats_bridge *nb, nb_cursor *cur)
 {
+    if (nb->nc && natsConnection_Status(nb->nc) == NATS_CONN_STATUS_CONNECTED)
+        natsSubscription_Unsubscribe(cur->sub); /* deletes the consumer */
+    natsSubscription_Destroy(cur->sub);
+    free(cur);
+}
+
+/* Drop the cursor of replay `id` (if any). */
+static void nats_bridge_cursor_drop(nats_bridge *nb, uint64_t id)
+{
+    for (nb_cursor **p = &nb->cursors; *p; p = &(*p)->next) {
+        if ((*p)->id == id) {
+            nb_cursor *cur = *p;
+            *p = cur->next;
+            nats_bridge_cursor_free(nb, cur);
+            return;
+        }
+    }
+}
+
+/* The pull consumer that reads req's window: the replay's own when it stands
+ * where the window starts, else a new one (an ephemeral consumer from from_seq,
+ * acknowledged per fetch, headers only for a count). NULL on failure. */
+static nb_cursor *nats_bridge_cursor(nats_bridge *nb, const nb_replay_req *req)
+{
+    for (nb_cursor *cur = nb->cursors; cur; cur = cur->next)
+        if (cur->id == req->id && cur->next_seq == req->from_seq &&
+            cur->count_only == req->count_only)
+            return cur;
+    nats_bridge_cursor_drop(nb, req->id);
     jsSubOptions so;
-    nats_bridge_consumer_options(&so, nb->cfg->stream, r->from_seq);
+    jsSubOptions_Init(&so);
+    so.Stream = nb->cfg->stream;
+    so.Config.AckPolicy = js_AckAll;
+    so.Config.MaxAckPending = 4 * NB_REPLAY_BATCH;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = req->from_seq;
+    so.Config.HeadersOnly = req->count_only;
+    so.Config.MemoryStorage = true;
+    so.Config.InactiveThreshold = (int64_t)30000 * 1000000; /* orphans vanish after 30 s */
     natsSubscription *sub = NULL;
-    jsConsumerInfo *ci = NULL;
-    jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    bool ok = false;
-    uint64_t first_seq = 0, last_seq = 0;
-    if (js_GetStreamInfo(&si, nb->js, nb->cfg->stream, NULL, &jerr) != NATS_OK)
-        goto out;
-    first_seq = si->State.FirstSeq;
-    last_seq = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
-    if (r->from_seq > r->to_seq) { /* nothing to read: the stream's bounds were the question */
-        ok = true;
+    if (js_PullSubscribe(&sub, nb->js, req->filter, NULL, NULL, &so, &jerr) != NATS_OK)
+        return NULL;
+    nb_cursor *cur = xcalloc(1, sizeof(*cur));
+    cur->id = req->id;
+    cur->sub = sub;
+    cur->next_seq = req->from_seq;
+    cur->count_only = req->count_only;
+    cur->next = nb->cursors;
+    nb->cursors = cur;
+    return cur;
+}
+
+/* Serve one replay window (see nb_replay_req): fetch from the replay's pull
+ * consumer until the window is full or the range is exhausted. Messages on an
+ * invalid subject are read past and never counted or delivered. */
+static void nats_bridge_serve_replay(nats_bridge *nb, const nb_replay_req *req)
+{
+    uint64_t count = 0, next = req->from_seq, first_seq = 0, last_seq = 0;
+    size_t bytes = 0, avg = 1024;
+    bool ok = false, exhausted = false;
+    nb_cursor *cur = NULL;
+    if (req->count_only) { /* the stream's bounds answer `recovered` */
+        jsStreamInfo *si = NULL;
+        jsErrCode jerr = 0;
+        if (js_GetStreamInfo(&si, nb->js, nb->cfg->stream, NULL, &jerr) != NATS_OK)
+            goto out;
+        first_seq = si->State.FirstSeq;
+        last_seq = si->State.LastSeq;
+        jsStreamInfo_Destroy(si);
+    }
+    if (req->from_seq > req->upto_seq) { /* nothing to read */
+        ok = exhausted = true;
         goto out;
     }
-    if (js_SubscribeSync(&sub, nb->js, r->filter, NULL, &so, &jerr) != NATS_OK)
+    if (!(cur = nats_bridge_cursor(nb, req)))
         goto out;
-    natsSubscription_SetPendingLimits(sub, -1, -1);
-    if (natsSubscription_GetConsumerInfo(&ci, sub, NULL, &jerr) != NATS_OK)
-        goto out;
-    /* a push consumer starts delivering at once: what it matched at creation is
-     * what it has delivered plus what is still pending */
-    uint64_t pending = ci->NumPending + ci->Delivered.Consumer, delivered = 0;
-    jsConsumerInfo_Destroy(ci);
-    while (pending > 0) {
-        natsMsg *msg = NULL;
-        jsMsgMetaData *md = NULL;
-        if (natsSubscription_NextMsg(&msg, sub, 5000) != NATS_OK)
-            goto out;
-        if (natsMsg_GetMetaData(&md, msg) != NATS_OK) {
-            natsMsg_Destroy(msg);
-            goto out;
-        }
-        uint64_t seq = md->Sequence.Stream;
-        pending = md->NumPending;
-        if (md->Sequence.Consumer != ++delivered) { /* skipped some: fail rather than lie */
-            jsMsgMetaData_Destroy(md);
-            natsMsg_Destroy(msg);
-            goto out;
-        }
-        if (seq <= r->to_seq) {
-            nb_event *ev = xcalloc(1, sizeof(*ev));
-            ev->kind = NB_REPLAY_MSG;
-            ev->replay_id = r->id;
-            ev->ts_ms = md->Timestamp / 1000000;
-            const char *data = natsMsg_GetData(msg);
-            ev->frame = protocol_msg(natsMsg_GetSubject(msg), seq, data ? data : "",
-                                     (size_t)natsMsg_GetDataLength(msg));
-            nats_bridge_push(nb, ev);
-        }
-        jsMsgMetaData_Destroy(md);
-        natsMsg_Destroy(msg);
-        if (seq >= r->to_seq)
+    while (!exhausted && count < req->max_msgs && (!req->max_bytes || bytes < req->max_bytes)) {
+        jsFetchRequest fr;
+        jsFetchRequest_Init(&fr);
+        uint64_t want = req->max_msgs - count;
+        if (req->max_bytes && (req->max_bytes - bytes) / avg + 1 < want)
+            want = (req->max_bytes - bytes) / avg + 1;
+        fr.Batch = (int)(want < NB_REPLAY_BATCH ? want : NB_REPLAY_BATCH);
+        fr.NoWait = true;
+        fr.Expires = (int64_t)5000 * 1000000;
+        natsMsgList list = {0};
+        natsStatus s = natsSubscription_FetchRequest(&list, cur->sub, &fr);
+        if (s == NATS_NOT_FOUND || s == NATS_TIMEOUT || (s == NATS_OK && list.Count == 0)) {
+            natsMsgList_Destroy(&list);
+            exhausted = true; /* nothing more is stored */
             break;
+        }
+        if (s != NATS_OK)
+            goto out;
+        for (int i = 0; i < list.Count; i++) {
+            natsMsg *msg = list.Msgs[i];
+            jsMsgMetaData *md = NULL;
+            if (natsMsg_GetMetaData(&md, msg) != NATS_OK) {
+                natsMsgList_Destroy(&list);
+                goto out;
+            }
+            uint64_t seq = md->Sequence.Stream;
+            const char *subject = natsMsg_GetSubject(msg);
+            if (md->NumPending == 0 || seq >= req->upto_seq)
+                exhausted = true;
+            if (seq > req->upto_seq) {
+                cur->next_seq = 0; /* read past the window: not reusable */
+                jsMsgMetaData_Destroy(md);
+                continue;
+            }
+            next = cur->next_seq = seq + 1;
+            if (subject_valid(subject)) {
+                count++;
+                if (!req->count_only) {
+                    nb_event *ev = xcalloc(1, sizeof(*ev));
+                    ev->kind = NB_REPLAY_MSG;
+                    ev->replay_id = req->id;
+                    ev->ts_ms = md->Timestamp / 1000000;
+                    const char *data = natsMsg_GetData(msg);
+                    ev->frame = protocol_msg(subject, seq, data ? data : "",
+                                             (size_t)natsMsg_GetDataLength(msg));
+                    bytes += ev->frame->len;
+                    avg = bytes / count + 1;
+                    nats_bridge_push(nb, ev);
+                }
+            }
+            jsMsgMetaData_Destroy(md);
+        }
+        if (list.Count > 0)
+            natsMsg_Ack(list.Msgs[list.Count - 1], NULL); /* AckAll: the whole fetch */
+        natsMsgList_Destroy(&list);
     }
     ok = true;
 out:
-    if (!ok)
-        log_event(LOG_WARN, "replay_failed", "s:filter", r->filter, "s:error",
+    if (!ok) {
+        log_event(LOG_WARN, "replay_failed", "s:filter", req->filter, "s:error",
                   nats_GetLastError(NULL), NULL);
-    if (sub) {
-        natsSubscription_Unsubscribe(sub);
-        natsSubscription_Destroy(sub);
+        nats_bridge_cursor_drop(nb, req->id);
     }
-    nats_bridge_replay_end(nb, r->id, ok, first_seq, last_seq);
+    if (exhausted)
+        next = req->upto_seq + 1;
+    nats_bridge_replay_end(nb, req, ok, count, next, first_seq, last_seq);
 }
 
-int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, uint64_t from_seq,
-                       uint64_t to_seq)
+int nats_bridge_replay(nats_bridge *nb, const nb_replay_req *req)
 {
     nb_replay *r = xcalloc(1, sizeof(*r));
-    r->id = replay_id;
-    r->filter = xstrdup(filter);
-    r->from_seq = from_seq;
-    r->to_seq = to_seq;
+    r->req = *req;
+    r->filter = xstrdup(req->filter);
+    r->req.filter = r->filter;
     pthread_mutex_lock(&nb->lock);
     if (nb->replays_tail)
         nb->replays_tail->next = r;
@@ -447,6 +537,48 @@ int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, 
     pthread_cond_signal(&nb->cond);
     pthread_mutex_unlock(&nb->lock);
     return 0;
+}
+
+void nats_bridge_replay_cancel(nats_bridge *nb, uint64_t id)
+{
+    if (!nb)
+        return;
+    pthread_mutex_lock(&nb->lock);
+    nb_replay *prev = NULL;
+    for (nb_replay *r = nb->replays, *next; r; r = next) {
+        next = r->next;
+        if (r->req.id != id) {
+            prev = r;
+            continue;
+        }
+        if (prev)
+            prev->next = next;
+        else
+            nb->replays = next;
+        if (nb->replays_tail == r)
+            nb->replays_tail = prev;
+        free(r->filter);
+        free(r);
+    }
+    if (nb->ncancels == nb->capcancels) {
+        nb->capcancels = nb->capcancels ? 2 * nb->capcancels : 16;
+        nb->cancels = xrealloc(nb->cancels, nb->capcancels * sizeof(*nb->cancels));
+    }
+    nb->cancels[nb->ncancels++] = id;
+    pthread_cond_signal(&nb->cond);
+    pthread_mutex_unlock(&nb->lock);
+}
+
+/* Drop the cursors of cancelled replays (bridge thread; caller holds lock,
+ * which is let go meanwhile: deleting a consumer is a request to the server). */
+static void nats_bridge_cancels_locked(nats_bridge *nb)
+{
+    while (nb->ncancels) {
+        uint64_t id = nb->cancels[--nb->ncancels];
+        pthread_mutex_unlock(&nb->lock);
+        nats_bridge_cursor_drop(nb, id);
+        pthread_mutex_lock(&nb->lock);
+    }
 }
 
 /* Connect (nats.c retries in the background when no server answers yet). */
@@ -496,6 +628,7 @@ static void *nats_bridge_main(void *arg)
             pthread_mutex_lock(&nb->lock);
             continue;
         }
+        nats_bridge_cancels_locked(nb);
         bool attach = nb->js && nb->connected && nb->need_attach && nats_Now() >= attach_at;
         nb_replay *r = nb->js && nb->connected ? nb->replays : NULL;
         if (!attach && !r) {
@@ -516,7 +649,7 @@ static void *nats_bridge_main(void *arg)
         if (attach && nats_bridge_attach(nb) != 0)
             attach_at = nats_Now() + 1000;
         if (r) {
-            nats_bridge_serve_replay(nb, r);
+            nats_bridge_serve_replay(nb, &r->req);
             free(r->filter);
             free(r);
         }
@@ -603,6 +736,11 @@ void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
     pthread_mutex_unlock(&nb->lock);
     pthread_join(nb->thread, NULL);
     nats_bridge_drop_live(nb);
+    while (nb->cursors) {
+        nb_cursor *cur = nb->cursors;
+        nb->cursors = cur->next;
+        nats_bridge_cursor_free(nb, cur);
+    }
     if (nb->nc) { /* drain: finish what is in flight, then close (the closed callback signals) */
         int64_t until = nats_Now() + (timeout_ms > 0 ? timeout_ms : 1);
         if (natsConnection_DrainTimeout(nb->nc, timeout_ms > 0 ? timeout_ms : 1) == NATS_OK)
@@ -627,6 +765,7 @@ void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
         free(r->filter);
         free(r);
     }
+    free(nb->cancels);
     pthread_mutex_destroy(&nb->lock);
     pthread_cond_destroy(&nb->cond);
     free(nb);

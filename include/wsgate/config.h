@@ -15,6 +15,7 @@ typedef struct wsg_config {
     size_t max_frame;        /* --max-frame BYTES, default 65536 (close 1009 above) */
     size_t queue_bytes;      /* --queue-bytes BYTES, default 1 MiB (close 4001 above) */
     int max_subs;            /* --max-subs N, default 256 per connection */
+    int max_replays;         /* --max-replays N, default 64: resumes running at once */
     double ops_rate;         /* --ops-rate N per second, default 100 */
     int ops_burst;           /* --ops-burst N, default 200 */
     int err_limit;           /* --err-limit N, default 50 err frames ... */

@@ -17,18 +17,8 @@ struct lws;
 typedef struct conn_sub {
     struct conn *conn;
     sublist_entry *entry;
-    uint64_t min_seq; /* live frames are delivered only when seq > min_seq */
-    /* while a JetStream replay runs: */
-    uint64_t replay_id;
-    uint64_t replay_from; /* first sequence asked for */
-    uint64_t replay_to;   /* ok.seq of the pending ok */
-    bool replay_recovered;
-    char replay_req_id[PROTOCOL_ID_MAX + 1];
-    bool replay_has_req_id;
-    wsg_frame **replayed; /* frames of the replay (seq <= replay_to), in order */
-    size_t nreplayed, capreplayed;
-    wsg_frame **held; /* live frames that arrived during the replay */
-    size_t nheld, capheld;
+    uint64_t min_seq;      /* live frames are delivered only when seq > min_seq */
+    struct replay *replay; /* non-NULL while a resume (`since`) runs: live frames wait for it */
 } conn_sub;
 
 typedef struct conn {
@@ -39,7 +29,7 @@ typedef struct conn {
 
     wsg_frame **q; /* outgoing frames: a circular array of references */
     uint32_t qhead, qlen, qcap;
-    size_t qbytes;         /* bytes of live frames queued (bounded by queue_bytes) */
+    size_t qbytes;         /* bytes of live and replayed frames queued (bounded by queue_bytes) */
     int64_t over_since_ms; /* when qbytes went over queue_bytes, 0 when under */
 
     conn_sub **subs;
@@ -56,10 +46,11 @@ typedef struct conn {
     bool close_after_queue; /* ... but only once the queue is written */
     bool close_sent;        /* our close frame is out; waiting for the client's */
     const char *close_reason;
-    int64_t last_rx_ms;   /* last frame or pong from the client (keepalive) */
-    int64_t last_ping_ms; /* last WebSocket ping we sent */
-    bool ping_due;        /* send a ping at the next WRITEABLE */
-    bool hangup;          /* silent peer: drop the socket at the next WRITEABLE */
+    int64_t close_deadline_ms; /* a peer that has not let the close through by then is dropped */
+    int64_t last_rx_ms;        /* last frame or pong from the client (keepalive) */
+    int64_t last_ping_ms;      /* last WebSocket ping we sent */
+    bool ping_due;             /* send a ping at the next WRITEABLE */
+    bool hangup;               /* silent peer: drop the socket at the next WRITEABLE */
 
     auth_claims *claims; /* NULL when authentication is off */
     int64_t created_ms;
@@ -84,6 +75,10 @@ int conn_writable(conn *c);
 /* Queue a server frame (takes a new reference) and ask for WRITEABLE.
  * `live` frames count toward the slow-consumer bound and may conflate. */
 void conn_send(conn *c, wsg_frame *f, bool live);
+/* Queue a replayed frame: it counts toward the slow-consumer bound but never conflates. */
+void conn_send_replay(conn *c, wsg_frame *f);
+/* Has c's queue room for replayed frames (under half of --queue-bytes, not closing)? */
+bool conn_has_room(const conn *c);
 /* Deliver a live event frame matched through subscription s (fan-out). */
 void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen);
 /* Apply the slow-consumer bound to a queue of `bytes`: close with 4001 and

@@ -21,12 +21,6 @@ struct lws_context;
 struct conn;
 struct conn_sub;
 
-typedef struct hub_replay {
-    struct hub_replay *next;
-    uint64_t id;
-    struct conn_sub *sub; /* NULL once its connection is gone */
-} hub_replay;
-
 typedef struct hub {
     const wsg_config *cfg;
     struct lws_context *ctx;
@@ -41,9 +35,11 @@ typedef struct hub {
     struct conn *conns; /* every open connection (doubly linked) */
     int64_t max_conns;  /* --max-conns, or what the open-file limit allows */
     uint64_t next_serial;
-    uint64_t fanout_gen; /* stamps a fan-out so a connection gets each frame once */
-    hub_replay *replays; /* JetStream replays in flight */
-    nb_event *backlog;   /* taken from the inbox, not applied yet */
+    uint64_t fanout_gen;    /* stamps a fan-out so a connection gets each frame once */
+    nb_event *backlog;      /* taken from the inbox, not applied yet */
+    struct replay *replays; /* running replays (replay.c) */
+    struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
+    uint32_t nreplays;                     /* running */
     uint64_t next_replay_id;
 
     char epoch[64];           /* "" until the stream is attached */
@@ -71,12 +67,6 @@ void hub_shutdown(hub *h);
 
 /* Ready for clients: NATS connected, stream attached, caught up, not draining. */
 bool hub_ready(const hub *h, const char **why);
-
-/* Start a JetStream replay for a subscription; returns its id (0 on failure). */
-uint64_t hub_replay_start(hub *h, struct conn_sub *s, const char *filter, uint64_t from_seq,
-                          uint64_t to_seq);
-/* Forget the replays of a subscription that is going away. */
-void hub_replay_forget(hub *h, struct conn_sub *s);
 
 /* Wall clock and monotonic time in ms / ns. */
 int64_t hub_now_ms(void);

@@ -23,6 +23,8 @@ typedef struct wsg_metrics {
     uint64_t slow_consumer_closes; /* closes with 4001 */
     uint64_t conflated;            /* queued last-value messages replaced */
     uint64_t replayed;             /* msg frames sent by replays */
+    int64_t replays_running;       /* gauge: resumes running */
+    int64_t replays_waiting;       /* gauge: resumes waiting for a slot */
     uint64_t bad_events;           /* events whose payload batch state could not use */
     uint64_t invalid_subjects;     /* events published on an invalid subject: not delivered */
     uint64_t client_errors[PERR_COUNT];

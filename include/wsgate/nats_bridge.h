@@ -18,8 +18,8 @@ typedef struct nats_bridge nats_bridge;
 enum nb_kind {
     NB_MSG = 1,    /* an event of the stream, in stream order */
     NB_STATE,      /* NATS connectivity changed, or the stream was (re)attached */
-    NB_REPLAY_MSG, /* a message fetched for a replay request */
-    NB_REPLAY_END, /* a replay request finished (ok or failed) */
+    NB_REPLAY_MSG, /* a message of a replay window */
+    NB_REPLAY_END, /* a replay window finished (ok or failed) */
 };
 
 typedef struct nb_event {
@@ -40,9 +40,24 @@ typedef struct nb_event {
     uint64_t last_seq;
     /* NB_REPLAY_* */
     uint64_t replay_id;
-    bool replay_ok; /* NB_REPLAY_END: false when JetStream could not be read */
-                    /* NB_REPLAY_END: first_seq, last_seq = the stream's bounds then */
+    bool replay_ok;    /* NB_REPLAY_END: false when JetStream could not be read */
+    uint64_t count;    /* NB_REPLAY_END: matching messages the window read */
+    uint64_t next_seq; /* NB_REPLAY_END: where the next window starts (> upto: none left) */
+                       /* NB_REPLAY_END of a count_only window: first_seq, last_seq = the
+                        * stream's bounds then */
 } nb_event;
+
+/* One window of a replay: the stored messages matching `filter` with
+ * from_seq <= seq <= upto_seq, at most max_msgs of them and (when max_bytes is
+ * not 0) about max_bytes of payload. */
+typedef struct nb_replay_req {
+    uint64_t id;
+    const char *filter; /* copied */
+    uint64_t from_seq, upto_seq;
+    uint32_t max_msgs;
+    size_t max_bytes;
+    bool count_only; /* count them (headers only), deliver nothing */
+} nb_replay_req;
 
 typedef void (*nats_bridge_wake_fn)(void *arg);
 
@@ -60,10 +75,12 @@ nb_event *nats_bridge_take(nats_bridge *nb);
 /* Free one event (and the references it still holds). */
 void nats_bridge_event_free(nb_event *ev);
 
-/* Ask for the stored messages matching `filter` with from_seq <= seq <= to_seq,
- * delivered as NB_REPLAY_MSG events in order, then one NB_REPLAY_END, all with
- * this replay_id. Returns 0, or -ENOTCONN when the stream is not attached. */
-int nats_bridge_replay(nats_bridge *nb, uint64_t replay_id, const char *filter, uint64_t from_seq,
-                       uint64_t to_seq);
+/* Ask for one replay window: its messages come as NB_REPLAY_MSG events in
+ * order (none for count_only), then one NB_REPLAY_END, all with req->id.
+ * Windows of different replays are served in turn, so a long replay does not
+ * hold up the others. Returns 0. */
+int nats_bridge_replay(nats_bridge *nb, const nb_replay_req *req);
+/* Forget replay `id`: its queued windows are dropped, its consumer deleted. */
+void nats_bridge_replay_cancel(nats_bridge *nb, uint64_t id);
 
 #endif

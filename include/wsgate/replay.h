@@ -1,25 +1,33 @@
-/* replay.h: resume with `since`: the ring first, JetStream beyond it, a seamless hand-over to live.
- */
+/* replay.h: resume with `since`: windows from the ring or JetStream as the client drains, then
+ * live.
+ *
+ * A replay exists only while it runs. It never holds more than one window of
+ * frames: it feeds the connection's bounded queue when the queue has room
+ * (conn_has_room), from the ring when the ring holds the next sequence, else
+ * a window at a time from JetStream. At most REPLAY_PER_CONN replays of a
+ * connection and --max-replays in all run at once; the others wait their
+ * turn. A replay whose subscription goes away is cancelled. */
 #ifndef WSGATE_REPLAY_H
 #define WSGATE_REPLAY_H
 
 #include "wsgate/conn.h"
+#include "wsgate/nats_bridge.h"
 
-#include <stdbool.h>
+#define REPLAY_PER_CONN 4 /* replays of one connection running at once */
+
+typedef struct replay replay;
 
 /* Answer a sub with since (s is already in the index): ok with replayed and
- * recovered, then the matching messages with since < seq <= ok.seq, then live.
- * From the ring at once when it reaches back far enough; else from JetStream,
- * live frames being held meanwhile (replay_hold). */
+ * recovered, then the matching messages with since < seq <= ok.seq, then the
+ * messages that arrived meanwhile, then live, with no gap and no duplicate. */
 void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd);
-/* A live frame for s while its JetStream replay runs: kept until replay_end. */
-void replay_hold(conn_sub *s, wsg_frame *f);
-/* A message JetStream returned for s's replay. */
-void replay_frame(conn_sub *s, wsg_frame *f);
-/* s's JetStream replay finished: send ok, the replay, then what was held. On
- * failure the client gets err internal and s is removed. */
-void replay_end(conn_sub *s, bool ok);
-/* Drop the frames s holds (it is going away). */
-void replay_clear(conn_sub *s);
+/* Feed c's queue from its running replays while it has room. */
+void replay_pump(conn *c);
+/* A NB_REPLAY_MSG or NB_REPLAY_END event of the bridge (stale ids are ignored). */
+void replay_on_event(hub *h, const nb_event *ev);
+/* s is going away: cancel its replay, if any. */
+void replay_cancel(conn_sub *s);
+/* Free every replay (shutdown). */
+void replay_fini(hub *h);
 
 #endif

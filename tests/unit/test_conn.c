@@ -684,12 +684,15 @@ static void test_queue_bound_4001(void **state)
     assert_int_equal(c->close_code, 4001);
     assert_false(c->close_after_queue);
     assert_int_equal(metrics.slow_consumer_closes, 1);
-    assert_int_equal(c->qlen, fit + 1);
+    assert_int_equal(c->qlen, 0); /* the queue is freed at once: it will never be written */
+    assert_int_equal(c->qbytes, 0);
 
-    /* Nothing more is queued; the close frame goes before anything queued. */
+    /* Nothing more is queued, and the close is counted once, however often
+     * the once-a-second check looks again. */
     conn_send(c, f, true);
     conn_send(c, f, false);
-    assert_int_equal(c->qlen, fit + 1);
+    assert_int_equal(c->qlen, 0);
+    assert_true(conn_check_slow(c, 8 * fx->cfg.queue_bytes, c->over_since_ms + 5000));
     assert_int_equal(metrics.slow_consumer_closes, 1);
     int writes = stub.write_calls;
     assert_int_equal(conn_writable(c), 0);
@@ -1026,6 +1029,92 @@ static void test_resume_from_ring(void **state)
     assert_int_equal(metrics.replayed, 8);
 }
 
+/* A replay feeds the bounded queue in windows as the client drains, and
+ * hands over to live exactly: a live event that came meanwhile follows it once. */
+static void test_resume_windows_bounded(void **state)
+{
+    fx->cfg.queue_bytes = 2000;
+    for (uint64_t s = 1; s <= 200; s++) {
+        wsg_frame *f = event(s % 2 ? "a.x" : "b.x", s, 100);
+        ring_push(fx->h.ring, f);
+        frame_unref(f);
+    }
+    fx->h.last_seq = fx->h.stream_last_seq = 200;
+    conn *c = open_flushed();
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.*\",\"since\":0}");
+    assert_true(c->qbytes <= fx->cfg.queue_bytes);
+    assert_true(c->qlen < 50); /* not the whole replay at once */
+    assert_non_null(c->subs[0]->replay);
+
+    /* a live event on the subject arrives mid-replay (the hub rings it first) */
+    wsg_frame *live = event("a.x", 201, 100);
+    ring_push(fx->h.ring, live);
+    fx->h.last_seq = 201;
+    fan_out(live);
+
+    int rounds = 0;
+    while (c->qlen) {
+        assert_int_equal(conn_writable(c), 0);
+        assert_true(c->qbytes <= fx->cfg.queue_bytes);
+        rounds++;
+    }
+    assert_true(rounds > 1);
+    expect_ok_resume(NULL, 200, 100, true);
+    for (uint64_t s = 1; s <= 199; s += 2)
+        expect_msg("a.x", s);
+    expect_msg("a.x", 201);
+    assert_int_equal(unread(), 0);
+    assert_null(c->subs[0]->replay); /* gone once caught up */
+    assert_int_equal(metrics.replayed, 100);
+
+    /* live again: the next event is delivered directly, once */
+    wsg_frame *next = event("a.x", 202, 10);
+    fan_out(next);
+    flush(c);
+    expect_msg("a.x", 202);
+    assert_int_equal(unread(), 0);
+    frame_unref(live);
+    frame_unref(next);
+}
+
+/* Replays run at most REPLAY_PER_CONN per connection and --max-replays in
+ * all; the others wait, and a cancelled one (unsub) frees its slot. */
+static void test_resume_caps(void **state)
+{
+    fx->cfg.queue_bytes = 400;
+    fx->cfg.max_replays = 5;
+    for (uint64_t s = 1; s <= 100; s++) {
+        wsg_frame *f = event("a.x", s, 100);
+        ring_push(fx->h.ring, f);
+        frame_unref(f);
+    }
+    fx->h.last_seq = fx->h.stream_last_seq = 100;
+    conn *c1 = open_flushed(), *c2 = open_flushed();
+    const char *patterns[] = {"a.x", "a.*", "*.x", "*.*", ">", "a.>"};
+    char cmd[128];
+    for (int i = 0; i < 6; i++) {
+        snprintf(cmd, sizeof(cmd), "{\"op\":\"sub\",\"subject\":\"%s\",\"since\":0}", patterns[i]);
+        rx(c1, cmd);
+    }
+    assert_int_equal(fx->h.nreplays, 4); /* per connection */
+    rx(c2, "{\"op\":\"sub\",\"subject\":\"a.x\",\"since\":0}");
+    assert_int_equal(fx->h.nreplays, 5); /* in all */
+    conn *c3 = open_flushed();
+    rx(c3, "{\"op\":\"sub\",\"subject\":\"a.x\",\"since\":0}");
+    assert_int_equal(fx->h.nreplays, 5);
+    assert_non_null(fx->h.waiting);
+    rx(c2, "{\"op\":\"unsub\",\"subject\":\"a.x\"}"); /* cancels: c3's replay starts */
+    assert_int_equal(fx->h.nreplays, 5);
+    assert_non_null(c3->subs[0]->replay);
+    conn_destroy(c1); /* cancels its 4 running and 2 waiting replays */
+    assert_int_equal(fx->h.nreplays, 1);
+    assert_null(fx->h.waiting);
+    while (c3->qlen)
+        assert_int_equal(conn_writable(c3), 0);
+    assert_null(c3->subs[0]->replay);
+    assert_int_equal(fx->h.nreplays, 0);
+}
+
 static void test_resume_edges(void **state)
 {
     fill_ring(1, 10);
@@ -1150,6 +1239,8 @@ int main(void)
         T(test_conflation),
         T(test_lastvalue_never_4001),
         T(test_deliver_dedup_and_min_seq),
+        T(test_resume_windows_bounded),
+        T(test_resume_caps),
         T(test_writable_order_budget_refs),
         T(test_max_frame_1009),
         T(test_max_frame_fragments),

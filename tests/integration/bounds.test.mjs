@@ -1,0 +1,102 @@
+// bounds.test.mjs: what one client can make the gateway hold is bounded: a
+// client that never reads is dropped within seconds (counted once), resumes
+// are fed in windows as the client drains (no whole-stream copies), and the
+// resumes of a client that leaves are cancelled.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test, before, after, startNats, startGateway, natsClient, publishMany, connect, getMetrics, metricValue, pollUntil, delay, ms } from '../lib/harness.mjs';
+
+let nats;
+let gw;
+let pub;
+const EVENTS = 5000;
+const pad = 'x'.repeat(2000);
+let seqs;
+
+const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+const metric = async (name) => metricValue(await getMetrics(gw.url), name) ?? 0;
+
+before(async () => {
+  nats = await startNats();
+  // A 10-message ring: resumes come from JetStream. A small queue bound.
+  gw = await startGateway({ natsUrl: nats.url, args: ['--queue-bytes', '65536', '--ring-msgs', '10'] });
+  pub = await natsClient(nats.url);
+  const events = Array.from({ length: EVENTS }, (_, i) => ({ subject: `license.bnd${i % 50}.assigned`, data: { batch_id: `bnd${i % 50}`, i, pad } }));
+  seqs = await publishMany(pub.js, events, { window: 128 });
+  await pollUntil(async () => (await metric('wsgate_stream_last_seq')) >= seqs.at(-1), { message: 'gateway caught up' });
+});
+
+after(async () => {
+  await pub?.close();
+  if (gw) await gw.stop();
+  await nats?.stop();
+});
+
+test('resumes of a paused client are bounded, and complete once it reads', { timeout: 180000 }, async (t) => {
+  const c = await connect(gw.wsUrl, { label: 'paused-resumer' });
+  t.after(() => c.close());
+  const rss0 = rssKiB(gw.pid);
+  for (const [i, subject] of ['license.>', 'license.*.assigned', '>'].entries()) c.send({ op: 'sub', id: `r${i}`, subject, since: 0 });
+  c.pause();
+  await delay(3000); // the gateway reads what it may in that time
+  const grown = (rssKiB(gw.pid) - rss0) / 1024;
+  t.diagnostic(`gateway RSS grew by ${grown.toFixed(1)} MiB for 3 resumes of a ${(EVENTS * 2) / 1000} MB stream by a client that does not read`);
+  assert.ok(grown < 16, `RSS grew by ${grown.toFixed(1)} MiB (3 whole-stream replays would be > 30)`);
+
+  c.resume();
+  const oks = await c.collect((f) => f.op === 'ok', 3, ms(60000), 'three oks');
+  for (const ok of oks) assert.equal(ok.replayed, EVENTS, `ok ${ok.id}: replayed`);
+  const msgs = await c.collect((f) => f.op === 'msg', 3 * EVENTS, ms(120000), 'every replayed frame');
+  const perSeq = new Map();
+  for (const m of msgs) perSeq.set(m.seq, (perSeq.get(m.seq) ?? 0) + 1);
+  assert.deepEqual([...perSeq.keys()].sort((a, b) => a - b), seqs, 'every stored event');
+  assert.ok([...perSeq.values()].every((n) => n === 3), 'each once per resumed subscription');
+  await pollUntil(async () => (await metric('wsgate_replays_running')) === 0, { message: 'replays finished' });
+});
+
+test('the resumes of a client that leaves are cancelled; another client resumes fully', { timeout: 180000 }, async (t) => {
+  const a = await connect(gw.wsUrl, { label: 'leaver' });
+  a.pause();
+  for (let i = 0; i < 90; i++) a.send({ op: 'sub', id: `s${i}`, subject: `license.bnd${i % 50}.${i < 50 ? '>' : '*'}`, since: 0 });
+  await pollUntil(async () => (await metric('wsgate_replays_running')) + (await metric('wsgate_replays_waiting')) >= 90, { message: '90 resumes registered' });
+  t.diagnostic(`running ${await metric('wsgate_replays_running')}, waiting ${await metric('wsgate_replays_waiting')}`);
+  assert.ok((await metric('wsgate_replays_running')) <= 4, 'at most 4 resumes of one connection run at once');
+  a.ws.terminate();
+  await pollUntil(async () => (await metric('wsgate_replays_running')) + (await metric('wsgate_replays_waiting')) === 0, { message: 'the leaver\'s resumes cancelled' });
+
+  const b = await connect(gw.wsUrl, { label: 'resumer' });
+  t.after(() => b.close());
+  b.send({ op: 'sub', id: 'b', subject: 'license.bnd7.>', since: 0 });
+  const ok = await b.next((f) => f.op === 'ok', ms(30000), 'ok');
+  assert.equal(ok.replayed, EVENTS / 50);
+  const got = await b.collect((f) => f.op === 'msg', EVENTS / 50, ms(60000), 'replay');
+  assert.deepEqual(got.map((m) => m.seq), seqs.filter((_, i) => i % 50 === 7));
+});
+
+test('a client that never reads is dropped within seconds and counted once', { timeout: 180000 }, async (t) => {
+  // Its own gateway with the default 1 MiB bound, fed at a pace that fills the
+  // socket first and then stays between the bound and four times it: the
+  // close is decided by the one-second grace while the socket takes nothing,
+  // so the close frame cannot be written either.
+  const g = await startGateway({ natsUrl: nats.url });
+  t.after(() => g.stop());
+  const m = async (name) => metricValue(await getMetrics(g.url), name) ?? 0;
+  await pollUntil(async () => (await m('wsgate_stream_last_seq')) >= seqs.at(-1), { message: 'second gateway caught up' });
+  const c = await connect(g.wsUrl, { label: 'never-reads' });
+  await c.sub('license.bndlive.>');
+  c.pause();
+  const live = (n, from) => Array.from({ length: n }, (_, i) => ({ subject: 'license.bndlive.assigned', data: { batch_id: 'bndlive', i: from + i, pad } }));
+  let published = 0;
+  while ((await m('wsgate_slow_consumer_closes_total')) === 0 && published < 40000) {
+    await publishMany(pub.js, live(50, published), { window: 50 });
+    published += 50;
+    await delay(100);
+  }
+  t.diagnostic(`closed as slow after ${published} events of 2 KB`);
+  assert.equal(await m('wsgate_slow_consumer_closes_total'), 1, 'closed as a slow consumer');
+  // It never reads its close frame: the socket must still go, within seconds.
+  await pollUntil(async () => (await m('wsgate_connections')) === 0, { timeoutMs: ms(15000), message: 'the silent slow consumer dropped' });
+  await delay(2500);
+  assert.equal(await m('wsgate_slow_consumer_closes_total'), 1, 'counted once');
+  c.ws.terminate();
+});

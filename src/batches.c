@@ -6,10 +6,12 @@
 #include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,7 +32,8 @@
  *                           assigned later (retry) moves from failed to
  *                           done; a failure after the assignment is late; a
  *                           repeat is a duplicate. Beyond LICENSES_MAX ids a
- *                           batch counts new ids without remembering them.
+ *                           batch (LICENSES_ALL over all batches) counts new
+ *                           ids without remembering them.
  *
  *   done = max(snap_done, lic_done), failed = max(snap_failed, lic_failed).
  *
@@ -39,6 +42,16 @@
  * stream timestamp); "stalled" compares the stream timestamp of the last
  * event (its `ts` when there is none) with the wall clock now_ms, and expiry
  * compares completed_at with it.
+ *
+ * What bounds the state
+ *
+ * At most max_batches batches are kept: a new one evicts the least recently
+ * updated (a list in update order). A completed batch goes retention_ms after
+ * completion, a running one idle_ms after its last event (abandoned). Per
+ * batch: workers 0..WORKERS_KEPT-1 are counted one by one, the others
+ * together; FAILURES_MAX failures; RATE_SAMPLES samples; HISTORY_MAX
+ * history points (one per HISTORY_STEP of event time; when full, the step
+ * doubles and every other point goes).
  */
 
 #define TOKEN_MAX    64                /* bytes in a subject token (PROTOCOL.md) */
@@ -48,6 +61,11 @@
 #define ID_MAX       256               /* a longer license_id is -EINVAL */
 #define TEXT_MAX     256               /* kind, hcp_id and error are clipped to this */
 #define LICENSES_MAX 1000000           /* license ids remembered per batch (about 70 MB) */
+#define LICENSES_ALL 2000000           /* ... and over all batches */
+#define WORKERS_KEPT 64                /* workers counted one by one per batch; the rest together */
+#define BATCHES_MAX  10000             /* default max_batches */
+#define HISTORY_MAX  200               /* points of a batch's history */
+#define HISTORY_STEP 5000              /* ms between history points, doubled as it fills */
 #define FAILURES_MAX 20                /* failures kept per batch */
 #define RATE_SAMPLES 64                /* (t, processed) samples: two rate windows */
 #define TS_MAX       253402300799999LL /* 9999-12-31T23:59:59.999Z */
@@ -85,8 +103,14 @@ typedef struct sample {
     int64_t t, processed;
 } sample;
 
+typedef struct hpoint { /* done and failed at event time t */
+    int64_t t;
+    int32_t done, failed;
+} hpoint;
+
 typedef struct batch {
-    struct batch *next; /* hash chain */
+    struct batch *next;                /* hash chain */
+    struct batch *lru_prev, *lru_next; /* update order, least recent first */
     char id[TOKEN_MAX + 1];
     char *kind;      /* NULL until an event names it */
     int64_t total;   /* -1 when unknown */
@@ -99,18 +123,25 @@ typedef struct batch {
     int64_t seen_ms;                              /* stream timestamp of the last event */
     uint64_t seq;
     licset licenses;
-    worker_count *per_worker; /* indexed by worker */
-    size_t nper_worker;
+    worker_count *per_worker;       /* WORKERS_KEPT, indexed by worker, from the first license */
+    worker_count others;            /* workers from WORKERS_KEPT on, together */
+    int64_t workers_seen;           /* highest worker index seen + 1 */
     failure failures[FAILURES_MAX]; /* ring: failures_next is where the next one goes */
     size_t nfailures, failures_next;
     sample samples[RATE_SAMPLES]; /* ring, oldest at samples_first, in time order */
     size_t nsamples, samples_first;
+    hpoint *history; /* one point per history_step of event time, in time order */
+    size_t nhistory, history_cap;
+    int64_t history_step;
 } batch;
 
 struct batches {
     batches_config cfg;
     batch **buckets;
     size_t nbuckets, count;
+    batch *lru_head, *lru_tail; /* least and most recently updated */
+    uint64_t evicted;
+    size_t licenses; /* license ids remembered over all batches */
     int64_t ver_total;
     int64_t ver_status[ST_COUNT];
     int64_t ver_country[26 * 26][ST_COUNT]; /* "AA".."ZZ" */
@@ -286,6 +317,7 @@ static void batch_destroy(batch *bt)
     }
     licset_free(&bt->licenses);
     free(bt->per_worker);
+    free(bt->history);
     free(bt->kind);
     free(bt);
 }
@@ -306,20 +338,18 @@ static int64_t batch_duration(const batch *bt)
     return bt->duration_ms >= 0 ? bt->duration_ms : max64(0, bt->completed_at - bt->started_at);
 }
 
-/* Add to the counts of one worker (ignored when the worker is unknown). */
+/* Add to the counts of one worker (ignored when the worker is unknown): its
+ * own below WORKERS_KEPT, else those of the others. */
 static void batch_worker_add(batch *bt, int64_t worker, int64_t done, int64_t failed)
 {
     if (worker < 0)
         return;
-    size_t w = (size_t)worker;
-    if (w >= bt->nper_worker) {
-        bt->per_worker = xrealloc(bt->per_worker, (w + 1) * sizeof(worker_count));
-        memset(bt->per_worker + bt->nper_worker, 0,
-               (w + 1 - bt->nper_worker) * sizeof(worker_count));
-        bt->nper_worker = w + 1;
-    }
-    bt->per_worker[w].done += done;
-    bt->per_worker[w].failed += failed;
+    bt->workers_seen = max64(bt->workers_seen, worker + 1);
+    if (!bt->per_worker)
+        bt->per_worker = xcalloc(WORKERS_KEPT, sizeof(worker_count));
+    worker_count *c = worker < WORKERS_KEPT ? &bt->per_worker[worker] : &bt->others;
+    c->done += done;
+    c->failed += failed;
 }
 
 static void batch_failure_push(batch *bt, const event *ev)
@@ -355,7 +385,7 @@ static void batch_snapshot(batch *bt, int64_t done, int64_t failed, bool raise)
 }
 
 /* A license.<batch>.assigned or .failed event. */
-static void batch_license(batch *bt, const event *ev)
+static void batch_license(batches *b, batch *bt, const event *ev)
 {
     uint8_t state = ev->type == EV_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
     bt->has_licenses = true;
@@ -373,9 +403,10 @@ static void batch_license(batch *bt, const event *ev)
         batch_worker_add(bt, ev->worker, 1, 0);
         return;
     }
-    if (bt->licenses.count < LICENSES_MAX) {
+    if (bt->licenses.count < LICENSES_MAX && b->licenses < LICENSES_ALL) {
         *l = (license){xstrdup(ev->license_id), hash, (int32_t)ev->worker, state};
         bt->licenses.count++;
+        b->licenses++;
     }
     if (state == LIC_ASSIGNED) {
         bt->lic_done++;
@@ -405,6 +436,45 @@ static void batch_sample(batch *bt, int64_t t, int64_t bucket_ms)
     }
     bt->samples[(bt->samples_first + bt->nsamples) % RATE_SAMPLES] = (sample){t, processed};
     bt->nsamples++;
+}
+
+/* Record done/failed at event time t in the history: the last point of a
+ * step is kept; a full history halves (the step doubles). */
+static void batch_history(batch *bt, int64_t t)
+{
+    if (bt->history_step == 0)
+        bt->history_step = HISTORY_STEP;
+    hpoint p = {t, (int32_t)batch_done(bt), (int32_t)batch_failed(bt)};
+    if (bt->nhistory > 0) {
+        hpoint *last = &bt->history[bt->nhistory - 1];
+        p.t = max64(t, last->t); /* a late event counts as happening at the latest time */
+        if (p.t / bt->history_step == last->t / bt->history_step) {
+            *last = p;
+            return;
+        }
+    }
+    if (bt->nhistory == HISTORY_MAX) {
+        bt->history_step *= 2;
+        size_t n = 0;
+        for (size_t i = 0; i < bt->nhistory; i++) {
+            if (n > 0 &&
+                bt->history[n - 1].t / bt->history_step == bt->history[i].t / bt->history_step)
+                n--; /* same step: the later point wins */
+            bt->history[n++] = bt->history[i];
+        }
+        bt->nhistory = n;
+        if (n > 0 && p.t / bt->history_step == bt->history[n - 1].t / bt->history_step) {
+            bt->history[n - 1] = p;
+            return;
+        }
+    }
+    if (bt->nhistory == bt->history_cap) {
+        bt->history_cap = bt->history_cap ? bt->history_cap * 2 : 8;
+        if (bt->history_cap > HISTORY_MAX)
+            bt->history_cap = HISTORY_MAX;
+        bt->history = xrealloc(bt->history, bt->history_cap * sizeof(hpoint));
+    }
+    bt->history[bt->nhistory++] = p;
 }
 
 /* Processed per second: over the last window of event time while running
@@ -459,10 +529,11 @@ static void json_str_or_null(sbuf *out, const char *key, const char *s)
         sbuf_puts(out, "null");
 }
 
-static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *out)
+/* One batch; with its history when `history`. */
+static void batch_json(const batches *b, const batch *bt, int64_t now_ms, bool history, sbuf *out)
 {
     int64_t done = batch_done(bt), failed = batch_failed(bt), processed = done + failed;
-    int64_t workers = max64(bt->workers, (int64_t)bt->nper_worker);
+    int64_t workers = max64(bt->workers, bt->workers_seen);
     const char *state = batch_state(b, bt, now_ms);
     /* a stalled batch is not progressing: no rate, no ETA */
     double rate = strcmp(state, "stalled") == 0 ? 0 : batch_rate(bt, b->cfg.rate_window_ms);
@@ -500,13 +571,20 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *
         sbuf_printf(out, ",\"eta_s\":%.1f", (double)remaining / rate);
     sbuf_printf(out, ",\"seq\":%" PRIu64 ",\"per_worker\":[", bt->seq);
 
-    size_t nworkers = bt->has_licenses ? (size_t)workers : 0;
-    for (size_t w = 0; w < nworkers; w++) {
-        worker_count c = w < bt->nper_worker ? bt->per_worker[w] : (worker_count){0, 0};
-        sbuf_printf(out, "%s{\"worker\":%zu,\"done\":%" PRId64 ",\"failed\":%" PRId64 "}",
+    int64_t nworkers = bt->has_licenses ? workers : 0;
+    for (int64_t w = 0; w < nworkers && w < WORKERS_KEPT; w++) {
+        worker_count c = bt->per_worker ? bt->per_worker[w] : (worker_count){0, 0};
+        sbuf_printf(out, "%s{\"worker\":%" PRId64 ",\"done\":%" PRId64 ",\"failed\":%" PRId64 "}",
                     w ? "," : "", w, c.done, c.failed);
     }
-    sbuf_puts(out, "],\"failures\":[");
+    if (nworkers > WORKERS_KEPT)
+        sbuf_printf(out,
+                    "],\"per_worker_others\":{\"workers\":%" PRId64 ",\"done\":%" PRId64
+                    ",\"failed\":%" PRId64 "}",
+                    nworkers - WORKERS_KEPT, bt->others.done, bt->others.failed);
+    else
+        sbuf_puts(out, "],\"per_worker_others\":null");
+    sbuf_puts(out, ",\"failures\":[");
     for (size_t i = 0; i < bt->nfailures; i++) { /* newest first */
         const failure *f = &bt->failures[(bt->failures_next + FAILURES_MAX - 1 - i) % FAILURES_MAX];
         sbuf_puts(out, i ? ",{\"license_id\":" : "{\"license_id\":");
@@ -518,7 +596,15 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, sbuf *
         ts_json(out, f->ts);
         sbuf_putc(out, '}');
     }
-    sbuf_puts(out, "]}");
+    sbuf_putc(out, ']');
+    if (history) {
+        sbuf_printf(out, ",\"history_step_ms\":%" PRId64 ",\"history\":[", bt->history_step);
+        for (size_t i = 0; i < bt->nhistory; i++)
+            sbuf_printf(out, "%s[%" PRId64 ",%d,%d]", i ? "," : "", bt->history[i].t,
+                        (int)bt->history[i].done, (int)bt->history[i].failed);
+        sbuf_putc(out, ']');
+    }
+    sbuf_putc(out, '}');
 }
 
 /* ---- the map of batches ---- */
@@ -539,12 +625,49 @@ static void batches_insert(batches *b, batch *bt)
     b->count++;
 }
 
-/* The batch of that id, created when it is new (the map doubles as it fills). */
+static void batches_lru_unlink(batches *b, batch *bt)
+{
+    *(bt->lru_prev ? &bt->lru_prev->lru_next : &b->lru_head) = bt->lru_next;
+    *(bt->lru_next ? &bt->lru_next->lru_prev : &b->lru_tail) = bt->lru_prev;
+    bt->lru_prev = bt->lru_next = NULL;
+}
+
+/* Make bt the most recently updated batch. */
+static void batches_lru_touch(batches *b, batch *bt)
+{
+    if (b->lru_tail == bt)
+        return;
+    if (bt->lru_prev || bt->lru_next || b->lru_head == bt)
+        batches_lru_unlink(b, bt);
+    bt->lru_prev = b->lru_tail;
+    *(b->lru_tail ? &b->lru_tail->lru_next : &b->lru_head) = bt;
+    b->lru_tail = bt;
+}
+
+/* Take bt out of the map and free it. */
+static void batches_remove(batches *b, batch *bt)
+{
+    batch **p = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
+    while (*p != bt)
+        p = &(*p)->next;
+    *p = bt->next;
+    batches_lru_unlink(b, bt);
+    b->licenses -= bt->licenses.count;
+    b->count--;
+    batch_destroy(bt);
+}
+
+/* The batch of that id, created when it is new (the map doubles as it fills;
+ * at max_batches the least recently updated batch makes room). */
 static batch *batches_lookup(batches *b, const char *id)
 {
     batch *bt = batches_find(b, id);
     if (bt)
         return bt;
+    while (b->count >= b->cfg.max_batches && b->lru_head) {
+        batches_remove(b, b->lru_head);
+        b->evicted++;
+    }
     if (b->count >= b->nbuckets) {
         batch **old = b->buckets;
         size_t nold = b->nbuckets;
@@ -561,6 +684,7 @@ static batch *batches_lookup(batches *b, const char *id)
     }
     bt = batch_create(id);
     batches_insert(b, bt);
+    batches_lru_touch(b, bt);
     return bt;
 }
 
@@ -571,6 +695,8 @@ batches *batches_create(const batches_config *cfg)
         b->cfg = *cfg;
     if (b->cfg.rate_window_ms <= 0)
         b->cfg.rate_window_ms = WINDOW_MS;
+    if (b->cfg.max_batches == 0)
+        b->cfg.max_batches = BATCHES_MAX;
     b->nbuckets = 64;
     b->buckets = xcalloc(b->nbuckets, sizeof(batch *));
     return b;
@@ -586,6 +712,8 @@ void batches_reset(batches *b)
         b->buckets[i] = NULL;
     }
     b->count = 0;
+    b->lru_head = b->lru_tail = NULL;
+    b->licenses = 0;
     b->ver_total = 0;
     memset(b->ver_status, 0, sizeof(b->ver_status));
     memset(b->ver_country, 0, sizeof(b->ver_country));
@@ -598,6 +726,16 @@ void batches_destroy(batches *b)
     batches_reset(b);
     free(b->buckets);
     free(b);
+}
+
+size_t batches_count(const batches *b)
+{
+    return b->count;
+}
+
+uint64_t batches_evicted(const batches *b)
+{
+    return b->evicted;
 }
 
 /* ---- decoding events ---- */
@@ -747,6 +885,7 @@ static int event_parse(event *ev, json_t *o, int64_t ts_ms)
 static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wall_ms)
 {
     batch *bt = batches_lookup(b, ev->token);
+    batches_lru_touch(b, bt);
     bt->seq = seq > bt->seq ? seq : bt->seq;
     bt->seen_ms = max64(bt->seen_ms, wall_ms);
     bt->updated_at = max64(bt->updated_at, ev->ts);
@@ -778,12 +917,13 @@ static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wal
         break;
     case EV_ASSIGNED:
     case EV_FAILED:
-        batch_license(bt, ev);
+        batch_license(b, bt, ev);
         break;
     case EV_VERIFICATION:
         break;
     }
     batch_sample(bt, ev->ts, max64(1, b->cfg.rate_window_ms / 32));
+    batch_history(bt, ev->ts);
 }
 
 int batches_feed(batches *b, const char *subject, const void *data, size_t len, uint64_t seq,
@@ -810,48 +950,199 @@ int batches_feed(batches *b, const char *subject, const void *data, size_t len, 
 void batches_tick(batches *b, int64_t now_ms)
 {
     now_ms = clamp_ms(now_ms);
-    for (size_t i = 0; i < b->nbuckets; i++) {
-        batch **p = &b->buckets[i];
-        while (*p) {
-            batch *bt = *p;
-            if (bt->completed && now_ms - bt->completed_at >= b->cfg.retention_ms) {
-                *p = bt->next;
-                batch_destroy(bt);
-                b->count--;
-            } else {
-                p = &bt->next;
-            }
-        }
+    for (batch *next, *bt = b->lru_head; bt; bt = next) {
+        next = bt->lru_next;
+        if (bt->completed ? now_ms - bt->completed_at >= b->cfg.retention_ms
+                          : b->cfg.idle_ms > 0 && now_ms - bt->seen_ms >= b->cfg.idle_ms)
+            batches_remove(b, bt);
     }
+}
+
+uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total)
+{
+    uint64_t n = 0;
+    now_ms = clamp_ms(now_ms);
+    for (size_t i = 0; i < b->nbuckets; i++)
+        for (const batch *bt = b->buckets[i]; bt; bt = bt->next)
+            n += strcmp(batch_state(b, bt, now_ms), "stalled") == 0;
+    *total = b->count;
+    return n;
 }
 
 /* ---- JSON views ---- */
 
-/* Newest started first, then by id. */
+/* Where a batch sorts in lists: running and stalled ones (group 0) newest
+ * started first, then completed ones (group 1) newest completed first, then
+ * by id. A cursor is the key of the last batch of a page. */
+typedef struct sort_key {
+    int group;
+    int64_t t;
+    const char *id;
+} sort_key;
+
+static sort_key batch_key(const batch *bt)
+{
+    return bt->completed ? (sort_key){1, bt->completed_at, bt->id}
+                         : (sort_key){0, bt->started_at, bt->id};
+}
+
+static int key_cmp(sort_key a, sort_key b)
+{
+    if (a.group != b.group)
+        return a.group < b.group ? -1 : 1;
+    if (a.t != b.t)
+        return a.t > b.t ? -1 : 1;
+    return strcmp(a.id, b.id);
+}
+
 static int batch_cmp(const void *pa, const void *pb)
 {
-    const batch *a = *(const batch *const *)pa, *b = *(const batch *const *)pb;
-    if (a->started_at != b->started_at)
-        return a->started_at > b->started_at ? -1 : 1;
-    return strcmp(a->id, b->id);
+    return key_cmp(batch_key(*(const batch *const *)pa), batch_key(*(const batch *const *)pb));
+}
+
+/* "<group>.<t>.<id>": URL-safe; clients treat it as opaque. */
+static void cursor_format(const batch *bt, char *out)
+{
+    sort_key k = batch_key(bt);
+    snprintf(out, BATCHES_CURSOR_MAX, "%d.%" PRId64 ".%s", k.group, k.t, k.id);
+}
+
+/* Parse a cursor into *k (k->id points into id). */
+static int cursor_parse(const char *s, sort_key *k, char id[TOKEN_MAX + 1])
+{
+    if ((s[0] != '0' && s[0] != '1') || s[1] != '.')
+        return -EINVAL;
+    k->group = s[0] - '0';
+    s += 2;
+    int64_t t = 0;
+    int ndigits = 0;
+    for (; *s >= '0' && *s <= '9'; s++, ndigits++) {
+        if (ndigits == 15)
+            return -EINVAL; /* past TS_MAX */
+        t = t * 10 + (*s - '0');
+    }
+    if (ndigits == 0 || *s++ != '.')
+        return -EINVAL;
+    size_t n = 0;
+    for (; token_char(*s); s++) {
+        if (n == TOKEN_MAX)
+            return -EINVAL;
+        id[n++] = *s;
+    }
+    id[n] = '\0';
+    if (n == 0 || *s != '\0')
+        return -EINVAL;
+    k->t = t;
+    k->id = id;
+    return 0;
+}
+
+static unsigned batch_state_bit(const batches *b, const batch *bt, int64_t now_ms)
+{
+    const char *state = batch_state(b, bt, now_ms);
+    return state[0] == 'c'   ? BATCHES_COMPLETED
+           : state[0] == 's' ? BATCHES_STALLED
+                             : BATCHES_RUNNING;
+}
+
+/* Whether id contains s, ignoring ASCII case. */
+static bool id_contains(const char *id, const char *s)
+{
+    size_t n = strlen(s);
+    for (; *id; id++) {
+        size_t i = 0;
+        while (i < n && id[i] && tolower((unsigned char)id[i]) == tolower((unsigned char)s[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return n == 0;
+}
+
+static bool batch_matches(const batches *b, const batch *bt, const batches_query *q, int64_t now_ms)
+{
+    if (q->search && q->search[0] && !id_contains(bt->id, q->search))
+        return false;
+    if (q->states == 0)
+        return true;
+    return (q->states & batch_state_bit(b, bt, now_ms)) ||
+           ((q->states & BATCHES_FAILED) && batch_failed(bt) > 0);
 }
 
 void batches_list_json(batches *b, int64_t now_ms, sbuf *out)
 {
-    batch **all = xmalloc(b->count * sizeof(batch *));
+    batches_query q = {.limit = b->count ? b->count : 1};
+    size_t total;
+    char cursor[BATCHES_CURSOR_MAX];
+    batches_page_json(b, &q, now_ms, out, &total, cursor);
+}
+
+int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *out, size_t *total,
+                      char *next_cursor)
+{
+    char after_id[TOKEN_MAX + 1];
+    sort_key after = {0, 0, NULL};
+    bool has_after = q->cursor && q->cursor[0];
+    if (has_after && cursor_parse(q->cursor, &after, after_id) < 0)
+        return -EINVAL;
+    now_ms = clamp_ms(now_ms);
+    batch **page = xmalloc((b->count + 1) * sizeof(batch *));
     size_t n = 0;
-    for (size_t i = 0; i < b->nbuckets; i++)
-        for (batch *bt = b->buckets[i]; bt; bt = bt->next)
-            all[n++] = bt;
-    qsort(all, n, sizeof(batch *), batch_cmp);
+    *total = 0;
+    for (batch *bt = b->lru_head; bt; bt = bt->lru_next) {
+        if (!batch_matches(b, bt, q, now_ms))
+            continue;
+        ++*total;
+        if (!has_after || key_cmp(batch_key(bt), after) > 0)
+            page[n++] = bt;
+    }
+    qsort(page, n, sizeof(batch *), batch_cmp);
+    size_t limit = q->limit ? q->limit : 1, m = n < limit ? n : limit;
     sbuf_putc(out, '[');
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < m; i++) {
         if (i)
             sbuf_putc(out, ',');
-        batch_json(b, all[i], clamp_ms(now_ms), out);
+        batch_json(b, page[i], now_ms, false, out);
     }
     sbuf_putc(out, ']');
-    free(all);
+    next_cursor[0] = '\0';
+    if (n > m)
+        cursor_format(page[m - 1], next_cursor);
+    free(page);
+    return 0;
+}
+
+void batches_summary_json(batches *b, int64_t now_ms, sbuf *out)
+{
+    int64_t running = 0, stalled = 0, completed = 0, done = 0, failed = 0;
+    double rate = 0, eta = -1;
+    now_ms = clamp_ms(now_ms);
+    for (batch *bt = b->lru_head; bt; bt = bt->lru_next) {
+        unsigned state = batch_state_bit(b, bt, now_ms);
+        done += batch_done(bt);
+        failed += batch_failed(bt);
+        completed += state == BATCHES_COMPLETED;
+        stalled += state == BATCHES_STALLED;
+        if (state != BATCHES_RUNNING)
+            continue;
+        running++;
+        double r = batch_rate(bt, b->cfg.rate_window_ms);
+        int64_t remaining = bt->total - (batch_done(bt) + batch_failed(bt));
+        rate += r;
+        if (bt->total >= 0 && r > 0 && (double)max64(0, remaining) / r > eta)
+            eta = (double)max64(0, remaining) / r;
+    }
+    sbuf_printf(out,
+                "{\"batches\":%zu,\"running\":%" PRId64 ",\"stalled\":%" PRId64
+                ",\"completed\":%" PRId64 ",\"done\":%" PRId64 ",\"failed\":%" PRId64
+                ",\"rate\":%.2f",
+                b->count, running, stalled, completed, done, failed, rate);
+    if (eta < 0)
+        sbuf_puts(out, ",\"eta_s\":null");
+    else
+        sbuf_printf(out, ",\"eta_s\":%.1f", eta);
+    sbuf_printf(out, ",\"max_batches\":%zu,\"evicted\":%" PRIu64 "}", b->cfg.max_batches,
+                b->evicted);
 }
 
 int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out)
@@ -859,7 +1150,7 @@ int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out)
     batch *bt = id ? batches_find(b, id) : NULL;
     if (!bt)
         return -ENOENT;
-    batch_json(b, bt, clamp_ms(now_ms), out);
+    batch_json(b, bt, clamp_ms(now_ms), true, out);
     return 0;
 }
 

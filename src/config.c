@@ -356,6 +356,8 @@ static const struct opt options[] = {
     {"queue-bytes", &T_SIZE, "1MiB", "send queue bound per connection; close 4001 above",
      AT(queue_bytes), .min = 1024},
     {"max-subs", &T_INT, "256", "subscriptions per connection", AT(max_subs), .min = 1},
+    {"threads", &T_INT, "0", "threads sending to clients (0: one per CPU the process may use)",
+     AT(threads), .min = 0, .max = 256},
     {"max-replays", &T_INT, "64", "resumes (sub with since) running at once, in all",
      AT(max_replays), .min = 1},
     {"ops-rate", &T_RATE, "100", "client operations per second", AT(ops_rate)},
@@ -412,6 +414,10 @@ static const struct opt options[] = {
      AT(batch_stall_ms), .min = 1},
     {"batch-retention", &T_DURATION, "1h", "keep finished batches this long",
      AT(batch_retention_ms), .min = 1},
+    {"batch-idle", &T_DURATION, "24h", "forget a running batch this long silent; 0: never",
+     AT(batch_idle_ms)},
+    {"max-batches", &T_INT, "10000", "batches kept; the least recently updated go first",
+     AT(max_batches), .min = 1, .max = 1000000},
 
     /* security */
     {"jwt-secret", &T_FILE, NULL, "HS256 key file; enables auth", AT(jwt_secret)},
@@ -725,6 +731,10 @@ static int config_check(const wsg_config *cfg, char *err, size_t errlen)
         return config_fail(err, errlen,
                            "--ping-timeout (%lldms) must be greater than --heartbeat (%lldms)",
                            (long long)cfg->ping_timeout_ms, (long long)cfg->heartbeat_ms);
+    if (cfg->batch_idle_ms > 0 && cfg->batch_idle_ms <= cfg->batch_stall_ms)
+        return config_fail(err, errlen,
+                           "--batch-idle (%lldms) must be 0 or greater than --batch-stall (%lldms)",
+                           (long long)cfg->batch_idle_ms, (long long)cfg->batch_stall_ms);
     if (cfg->jwt_secret && cfg->jwt_public_key)
         return config_fail(err, errlen, "--jwt-secret and --jwt-public-key exclude each other");
     if (!cfg->tls_cert != !cfg->tls_key)

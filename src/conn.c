@@ -12,8 +12,10 @@
 #include "wsgate/replay.h"
 #include "wsgate/xmalloc.h"
 
+#include <errno.h>
 #include <libwebsockets.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,17 +26,19 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
  * lws_close_reason()", which also closes the socket at once). */
 #define CONN_WRITE_CLOSE ((enum lws_write_protocol)4)
 
-#define CONN_WRITE_BUDGET  64 /* frames written per WRITEABLE, so one client can't hog the loop */
-#define CONN_BATCH_BYTES   65536 /* most bytes of frames coalesced into one send() */
+#define CONN_WRITE_BUDGET  256 /* frames per write-out (a dispatch slice's worth) */
+#define CONN_BATCH_BYTES   CONN_BATCH_MAX
 #define CONN_SLOW_GRACE_MS 1000  /* over the queue bound this long (and not writable): 4001 */
-#define CONN_CLOSE_DROP_MS 5000  /* a close the peer does not read: drop the socket after this */
+#define CONN_CLOSE_DROP_MS 10000 /* a close the peer does not read: drop the socket after this */
 
 #define CONN_COUNTED ((uintptr_t)1) /* slot tag: counts toward the slow-consumer bound */
 #define CONN_LIVE    ((uintptr_t)2) /* slot tag: a live frame (may be conflated) */
+#define CONN_FANOUT  ((uintptr_t)4) /* slot tag: queued by the fan-out (its latency is measured) */
+#define CONN_TAGS    (CONN_COUNTED | CONN_LIVE | CONN_FANOUT)
 
 static inline wsg_frame *conn_slot_frame(wsg_frame *slot)
 {
-    return (wsg_frame *)((uintptr_t)slot & ~(CONN_COUNTED | CONN_LIVE));
+    return (wsg_frame *)((uintptr_t)slot & ~CONN_TAGS);
 }
 
 static inline bool conn_slot_live(wsg_frame *slot)
@@ -51,6 +55,7 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
 {
     conn *c = xcalloc(1, sizeof(*c));
     c->wsi = wsi;
+    c->tls = lws_is_ssl(wsi);
     c->hub = h;
     c->claims = claims;
     c->created_ms = hub_now_ms();
@@ -100,16 +105,21 @@ static void conn_queue_clear(conn *c)
     free(c->q);
     c->q = NULL;
     c->qhead = c->qlen = c->qcap = 0;
+    metrics.queued_bytes -= c->qbytes;
     c->qbytes = 0;
 }
 
 void conn_destroy(conn *c)
 {
     hub *h = c->hub;
-    for (uint32_t i = 0; i < c->nsubs; i++)
-        conn_sub_free(c, c->subs[i]);
+    c->gone = true;    /* its waiting replays must not start */
+    while (c->nsubs) { /* out of the array before it is freed: replay.c walks it */
+        conn_sub *s = c->subs[--c->nsubs];
+        conn_sub_free(c, s);
+    }
     free(c->subs);
     conn_queue_clear(c);
+    free(c->pend);
     if (c->rx) {
         sbuf_free(c->rx);
         free(c->rx);
@@ -171,7 +181,7 @@ bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
 }
 
 /* Replace the newest queued live frame of the same last-value subject by f. */
-static bool conn_conflate(conn *c, wsg_frame *f)
+static bool conn_conflate(conn *c, wsg_frame *f, uintptr_t tags)
 {
     for (uint32_t i = c->qlen; i-- > 0;) {
         uint32_t at = (c->qhead + i) % c->qcap;
@@ -181,7 +191,8 @@ static bool conn_conflate(conn *c, wsg_frame *f)
         if (!conn_slot_live(c->q[at]))
             return false; /* the newest queued value is a reply's: queue f after it */
         c->qbytes = c->qbytes - old->len + f->len;
-        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | CONN_COUNTED | CONN_LIVE);
+        metrics.queued_bytes = metrics.queued_bytes - old->len + f->len;
+        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
         frame_unref(old);
         metrics.conflated++;
         return true;
@@ -207,23 +218,37 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
     if (c->qlen == c->qcap)
         conn_queue_grow(c);
     if (tags & CONN_COUNTED)
-        c->qbytes += f->len;
+        c->qbytes += f->len, metrics.queued_bytes += f->len;
     c->q[(c->qhead + c->qlen) % c->qcap] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
-    if (c->qlen++ == 0)
+    if (c->qlen++ != 0)
+        return; /* a write is coming already */
+    hub *h = c->hub;
+    if (!h->dispatching) {
         lws_callback_on_writable(c->wsi);
+    } else if (!c->flush_queued) { /* written at the end of the round: no epoll change */
+        c->flush_queued = true;
+        c->flush_next = h->flush;
+        h->flush = c;
+    }
 }
 
-void conn_send(conn *c, wsg_frame *f, bool live)
+/* Queue f with tags: a live frame conflates or meets the slow-consumer bound. */
+static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
 {
     if (c->close_code)
         return; /* closing: nothing more is queued */
-    if (live) {
-        if (f->lastvalue && c->qlen && conn_conflate(c, f))
+    if (tags & CONN_LIVE) {
+        if (f->lastvalue && c->qlen && conn_conflate(c, f, tags))
             return;
         if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, hub_now_ms()))
             return;
     }
-    conn_push(c, f, live ? CONN_COUNTED | CONN_LIVE : 0);
+    conn_push(c, f, tags);
+}
+
+void conn_send(conn *c, wsg_frame *f, bool live)
+{
+    conn_send_tagged(c, f, live ? CONN_COUNTED | CONN_LIVE : 0);
 }
 
 void conn_send_replay(conn *c, wsg_frame *f)
@@ -245,7 +270,7 @@ void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
     if (c->fanout_gen == gen)
         return; /* already queued through another subscription */
     c->fanout_gen = gen;
-    conn_send(c, f, true);
+    conn_send_tagged(c, f, CONN_COUNTED | CONN_LIVE | CONN_FANOUT);
 }
 
 /* Send the close frame ourselves and wait (a few seconds at most) for the
@@ -269,7 +294,7 @@ static int conn_send_close(conn *c)
     return 0;
 }
 
-/* Take the head of the queue; the caller owns the reference. */
+/* Take the head of the queue: the slot (frame and tags); the caller owns the reference. */
 static wsg_frame *conn_pop(conn *c)
 {
     wsg_frame *slot = c->q[c->qhead];
@@ -277,18 +302,24 @@ static wsg_frame *conn_pop(conn *c)
     c->qhead = (c->qhead + 1) % c->qcap;
     c->qlen--;
     if (conn_slot_counted(slot))
-        c->qbytes -= f->len;
-    return f;
+        c->qbytes -= f->len, metrics.queued_bytes -= f->len;
+    return slot;
 }
 
-/* Count a frame as written and drop the queue's reference to it. */
-static void conn_written(wsg_frame *f, int64_t now_ns)
+/* Count a popped slot's frame as written and drop the queue's reference to
+ * it. Latency is measured for fan-out deliveries only (a last value sent on
+ * sub or a replayed frame is old by design). */
+static void conn_written(wsg_frame *slot, int64_t now_ns)
 {
+    wsg_frame *f = conn_slot_frame(slot);
     metrics.bytes_sent += f->len;
     if (f->seq) {
         metrics.deliveries++;
-        if (f->recv_ns)
-            metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
+        if ((uintptr_t)slot & CONN_FANOUT) {
+            if (f->recv_ns)
+                metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
+            metrics_stored_observe(f->stored_ns);
+        }
     }
     frame_unref(f);
 }
@@ -313,27 +344,91 @@ static size_t conn_ws_header(unsigned char *h, size_t len)
     return 10;
 }
 
-/* Write several queued frames with one send(): each framed here, copied into
- * one buffer (the service thread's), written raw. Takes from *budget the
- * frames written. Returns 0 or -1. */
-static int conn_write_batch(conn *c, int *budget, int64_t now_ns)
+/* Frame queued frames into out (at most cap bytes, *budget frames), taking
+ * them off the queue; returns the bytes used (0 when the first frame does
+ * not fit: it goes out alone through lws). */
+static size_t conn_take_batch(conn *c, unsigned char *out, size_t cap, int *budget, int64_t now_ns)
 {
-    static unsigned char batch[LWS_PRE + CONN_BATCH_BYTES];
     size_t used = 0;
     for (; c->qlen && *budget > 0; --*budget) {
         wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
-        if (used + 10 + f->len > CONN_BATCH_BYTES)
+        if (used + 10 + f->len > cap)
             break;
-        used += conn_ws_header(batch + LWS_PRE + used, f->len);
-        memcpy(batch + LWS_PRE + used, frame_data(f), f->len);
+        used += conn_ws_header(out + used, f->len);
+        memcpy(out + used, frame_data(f), f->len);
         used += f->len;
         conn_written(conn_pop(c), now_ns);
     }
+    return used;
+}
+
+/* Keep the bytes of data frames the socket did not take (written first next time). */
+static void conn_keep(conn *c, const unsigned char *rest, size_t n)
+{
+    if (!n)
+        return;
+    c->pend = xmalloc(n);
+    memcpy(c->pend, rest, n);
+    c->pend_len = n;
+    c->pend_off = 0;
+}
+
+/* Write framed data: with send() on a plain socket (what it refuses waits in
+ * c->pend), through lws on TLS (which keeps the rest itself; buf must have
+ * LWS_PRE bytes of headroom). Returns 0 or -1. */
+static int conn_out(conn *c, unsigned char *buf, size_t len)
+{
     metrics.socket_writes++;
-    if (lws_write(c->wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int)used)
+    if (c->tls)
+        return lws_write(c->wsi, buf, len, LWS_WRITE_RAW) < (int)len ? -1 : 0;
+    ssize_t n = send(lws_get_socket_fd(c->wsi), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         return -1;
+    conn_keep(c, buf + (n > 0 ? n : 0), len - (size_t)(n > 0 ? n : 0));
     return 0;
 }
+
+/* Write what c->pend holds. Returns 0 (c->pend is NULL once all is out) or -1. */
+static int conn_out_pending(conn *c)
+{
+    ssize_t n = send(lws_get_socket_fd(c->wsi), c->pend + c->pend_off, c->pend_len - c->pend_off,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return -1;
+    c->pend_off += n > 0 ? (size_t)n : 0;
+    if (c->pend_off == c->pend_len) {
+        free(c->pend);
+        c->pend = NULL;
+        c->pend_len = c->pend_off = 0;
+    }
+    return 0;
+}
+
+bool conn_flush_take(conn *c, unsigned char *out, size_t cap, size_t *len, int *fd)
+{
+    if (!c->qlen || c->tls || c->pend || c->close_code || c->ping_due || c->hangup ||
+        lws_partial_buffered(c->wsi))
+        return false;
+    int budget = CONN_WRITE_BUDGET;
+    *len = conn_take_batch(c, out, cap, &budget, hub_mono_ns());
+    *fd = lws_get_socket_fd(c->wsi);
+    return *len > 0;
+}
+
+void conn_flush_done(conn *c, const unsigned char *buf, size_t len, ssize_t sent)
+{
+    metrics.socket_writes++;
+    if (sent < 0)
+        c->hangup = true; /* the socket failed: WRITEABLE hangs up */
+    else
+        conn_keep(c, buf + sent, len - (size_t)sent);
+    if (conn_has_room(c))
+        replay_pump(c);
+    if (c->qlen || c->pend || c->hangup)
+        lws_callback_on_writable(c->wsi);
+}
+
+static int conn_write_some(conn *c, int budget);
 
 void conn_keepalive(conn *c, int64_t now_ms)
 {
@@ -370,6 +465,14 @@ int conn_writable(conn *c)
 {
     if (c->hangup)
         return -1; /* a silent peer would not read a close frame either */
+    if (c->pend) { /* the rest of frames a send() took only part of */
+        if (conn_out_pending(c) != 0)
+            return -1;
+        if (c->pend) {
+            lws_callback_on_writable(c->wsi);
+            return 0;
+        }
+    }
     if (c->ping_due) {
         /* a payload: lws 4.1 does not report an empty pong (RECEIVE_PONG) */
         unsigned char ping[LWS_PRE + 4] = {[LWS_PRE] = 'w', 's', 'g', 'k'};
@@ -381,26 +484,8 @@ int conn_writable(conn *c)
     }
     if (c->close_code && (!c->close_after_queue || c->qlen == 0))
         return conn_send_close(c);
-    int64_t now_ns = hub_mono_ns();
-    int budget = lws_partial_buffered(c->wsi) ? 0 : CONN_WRITE_BUDGET;
-    while (c->qlen && budget > 0) {
-        wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
-        if (c->qlen > 1 && f->len + 10 <= CONN_BATCH_BYTES / 2) {
-            if (conn_write_batch(c, &budget, now_ns) != 0)
-                return -1;
-        } else {
-            budget--;
-            f = conn_pop(c);
-            metrics.socket_writes++;
-            int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
-            bool ok = n >= (int)f->len;
-            conn_written(f, now_ns);
-            if (!ok)
-                return -1;
-        }
-        if (lws_partial_buffered(c->wsi))
-            break; /* the socket took only part: lws keeps the rest, WRITEABLE comes back */
-    }
+    if (conn_write_some(c, lws_partial_buffered(c->wsi) ? 0 : CONN_WRITE_BUDGET) != 0)
+        return -1;
     if (c->over_since_ms)
         conn_check_slow(c, c->qbytes, hub_now_ms());
     if (conn_has_room(c))
@@ -410,8 +495,55 @@ int conn_writable(conn *c)
         c->q = NULL;
         c->qcap = c->qhead = 0;
     }
-    if (c->qlen || c->close_code)
+    if (c->qlen || c->close_code || c->pend)
         lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void conn_flush(conn *c)
+{
+    if (!c->qlen)
+        return;
+    if (c->close_code || c->ping_due || c->hangup || c->pend || lws_partial_buffered(c->wsi)) {
+        lws_callback_on_writable(c->wsi); /* those go through WRITEABLE */
+        return;
+    }
+    if (conn_write_some(c, CONN_WRITE_BUDGET) != 0) {
+        c->hangup = true; /* the socket failed: WRITEABLE hangs up */
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (conn_has_room(c))
+        replay_pump(c); /* the queue drained: feed running replays */
+    if (c->qlen || c->pend || lws_partial_buffered(c->wsi))
+        lws_callback_on_writable(c->wsi);
+}
+
+/* Write queued frames, up to budget of them, in as few send()s as the batch
+ * buffer allows; stop when the socket takes only part. Returns 0 or -1. */
+static int conn_write_some(conn *c, int budget)
+{
+    static unsigned char batch[LWS_PRE + CONN_BATCH_BYTES]; /* the service thread's */
+    int64_t now_ns = hub_mono_ns();
+    while (c->qlen && budget > 0 && !c->pend) {
+        wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
+        if (f->len + 10 <= CONN_BATCH_BYTES && (!c->tls || c->qlen > 1)) {
+            size_t used = conn_take_batch(c, batch + LWS_PRE, CONN_BATCH_BYTES, &budget, now_ns);
+            if (conn_out(c, batch + LWS_PRE, used) != 0)
+                return -1;
+        } else {
+            budget--;
+            wsg_frame *slot = conn_pop(c);
+            metrics.socket_writes++;
+            int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
+            bool ok = n >= (int)f->len;
+            conn_written(slot, now_ns);
+            if (!ok)
+                return -1;
+        }
+        if (lws_partial_buffered(c->wsi))
+            break; /* the socket took only part: lws keeps the rest, WRITEABLE comes back */
+    }
     return 0;
 }
 

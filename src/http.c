@@ -6,13 +6,19 @@
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
 #include "wsgate/subject.h"
+#include "wsgate/xmalloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define HTTP_FILE_MAX (16 * 1024 * 1024)
+#define HTTP_FILE_MAX     (16 * 1024 * 1024)
+#define HTTP_PATH_MAX     1024
+#define API_LIMIT_DEFAULT 100 /* batches on a page of GET /api/batches */
+#define API_LIMIT_MAX     1000
+#define API_SEARCH_MAX    64 /* a batch id is at most 64 bytes */
 
 static const struct {
     const char *ext;
@@ -58,7 +64,19 @@ void http_error(http_response *resp, int status, const char *message)
 
 void http_response_free(http_response *resp)
 {
+    for (size_t i = 0; i < resp->nheaders; i++)
+        free(resp->headers[i].value);
+    resp->nheaders = 0;
     sbuf_free(&resp->body);
+}
+
+void http_add_header(http_response *resp, const char *name, const char *value)
+{
+    if (resp->nheaders == HTTP_HEADERS_MAX)
+        return;
+    resp->headers[resp->nheaders].name = name;
+    resp->headers[resp->nheaders].value = xstrdup(value);
+    resp->nheaders++;
 }
 
 const unsigned char *http_body(const http_response *resp, size_t *len)
@@ -118,7 +136,124 @@ static void http_static(hub *h, const char *path, const char *if_none_match, htt
     http_error(resp, 404, "not found");
 }
 
-static void http_api(hub *h, const char *path, http_response *resp)
+/* Copy the value of argument `name` of the query (may be NULL) into buf:
+ * 0, -ENOENT when absent, -E2BIG when longer than len - 1. */
+static int http_arg(const char *query, const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, name, n) != 0 || p[n] != '=')
+            continue;
+        const char *v = p + n + 1, *end = strchr(v, '&');
+        size_t vlen = end ? (size_t)(end - v) : strlen(v);
+        if (vlen >= len)
+            return -E2BIG;
+        memcpy(buf, v, vlen);
+        buf[vlen] = '\0';
+        return 0;
+    }
+    return -ENOENT;
+}
+
+/* The `state` argument: comma-separated names into BATCHES_* bits; -EINVAL on others. */
+static int http_states(char *list, unsigned *bits)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"running", BATCHES_RUNNING},
+                 {"stalled", BATCHES_STALLED},
+                 {"completed", BATCHES_COMPLETED},
+                 {"failed", BATCHES_FAILED}};
+    *bits = 0;
+    for (char *save = NULL, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < sizeof(names) / sizeof(names[0]) && strcmp(s, names[i].name) != 0)
+            i++;
+        if (i == sizeof(names) / sizeof(names[0]))
+            return -EINVAL;
+        *bits |= names[i].bit;
+    }
+    return 0;
+}
+
+/* Append s percent-encoded (RFC 3986 unreserved characters stay). */
+static void http_pct(sbuf *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            sbuf_putc(out, (char)c);
+        else
+            sbuf_printf(out, "%%%02X", c);
+    }
+}
+
+/* GET /api/batches?state=&q=&limit=&cursor=: one page (PROTOCOL.md), its
+ * size in X-Total-Count, the next page in X-Next-Cursor and Link. */
+static void http_api_batches(hub *h, const char *query, int64_t now, http_response *resp)
+{
+    char state[128] = "", limit[24] = "", cursor[BATCHES_CURSOR_MAX] = "";
+    char search[API_SEARCH_MAX + 1] = "", next[BATCHES_CURSOR_MAX];
+    batches_query q = {.limit = API_LIMIT_DEFAULT, .search = search, .cursor = cursor};
+    int rc = http_arg(query, "state", state, sizeof(state));
+    char states[sizeof(state)];
+    memcpy(states, state, sizeof(state));
+    if (rc == -E2BIG || (rc == 0 && http_states(states, &q.states) < 0)) {
+        http_error(resp, 400,
+                   "state: a comma-separated list of running, stalled, completed, failed");
+        return;
+    }
+    rc = http_arg(query, "limit", limit, sizeof(limit));
+    if (rc != -ENOENT) {
+        char *end;
+        unsigned long long v = rc == 0 ? strtoull(limit, &end, 10) : 0;
+        if (v == 0 || limit[0] < '0' || limit[0] > '9' || *end != '\0') {
+            http_error(resp, 400, "limit: a positive integer (at most 1000 are returned)");
+            return;
+        }
+        q.limit = v > API_LIMIT_MAX ? API_LIMIT_MAX : (size_t)v;
+    }
+    if (http_arg(query, "q", search, sizeof(search)) == -E2BIG) {
+        http_error(resp, 400, "q: at most 64 characters (a batch id is no longer)");
+        return;
+    }
+    size_t total;
+    http_init(resp, 200, "application/json", "no-store");
+    if (http_arg(query, "cursor", cursor, sizeof(cursor)) == -E2BIG ||
+        batches_page_json(h->batches, &q, now, &resp->body, &total, next) < 0) {
+        http_response_free(resp);
+        http_error(resp, 400, "cursor: not a cursor from X-Next-Cursor");
+        return;
+    }
+    char n[32];
+    snprintf(n, sizeof(n), "%zu", total);
+    http_add_header(resp, "x-total-count:", n);
+    if (!next[0])
+        return;
+    http_add_header(resp, "x-next-cursor:", next);
+    sbuf link;
+    sbuf_init(&link, 0);
+    sbuf_puts(&link, "</api/batches?");
+    if (state[0]) {
+        sbuf_puts(&link, "state=");
+        http_pct(&link, state);
+        sbuf_putc(&link, '&');
+    }
+    if (search[0]) {
+        sbuf_puts(&link, "q=");
+        http_pct(&link, search);
+        sbuf_putc(&link, '&');
+    }
+    sbuf_printf(&link, "limit=%zu&cursor=", q.limit);
+    http_pct(&link, next);
+    sbuf_puts(&link, ">; rel=\"next\"");
+    http_add_header(resp, "link:", sbuf_str(&link));
+    sbuf_free(&link);
+}
+
+static void http_api(hub *h, const char *path, const char *query, http_response *resp)
 {
     int64_t now = hub_now_ms();
     if (!h->started) { /* the state is being rebuilt from the stream: not an answer yet */
@@ -126,8 +261,10 @@ static void http_api(hub *h, const char *path, http_response *resp)
         return;
     }
     if (strcmp(path, "/api/batches") == 0 || strcmp(path, "/api/batches/") == 0) {
+        http_api_batches(h, query, now, resp);
+    } else if (strcmp(path, "/api/summary") == 0) {
         http_init(resp, 200, "application/json", "no-store");
-        batches_list_json(h->batches, now, &resp->body);
+        batches_summary_json(h->batches, now, &resp->body);
     } else if (strncmp(path, "/api/batches/", 13) == 0) {
         const char *id = path + 13;
         http_init(resp, 200, "application/json", "no-store");
@@ -144,9 +281,17 @@ static void http_api(hub *h, const char *path, http_response *resp)
     }
 }
 
-void http_handle(hub *h, const char *path, const char *if_none_match, http_response *resp)
+void http_handle(hub *h, const char *target, const char *if_none_match, http_response *resp)
 {
-    const char *why;
+    const char *why, *mark = strchr(target, '?'), *query = mark ? mark + 1 : NULL;
+    size_t n = mark ? (size_t)(mark - target) : strlen(target);
+    char path[HTTP_PATH_MAX];
+    if (n >= sizeof(path)) {
+        http_error(resp, 414, "URI too long");
+        return;
+    }
+    memcpy(path, target, n);
+    path[n] = '\0';
     if (strcmp(path, "/healthz") == 0) {
         http_init(resp, 200, "application/json", "no-store");
         sbuf_puts(&resp->body, "{\"status\":\"ok\"}");
@@ -164,8 +309,11 @@ void http_handle(hub *h, const char *path, const char *if_none_match, http_respo
     } else if (strcmp(path, "/metrics") == 0) {
         http_init(resp, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
         metrics_render(&resp->body);
+    } else if (strcmp(path, "/api/stats") == 0) {
+        http_init(resp, 200, "application/json", "no-store");
+        metrics_stats_json(&resp->body, hub_now_ms());
     } else if (strncmp(path, "/api/", 5) == 0) {
-        http_api(h, path, resp);
+        http_api(h, path, query, resp);
     } else if (strcmp(path, "/") == 0) {
         http_static(h, "/index.html", if_none_match, resp);
     } else {

@@ -5,17 +5,22 @@
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/replay.h"
+#include "wsgate/sendpool.h"
 #include "wsgate/xmalloc.h"
 
+#include <errno.h>
 #include <libwebsockets.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
-#define HUB_POLL_BUDGET 256 /* events applied per wake-up */
-#define HUB_FD_RESERVE  128 /* open files kept for NATS, HTTP requests, logs */
+#define HUB_POLL_BUDGET 256       /* events applied per wake-up */
+#define HUB_FD_RESERVE  128       /* open files kept for NATS, HTTP requests, logs */
+#define HUB_ARENA_MAX   (8 << 20) /* framed bytes of one slice of a round's sends */
+#define HUB_JOB_MAX     (1 << 20) /* framed bytes one connection sends at the end of a round */
 
 int64_t hub_now_ms(void)
 {
@@ -29,6 +34,17 @@ int64_t hub_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* --threads, or the CPUs this process may run on. */
+static int hub_threads(const wsg_config *cfg)
+{
+    if (cfg->threads > 0)
+        return cfg->threads;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return 1;
 }
 
 int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
@@ -47,10 +63,20 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     if (cfg->max_conns <= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur > HUB_FD_RESERVE * 2)
         h->max_conns = (int64_t)rl.rlim_cur - HUB_FD_RESERVE;
+    h->pool = sendpool_create(hub_threads(cfg));
+    if (!h->pool) {
+        snprintf(err, errlen, "cannot start %d sender threads", hub_threads(cfg));
+        return -EAGAIN;
+    }
+    h->arena = xmalloc(HUB_ARENA_MAX);
+    metrics.send_threads = sendpool_threads(h->pool);
     h->subs = sublist_create();
     h->ring = ring_create(cfg->ring_msgs, cfg->ring_bytes);
     h->lv = lastvalue_create(cfg->last_value, cfg->last_value_count);
-    batches_config bc = {.stall_ms = cfg->batch_stall_ms, .retention_ms = cfg->batch_retention_ms};
+    batches_config bc = {.stall_ms = cfg->batch_stall_ms,
+                         .retention_ms = cfg->batch_retention_ms,
+                         .idle_ms = cfg->batch_idle_ms,
+                         .max_batches = (size_t)cfg->max_batches};
     h->batches = batches_create(&bc);
     return 0;
 }
@@ -64,6 +90,10 @@ void hub_fini(hub *h)
     while (h->conns) /* normally empty: lws closed them all */
         conn_destroy(h->conns);
     replay_fini(h);
+    sendpool_destroy(h->pool);
+    free(h->jobs);
+    free(h->job_conns);
+    free(h->arena);
     batches_destroy(h->batches);
     lastvalue_destroy(h->lv);
     ring_destroy(h->ring);
@@ -115,6 +145,8 @@ static void hub_on_state(hub *h, const nb_event *ev)
     h->started = h->started || hub_ready(h, NULL);
 }
 
+static bool hub_dispatch(hub *h);
+
 /* The path of one event: state, memory, then every matching connection. */
 static void hub_on_msg(hub *h, nb_event *ev)
 {
@@ -162,21 +194,79 @@ static void hub_on_msg(hub *h, nb_event *ev)
     }
 }
 
+/* Send the jobs gathered so far on every core, then let each connection see
+ * what its send() did. */
+static void hub_flush_jobs(hub *h, size_t n)
+{
+    sendpool_run(h->pool, h->jobs, n);
+    for (size_t i = 0; i < n; i++)
+        conn_flush_done(h->job_conns[i], h->jobs[i].buf, h->jobs[i].len, h->jobs[i].sent);
+}
+
+/* End of a dispatch round: write what it queued, one send per connection,
+ * the sends of plain sockets spread over the pool's threads (in slices of
+ * at most HUB_ARENA_MAX bytes), the others (TLS, closing, ...) here. */
+static void hub_flush(hub *h)
+{
+    h->dispatching = false;
+    if (!h->flush)
+        return;
+    int64_t t0 = hub_mono_ns();
+    size_t n = 0, used = 0;
+    while (h->flush) {
+        conn *c = h->flush;
+        h->flush = c->flush_next;
+        c->flush_queued = false;
+        if (used + HUB_JOB_MAX > HUB_ARENA_MAX) {
+            hub_flush_jobs(h, n);
+            n = used = 0;
+        }
+        size_t len;
+        int fd;
+        if (!conn_flush_take(c, h->arena + used, HUB_JOB_MAX, &len, &fd)) {
+            conn_flush(c);
+            continue;
+        }
+        if (n == h->capjobs) {
+            h->capjobs = h->capjobs ? 2 * h->capjobs : 1024;
+            h->jobs = xrealloc(h->jobs, h->capjobs * sizeof(*h->jobs));
+            h->job_conns = xrealloc(h->job_conns, h->capjobs * sizeof(*h->job_conns));
+        }
+        h->jobs[n] = (sendpool_job){.fd = fd, .buf = h->arena + used, .len = len};
+        h->job_conns[n++] = c;
+        used += len;
+    }
+    hub_flush_jobs(h, n);
+    metrics.send_rounds++;
+    metrics.send_round_ns += (uint64_t)(hub_mono_ns() - t0);
+}
+
 bool hub_poll(hub *h)
 {
     if (!h->bridge)
         return false;
+    bool more = hub_dispatch(h);
+    hub_flush(h);
+    return more;
+}
+
+/* Apply a slice of the inbox (see hub_poll). */
+static bool hub_dispatch(hub *h)
+{
+    h->dispatching = true;
     /* A bounded slice per call, so the loop writes to sockets between slices
      * of a large burst instead of queueing all of it first. The inbox is
      * looked at whenever the backlog runs dry: a wake-up that arrived while
      * an older backlog was being applied must not be lost. */
-    for (int budget = HUB_POLL_BUDGET; budget > 0; budget--) {
+    size_t bytes = 0; /* a slice brings a keeping-up client at most half its queue bound */
+    for (int budget = HUB_POLL_BUDGET; budget > 0 && bytes < h->cfg->queue_bytes / 2; budget--) {
         if (!h->backlog && !(h->backlog = nats_bridge_take(h->bridge)))
             return false;
         nb_event *ev = h->backlog;
         h->backlog = ev->next;
         switch (ev->kind) {
         case NB_MSG:
+            bytes += ev->frame ? ev->frame->len : 0;
             hub_on_msg(h, ev);
             break;
         case NB_STATE:
@@ -208,6 +298,9 @@ void hub_shutdown(hub *h)
 void hub_tick(hub *h, int64_t now_ms)
 {
     batches_tick(h->batches, now_ms);
+    metrics.ready = hub_ready(h, NULL);
+    metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);
+    metrics_tick(now_ms);
     const wsg_config *cfg = h->cfg;
     for (conn *c = h->conns; c; c = c->next) {
         conn_keepalive(c, now_ms);

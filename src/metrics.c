@@ -1,25 +1,138 @@
-/* metrics.c: counters and the latency histogram in Prometheus text format (see metrics.h). */
+/* metrics.c: counters and the latency histograms in Prometheus text format (see metrics.h). */
 #include "wsgate/metrics.h"
+
+#include <string.h>
+#include <time.h>
 
 wsg_metrics metrics;
 
 static const double metrics_bounds[METRICS_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
-void metrics_latency_observe(double seconds)
+#define METRICS_SNAP_EVERY_MS 5000
+
+/* The bucket of a latency: the first bound it does not exceed, else +Inf. */
+static int metrics_bucket(double seconds)
 {
     int i = 0;
     while (i < METRICS_BUCKETS && seconds > metrics_bounds[i])
         i++;
-    metrics.latency_buckets[i]++;
+    return i;
+}
+
+void metrics_latency_observe(double seconds)
+{
+    metrics.latency_buckets[metrics_bucket(seconds)]++;
     metrics.latency_sum += seconds;
     metrics.latency_count++;
+}
+
+void metrics_stored_observe(int64_t stored_ns)
+{
+    if (stored_ns <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t d = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - stored_ns;
+    double seconds = d > 0 ? (double)d / 1e9 : 0;
+    metrics.stored_buckets[metrics_bucket(seconds)]++;
+    metrics.stored_sum += seconds;
+    metrics.stored_count++;
+}
+
+void metrics_tick(int64_t now_ms)
+{
+    if (metrics.nsnaps) {
+        int newest = (metrics.snap_next + METRICS_SNAPS - 1) % METRICS_SNAPS;
+        if (now_ms - metrics.snaps[newest].at_ms < METRICS_SNAP_EVERY_MS)
+            return;
+    }
+    metrics_snap *s = &metrics.snaps[metrics.snap_next];
+    s->at_ms = now_ms;
+    memcpy(s->latency, metrics.latency_buckets, sizeof(s->latency));
+    memcpy(s->stored, metrics.stored_buckets, sizeof(s->stored));
+    metrics.snap_next = (metrics.snap_next + 1) % METRICS_SNAPS;
+    if (metrics.nsnaps < METRICS_SNAPS)
+        metrics.nsnaps++;
+}
+
+double metrics_quantile(const uint64_t *counts, double q)
+{
+    uint64_t total = 0;
+    for (int i = 0; i <= METRICS_BUCKETS; i++)
+        total += counts[i];
+    if (total == 0)
+        return -1;
+    double rank = q * (double)total, below = 0;
+    for (int i = 0; i < METRICS_BUCKETS; i++) {
+        if (below + (double)counts[i] >= rank && counts[i] > 0) {
+            double lo = i ? metrics_bounds[i - 1] : 0;
+            return lo + (metrics_bounds[i] - lo) * (rank - below) / (double)counts[i];
+        }
+        below += (double)counts[i];
+    }
+    return metrics_bounds[METRICS_BUCKETS - 1];
+}
+
+/* "name":{"count":N,"p50":x,"p99":y} for the counts now minus those of base. */
+static void metrics_stats_one(sbuf *out, const char *name, const uint64_t *now,
+                              const uint64_t *base)
+{
+    uint64_t d[METRICS_BUCKETS + 1], n = 0;
+    for (int i = 0; i <= METRICS_BUCKETS; i++) {
+        d[i] = base && base[i] <= now[i] ? now[i] - base[i] : now[i];
+        n += d[i];
+    }
+    sbuf_printf(out, "\"%s\":{\"count\":%llu", name, (unsigned long long)n);
+    static const struct {
+        const char *key;
+        double q;
+    } qs[] = {{"p50", 0.5}, {"p99", 0.99}};
+    for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+        double v = metrics_quantile(d, qs[k].q);
+        if (v < 0)
+            sbuf_printf(out, ",\"%s\":null", qs[k].key);
+        else
+            sbuf_printf(out, ",\"%s\":%.6f", qs[k].key, v);
+    }
+    sbuf_putc(out, '}');
+}
+
+void metrics_stats_json(sbuf *out, int64_t now_ms)
+{
+    /* the oldest snapshot kept (about a minute old), or none yet: since the start */
+    const metrics_snap *base = NULL;
+    if (metrics.nsnaps)
+        base = &metrics.snaps[metrics.nsnaps < METRICS_SNAPS ? 0 : metrics.snap_next];
+    int64_t window = base && now_ms > base->at_ms ? (now_ms - base->at_ms) / 1000 : 0;
+    sbuf_printf(out, "{\"window_s\":%lld,", (long long)window);
+    metrics_stats_one(out, "delivery_latency_seconds", metrics.latency_buckets,
+                      base ? base->latency : NULL);
+    sbuf_putc(out, ',');
+    metrics_stats_one(out, "delivery_stored_latency_seconds", metrics.stored_buckets,
+                      base ? base->stored : NULL);
+    sbuf_putc(out, '}');
 }
 
 static void metrics_one(sbuf *out, const char *name, const char *type, const char *help,
                         unsigned long long value)
 {
     sbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, value);
+}
+
+static void metrics_histogram(sbuf *out, const char *name, const char *help,
+                              const uint64_t *buckets, double sum, uint64_t count)
+{
+    sbuf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    unsigned long long cumulative = 0;
+    for (int i = 0; i < METRICS_BUCKETS; i++) {
+        cumulative += buckets[i];
+        sbuf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, metrics_bounds[i], cumulative);
+    }
+    cumulative += buckets[METRICS_BUCKETS];
+    sbuf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, cumulative);
+    sbuf_printf(out, "%s_sum %.9f\n", name, sum);
+    sbuf_printf(out, "%s_count %llu\n", name, (unsigned long long)count);
 }
 
 void metrics_render(sbuf *out)
@@ -47,6 +160,20 @@ void metrics_render(sbuf *out)
                 "Queued last-value messages replaced by a newer one.", m->conflated);
     metrics_one(out, "wsgate_replayed_total", "counter", "msg frames sent by replays.",
                 m->replayed);
+    metrics_one(out, "wsgate_queued_bytes", "gauge",
+                "Bytes of live and replayed frames queued for clients (all connections).",
+                m->queued_bytes);
+    metrics_one(out, "wsgate_send_rounds_total", "counter",
+                "Dispatch rounds that wrote to clients (one send per client per round).",
+                m->send_rounds);
+    sbuf_printf(out,
+                "# HELP wsgate_send_round_seconds_total Wall time of those rounds' writes.\n"
+                "# TYPE wsgate_send_round_seconds_total counter\n"
+                "wsgate_send_round_seconds_total %.9f\n",
+                (double)m->send_round_ns / 1e9);
+    metrics_one(out, "wsgate_send_threads", "gauge",
+                "Threads sending a round's writes (--threads).",
+                (unsigned long long)m->send_threads);
     metrics_one(out, "wsgate_replays_running", "gauge", "Resumes (sub with since) running.",
                 (unsigned long long)m->replays_running);
     metrics_one(out, "wsgate_replays_waiting", "gauge", "Resumes waiting for a replay slot.",
@@ -61,6 +188,11 @@ void metrics_render(sbuf *out)
                 (unsigned long long)m->nats_connected);
     metrics_one(out, "wsgate_stream_last_seq", "gauge", "Last stream sequence received.",
                 m->stream_last_seq);
+    metrics_one(out, "wsgate_ready", "gauge", "1 while /readyz answers 200.",
+                (unsigned long long)m->ready);
+    metrics_one(out, "wsgate_batches", "gauge", "Batches in the gateway's state.", m->batches);
+    metrics_one(out, "wsgate_batches_stalled", "gauge",
+                "Running batches without an event for --batch-stall.", m->batches_stalled);
 
     sbuf_puts(out, "# HELP wsgate_client_errors_total err frames sent to clients, by code.\n"
                    "# TYPE wsgate_client_errors_total counter\n");
@@ -68,17 +200,9 @@ void metrics_render(sbuf *out)
         sbuf_printf(out, "wsgate_client_errors_total{code=\"%s\"} %llu\n", protocol_err_name(e),
                     (unsigned long long)m->client_errors[e]);
 
-    sbuf_puts(out, "# HELP wsgate_delivery_latency_seconds NATS receipt to socket write.\n"
-                   "# TYPE wsgate_delivery_latency_seconds histogram\n");
-    unsigned long long cumulative = 0;
-    for (int i = 0; i < METRICS_BUCKETS; i++) {
-        cumulative += m->latency_buckets[i];
-        sbuf_printf(out, "wsgate_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
-                    metrics_bounds[i], cumulative);
-    }
-    cumulative += m->latency_buckets[METRICS_BUCKETS];
-    sbuf_printf(out, "wsgate_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n", cumulative);
-    sbuf_printf(out, "wsgate_delivery_latency_seconds_sum %.9f\n", m->latency_sum);
-    sbuf_printf(out, "wsgate_delivery_latency_seconds_count %llu\n",
-                (unsigned long long)m->latency_count);
+    metrics_histogram(out, "wsgate_delivery_latency_seconds", "NATS receipt to socket write.",
+                      m->latency_buckets, m->latency_sum, m->latency_count);
+    metrics_histogram(out, "wsgate_delivery_stored_latency_seconds",
+                      "JetStream store (the message's stream timestamp) to socket write.",
+                      m->stored_buckets, m->stored_sum, m->stored_count);
 }

@@ -82,15 +82,19 @@ struct nats_bridge {
     nb_cursor *cursors; /* bridge thread only */
 };
 
-/* Append an event to the inbox and wake the service thread. Caller holds lock. */
+/* Append an event to the inbox; wake the service thread when the inbox was
+ * empty (it takes the whole inbox on each wake-up, and looks again whenever
+ * its backlog runs dry, so one wake-up per non-empty inbox is enough).
+ * Caller holds lock. */
 static void nats_bridge_push_locked(nats_bridge *nb, nb_event *ev)
 {
     ev->next = NULL;
-    if (nb->tail)
+    if (nb->tail) {
         nb->tail->next = ev;
-    else
-        nb->head = ev;
-    nb->tail = ev;
+        nb->tail = ev;
+        return;
+    }
+    nb->head = nb->tail = ev;
     nb->wake(nb->wake_arg);
 }
 
@@ -209,8 +213,10 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
     /* Published data is untrusted: an invalid subject (bad bytes, bad UTF-8)
      * gets no frame, only its seq reaches the service thread (no gap). */
     const char *subject = natsMsg_GetSubject(msg);
-    if (subject_valid(subject))
+    if (subject_valid(subject)) {
         ev->frame = protocol_msg(subject, seq, data ? data : "", (size_t)len);
+        ev->frame->stored_ns = md->Timestamp;
+    }
     ev->payload = xmalloc((size_t)len + 1);
     memcpy(ev->payload, data ? data : "", (size_t)len);
     ev->payload[len] = '\0';

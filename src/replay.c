@@ -85,6 +85,10 @@ static int replay_ask(hub *h, replay *r, uint64_t upto, bool count_only)
     };
     if (!h->bridge || !h->attached)
         return -ENOTCONN;
+    conn *c = r->sub->conn;
+    if (!count_only && c->replay_window)
+        return -EBUSY; /* one data window per connection at a time: the queue stays bounded */
+    c->replay_window = c->replay_window || !count_only;
     r->window = r->used_js = true;
     return nats_bridge_replay(h->bridge, &req);
 }
@@ -93,6 +97,8 @@ static void replay_free(replay *r)
 {
     conn_sub *s = r->sub;
     hub *h = s->conn->hub;
+    if (r->window && !r->counting)
+        s->conn->replay_window = false;
     if (r->running) {
         replay_unlink(&h->replays, NULL, r);
         h->nreplays--;
@@ -104,6 +110,7 @@ static void replay_free(replay *r)
         metrics.replays_waiting--;
     }
     s->replay = NULL;
+    s->conn->nreplays--;
     free(r);
 }
 
@@ -187,7 +194,8 @@ static void replay_feed(replay *r)
         size_t n = ring_count(h->ring);
         if (!n || ring_first_seq(h->ring) > r->cursor) {
             uint64_t upto = r->cursor <= r->to ? r->to : h->last_seq;
-            if (replay_ask(h, r, upto, false) != 0)
+            int rc = replay_ask(h, r, upto, false);
+            if (rc != 0 && rc != -EBUSY) /* busy: asked again when the other window ends */
                 replay_fail(r);
             return;
         }
@@ -201,6 +209,8 @@ static void replay_feed(replay *r)
 
 void replay_pump(conn *c)
 {
+    if (!c->nreplays)
+        return; /* the common case, on every write: nothing to look at */
     for (uint32_t i = 0; i < c->nsubs && conn_has_room(c); i++) {
         replay *r = c->subs[i]->replay;
         if (r && r->running) {
@@ -253,7 +263,7 @@ static void replay_start_waiting(hub *h)
     replay *r = h->waiting;
     while (r && h->nreplays < (uint32_t)h->cfg->max_replays) {
         replay *next = r->next;
-        if (replay_running_of(r->sub->conn) < REPLAY_PER_CONN) {
+        if (!r->sub->conn->gone && replay_running_of(r->sub->conn) < REPLAY_PER_CONN) {
             replay_unlink(&h->waiting, &h->waiting_tail, r);
             metrics.replays_waiting--;
             replay_run(h, r);
@@ -287,6 +297,7 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
     r->has_req_id = cmd->has_id;
     memcpy(r->req_id, cmd->id, sizeof(r->req_id));
     s->replay = r;
+    c->nreplays++;
     if (h->waiting_tail)
         h->waiting_tail->next = r;
     else
@@ -334,6 +345,8 @@ void replay_on_event(hub *h, const nb_event *ev)
         return;
     }
     r->window = false;
+    if (!r->counting)
+        r->sub->conn->replay_window = false;
     if (!ev->replay_ok) {
         replay_fail(r);
         return;
@@ -344,7 +357,7 @@ void replay_on_event(hub *h, const nb_event *ev)
     }
     if (ev->next_seq > r->cursor)
         r->cursor = ev->next_seq;
-    replay_feed(r);
+    replay_pump(r->sub->conn); /* this replay, or another waiting for the window */
 }
 
 void replay_cancel(conn_sub *s)

@@ -9,6 +9,7 @@
 #include "wsgate/metrics.h"
 #include "wsgate/xmalloc.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -122,6 +123,32 @@ static void server_closed(struct lws *wsi, server_pss *pss)
     }
 }
 
+/* "path?arg&arg" from the path and lws's (percent-decoded) query arguments;
+ * arguments that do not fit are left out. */
+static void server_http_target(struct lws *wsi, const char *path, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "%s", path), first = n;
+    char arg[512];
+    for (int i = 0; n < outlen && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+         i++) {
+        int len = lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (len > 0 && n + 1 + (size_t)len < outlen) /* else too long (a token): left out */
+            n += (size_t)snprintf(out + n, outlen - n, "%c%s", n > first ? '&' : '?', arg);
+    }
+}
+
+/* The extra headers of a response: 0, or -ENOSPC when they do not fit. */
+static int server_http_headers(struct lws *wsi, const http_response *r, unsigned char **p,
+                               unsigned char *end)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)r->headers[i].name,
+                                        (const unsigned char *)r->headers[i].value,
+                                        (int)strlen(r->headers[i].value), p, end))
+            return -ENOSPC;
+    return 0;
+}
+
 /* Start an HTTP response: route it, write the headers, body on WRITEABLE. */
 static int server_http(struct lws *wsi, server_pss *pss, const char *path)
 {
@@ -134,12 +161,14 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
         char inm[128] = "";
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) < (int)sizeof(inm))
             lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH);
-        http_handle(server_hub(wsi), path, inm[0] ? inm : NULL, pss->resp);
+        char target[2048];
+        server_http_target(wsi, path, target, sizeof(target));
+        http_handle(server_hub(wsi), target, inm[0] ? inm : NULL, pss->resp);
     }
     http_response *r = pss->resp;
     size_t len;
     http_body(r, &len);
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
     if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type, len, &p, end) ||
         lws_add_http_header_by_name(
             wsi, (unsigned char *)"cache-control:", (unsigned char *)r->cache_control,
@@ -148,7 +177,7 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
                                     (unsigned char *)"nosniff", 7, &p, end) ||
         (r->etag && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ETAG, (unsigned char *)r->etag,
                                                  (int)strlen(r->etag), &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+        server_http_headers(wsi, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
     if (head || len == 0 || r->status == 304) {
         pss->sent = len;
@@ -330,13 +359,14 @@ int server_run(const wsg_config *cfg)
     rc = 0;
     log_event(LOG_INFO, "stopping", NULL);
 out:
+    /* The bridge first: no nats.c callback may wake a destroyed context. */
+    nats_bridge_destroy(h.bridge, 1000);
+    h.bridge = NULL;
     if (server_ctx) {
         lws_sul_cancel(&server_tick_sul);
         lws_sul_cancel(&server_poll_sul);
         lws_context_destroy(server_ctx); /* closes what is left; CLOSED frees each client */
     }
-    nats_bridge_destroy(h.bridge, 1000);
-    h.bridge = NULL;
     admit_destroy(h.admit);
     hub_fini(&h);
     server_ctx = NULL;

@@ -1,13 +1,17 @@
 // wsgate dashboard: batches, workers, failures and verifications, live.
 //
 // Data flow
-//  - REST is the truth: GET /api/batches and GET /api/verifications on load and
-//    on every `reset` from the client library (plus a full refresh every 30 s).
+//  - REST is the truth: GET /api/batches (paged, up to MAX_BATCHES batches),
+//    GET /api/summary and GET /api/verifications on load and on every `reset`
+//    from the client library (plus a list refresh every 30 s, every 5 s while
+//    events arrive).
 //  - WebSocket events (batch.>, license.>, verification.>) are applied to local
 //    state at once, so the screen moves in real time, and trigger throttled
-//    refetches (GET /api/batches/{id} at most 2/s per batch, GET
-//    /api/verifications at most every 2 s) so the display converges exactly on
-//    the server's own computation.
+//    refetches (GET /api/batches/{id} of the selected batch at most 2/s, with
+//    its history; GET /api/summary and /api/verifications at most every 2 s)
+//    so the display converges exactly on the server's own computation.
+//  - The list is virtualised: only the rows in view exist in the DOM, so
+//    hundreds of batches cost what a screenful does.
 //  - A batch's REST object carries `seq`, the last stream sequence it reflects.
 //    Events with a higher seq are kept in a per-batch buffer and re-applied on
 //    top of every REST snapshot, so an event is never counted twice or lost.
@@ -20,6 +24,12 @@ import { WsGate } from './wsgate.js';
 const BATCH_MIN_INTERVAL_MS = 500; // <= 2 requests/s per batch
 const VERIF_MIN_INTERVAL_MS = 2000;
 const FULL_REFRESH_MS = 30000;
+const LIST_REFRESH_MS = 5000; // while events arrive
+const SUMMARY_MIN_INTERVAL_MS = 2000;
+const MAX_BATCHES = 2000; // batches the page keeps (the server pages beyond)
+const PAGE_LIMIT = 1000;
+const ROW_H = 86; // px: a batch row (78, style.css) and the gap (8); rows all have this height
+const OVERSCAN = 6;
 const METRICS_EVERY_MS = 5000;
 const STALL_AFTER_MS = 60000; // running but no progress for this long = stalled
 const HISTORY_S = 300;
@@ -141,7 +151,8 @@ async function getJson(url) {
  * @property {boolean} hasProgress publisher sends batch.<id>.progress
  * @property {number} lastChange local time processed last increased
  * @property {number} fetchedAt local time of the last REST snapshot
- * @property {{t:number, p:number}[]} history processed, sampled every second
+ * @property {{t:number, p:number}[]} history processed, sampled every second (selected batch)
+ * @property {{t:number, p:number}[]|null} serverHistory from GET /api/batches/{id}
  */
 
 const state = {
@@ -149,6 +160,10 @@ const state = {
   batches: new Map(),
   selected: null,
   wanted: null, // batch asked for by the URL hash or a click
+  filter: 'all', // all | running | stalled | completed | failed
+  search: '',
+  summary: null, // GET /api/summary
+  listDirty: false,
   verif: { total: 0, by_status: { verified: 0, rejected: 0, pending: 0 }, by_country: {} },
   verifEventsSinceRequest: 0,
   conn: { status: 'connecting', delayMs: null, retryAt: null },
@@ -175,7 +190,7 @@ function getBatch(id) {
     const base = skeleton(id);
     rec = {
       id, base, pending: [], view: structuredClone(base), shown: { done: 0, failed: 0 },
-      hasProgress: false, lastChange: Date.now(), fetchedAt: 0, history: [], fresh: true,
+      hasProgress: false, lastChange: Date.now(), fetchedAt: 0, history: [], serverHistory: null, fresh: true,
       fetch: { inflight: false, dirty: false, timer: null, last: 0 },
     };
     state.batches.set(id, rec);
@@ -308,7 +323,9 @@ function onBatchEvent(msg) {
     applyEvent(rec, rec.view, msg);
     noteProgress(rec);
   }
-  requestBatch(id);
+  if (id === state.selected || rec.base.seq === 0) requestBatch(id);
+  else state.listDirty = true;
+  requestSummary();
   noteEvent(msg);
   schedule();
 }
@@ -357,6 +374,13 @@ async function fetchBatch(id) {
   f.inflight = false;
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     applySnapshot(body);
+    if (Array.isArray(body.history)) {
+      rec.serverHistory = body.history.filter((p) => Array.isArray(p) && isNum(p[0])).map((p) => ({ t: p[0], p: int(p[1]) + int(p[2]) }));
+      // local samples older than the server's last point are covered by it
+      const last = rec.serverHistory.length ? rec.serverHistory[rec.serverHistory.length - 1].t : 0;
+      rec.history = rec.history.filter((x) => x.t > last);
+      chartDirty = true;
+    }
     schedule();
   } else if (status === 404 && rec.pending.length === 0 && rec.base.seq === 0) {
     // unknown to the server and nothing local: forget it
@@ -367,23 +391,70 @@ async function fetchBatch(id) {
   if (f.dirty) { f.dirty = false; requestBatch(id); }
 }
 
+/** One page of GET /api/batches: {list, next (URL of the next page or null)}, or null. */
+async function getPage(url) {
+  try {
+    const res = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } });
+    if (!res.ok) return null;
+    const list = await res.json();
+    if (!Array.isArray(list)) return null;
+    const cursor = res.headers.get('x-next-cursor');
+    const next = cursor ? `/api/batches?limit=${PAGE_LIMIT}&cursor=${encodeURIComponent(cursor)}` : null;
+    return { list, next };
+  } catch {
+    return null;
+  }
+}
+
+const summaryFetch = { inflight: false, dirty: false, timer: null, last: 0 };
+function requestSummary() {
+  const f = summaryFetch;
+  if (f.inflight) { f.dirty = true; return; }
+  if (f.timer) return;
+  const wait = f.last + SUMMARY_MIN_INTERVAL_MS - Date.now();
+  if (wait > 0) { f.timer = setTimeout(() => { f.timer = null; fetchSummary(); }, wait); return; }
+  fetchSummary();
+}
+
+async function fetchSummary() {
+  const f = summaryFetch;
+  f.inflight = true;
+  f.last = Date.now();
+  const { body } = await getJson('/api/summary');
+  f.inflight = false;
+  if (body && typeof body === 'object' && !Array.isArray(body)) { state.summary = { ...body, at: Date.now() }; schedule(); }
+  if (f.dirty) { f.dirty = false; requestSummary(); }
+}
+
 let batchesInflight = false;
 let batchesAgain = false;
 async function fetchAllBatches() {
   if (batchesInflight) { batchesAgain = true; return; }
   batchesInflight = true;
   const startedAt = Date.now();
-  const { body } = await getJson('/api/batches');
+  state.listDirty = false;
+  const body = [];
+  let ok = true;
+  let complete = true;
+  for (let url = `/api/batches?limit=${PAGE_LIMIT}`; url;) {
+    const page = await getPage(url);
+    if (!page) { ok = false; break; }
+    body.push(...page.list);
+    url = page.next && body.length < MAX_BATCHES ? page.next : null;
+    if (page.next && !url) complete = false;
+  }
   batchesInflight = false;
-  if (Array.isArray(body)) {
+  state.listTruncated = !complete;
+  if (ok) {
     state.apiDown = false;
+    state.listLoaded = true;
     const ids = new Set();
     for (const o of body) {
       if (o && typeof o.id === 'string') { ids.add(o.id); applySnapshot(o); }
     }
     // forget batches the server no longer knows, unless events arrived meanwhile
     for (const [id, rec] of state.batches) {
-      if (!ids.has(id) && rec.lastChange < startedAt && rec.pending.length === 0) state.batches.delete(id);
+      if (!ids.has(id) && id !== state.selected && rec.lastChange < startedAt && rec.pending.length === 0) state.batches.delete(id);
     }
   } else {
     state.apiDown = true;
@@ -430,6 +501,7 @@ async function fetchVerif() {
 function reloadAll() {
   fetchAllBatches();
   requestVerif();
+  requestSummary();
 }
 
 // ------------------------------------------------------------------ metrics
@@ -460,6 +532,27 @@ async function pollMetrics() {
   } catch { /* gateway down: the pill already says so */ }
 }
 
+// Delivery latency, JetStream store to socket write, over the last minute (GET /api/stats).
+function fmtSeconds(s) {
+  if (!isNum(s)) return '–';
+  if (s < 0.01) return `${(s * 1000).toFixed(1)} ms`;
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+}
+
+async function pollLatency() {
+  const el = $('latency-stat');
+  try {
+    const res = await fetch('/api/stats', { cache: 'no-store' });
+    if (!res.ok) return;
+    const st = (await res.json()).delivery_stored_latency_seconds;
+    el.hidden = !st || !isNum(st.p50);
+    if (el.hidden) return;
+    setText(el.querySelector('dd'), `${fmtSeconds(st.p50)} / ${fmtSeconds(st.p99)}`);
+    setAttr(el, 'title', `stored-to-sent latency over the last minute: p50 ${st.p50} s, p99 ${st.p99} s (${st.count} deliveries)`);
+  } catch { /* gateway down: the pill already says so */ }
+}
+
 // ------------------------------------------------------------------ derived
 
 function effectiveState(rec) {
@@ -487,21 +580,32 @@ function batchNumbers(rec) {
   return { processed, done: rec.shown.done, failed: rec.shown.failed, total, percent, rate, eta, state: st };
 }
 
+/**
+ * Every batch as a row {rec, st (effective state)}, in the server's list
+ * order: running and stalled first, newest started first; then completed,
+ * newest completed first; then by id.
+ */
 function sortedBatches() {
-  const order = { stalled: 0, running: 0, completed: 1 };
-  return [...state.batches.values()].sort((a, b) => {
-    const sa = order[effectiveState(a)];
-    const sb = order[effectiveState(b)];
-    if (sa !== sb) return sa - sb;
-    if (sa === 1) {
-      const ca = parseTime(a.view.completed_at) ?? 0;
-      const cb = parseTime(b.view.completed_at) ?? 0;
-      if (ca !== cb) return cb - ca;
-    }
-    const ta = parseTime(a.view.started_at) ?? 0;
-    const tb = parseTime(b.view.started_at) ?? 0;
-    if (ta !== tb) return tb - ta;
-    return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+  const rows = [];
+  for (const rec of state.batches.values()) {
+    const st = effectiveState(rec);
+    const g = st === 'completed' ? 1 : 0;
+    const t = (g ? parseTime(rec.view.completed_at) : parseTime(rec.view.started_at)) ?? 0;
+    rows.push({ rec, st, g, t });
+  }
+  rows.sort((a, b) => a.g - b.g || b.t - a.t || (a.rec.id < b.rec.id ? -1 : a.rec.id > b.rec.id ? 1 : 0));
+  return rows;
+}
+
+/** The rows the filter and the search let through. */
+function visibleRows(rows) {
+  const f = state.filter;
+  const q = state.search.trim().toLowerCase();
+  return rows.filter((r) => {
+    if (q && !r.rec.id.toLowerCase().includes(q)) return false;
+    if (f === 'all') return true;
+    if (f === 'failed') return r.rec.shown.failed > 0;
+    return r.st === f;
   });
 }
 
@@ -518,16 +622,23 @@ function schedule() {
 }
 
 function render() {
-  const list = sortedBatches();
-  // the batch named in the URL (#b42) or clicked, once known; else the first one
+  const all = sortedBatches();
+  const rows = visibleRows(all);
+  // the batch named in the URL (#/batch/b42) or clicked, once known; else the first one
   if (state.wanted && state.batches.has(state.wanted)) state.selected = state.wanted;
-  else if (!state.selected || !state.batches.has(state.selected)) state.selected = list.length ? list[0].id : null;
-  renderBatches(list);
+  else if (!state.selected || !state.batches.has(state.selected)) state.selected = rows.length ? rows[0].rec.id : all.length ? all[0].rec.id : null;
+  if (state.selected && state.selected !== state.detailFor) {
+    state.detailFor = state.selected;
+    requestBatch(state.selected); // its failures, workers and history
+  }
+  renderSummary(all);
+  renderBatches(rows);
   renderDetail();
   renderVerif();
   renderConn();
   renderFooter();
-  const running = list.filter((r) => effectiveState(r) !== 'completed').length;
+  renderFleet();
+  const running = all.filter((r) => r.st !== 'completed').length;
   const title = running ? `wsgate · ${running} running` : 'wsgate';
   if (document.title !== title) document.title = title;
 }
@@ -560,65 +671,117 @@ function makeCard(id) {
   return { el, f };
 }
 
-function renderBatches(list) {
+/** Render the rows in view (and a few around): the list is virtualised. */
+function renderBatches(rows) {
   const ul = $('batch-list');
+  const box = $('batch-scroll'); // the scrolling viewport of the list
+  const n = rows.length;
+  if (state.scrollTo) {
+    const idx = rows.findIndex((r) => r.rec.id === state.scrollTo);
+    if (idx >= 0 && !rows[idx].rec.fresh && state.listLoaded) { // its place is known once the list is in
+      // make the list tall enough first, then scroll the row into view
+      ul.style.paddingTop = '0px';
+      ul.style.paddingBottom = `${n * ROW_H}px`;
+      const top = idx * ROW_H;
+      if (top < box.scrollTop || top + ROW_H > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, top - ROW_H);
+      state.scrollTo = null;
+    }
+  }
+  const viewH = Math.min(box.clientHeight || window.innerHeight, window.innerHeight);
+  const first = Math.max(0, Math.min(n, Math.floor(box.scrollTop / ROW_H) - OVERSCAN));
+  const last = Math.min(n, Math.ceil((box.scrollTop + viewH) / ROW_H) + OVERSCAN);
+  const padTop = `${first * ROW_H}px`;
+  const padBottom = `${Math.max(0, n - last) * ROW_H}px`;
+  if (ul.style.paddingTop !== padTop) ul.style.paddingTop = padTop;
+  if (ul.style.paddingBottom !== padBottom) ul.style.paddingBottom = padBottom;
+  setAttr(ul, 'data-rows', n);
   const seen = new Set();
-  let running = 0;
-  let stalled = 0;
-  let completed = 0;
-  list.forEach((rec, i) => {
+  for (let i = first; i < last; i++) {
+    const rec = rows[i].rec;
     seen.add(rec.id);
     let card = cards.get(rec.id);
     if (!card) { card = makeCard(rec.id); cards.set(rec.id, card); }
-    if (ul.children[i] !== card.el) ul.insertBefore(card.el, ul.children[i] || null);
-    const { f, el } = card;
-    const n = batchNumbers(rec);
-    if (n.state === 'running') running++;
-    else if (n.state === 'stalled') stalled++;
-    else completed++;
-    const v = rec.view;
-    setAttr(el, 'data-state', n.state);
-    const sel = rec.id === state.selected;
-    setAttr(el, 'aria-selected', sel ? 'true' : 'false');
-    setAttr(el, 'tabindex', sel ? '0' : '-1');
-    setText(f.kind, (v.kind || '').replace(/_/g, ' '));
-    setText(f.state, n.state);
-    setAttr(f.state, 'data-state', n.state);
-    setText(f.processed, n.processed);
-    setText(f.total, n.total === null ? '–' : n.total);
-    setText(f.failed, n.failed);
-    f.failWrap.classList.toggle('zero', n.failed === 0);
-    setAttr(f.bar, 'aria-valuenow', n.percent);
-    f.bar.classList.toggle('indeterminate', n.total === null);
-    if (n.total) {
-      setWidth(f.fillDone, (n.done / n.total) * 100);
-      setWidth(f.fillFailed, (n.failed / n.total) * 100);
-    } else {
-      setWidth(f.fillDone, n.state === 'completed' ? 100 : 0);
-      setWidth(f.fillFailed, 0);
-    }
-    setText(f.pct, n.total ? `${n.percent.toFixed(1)}%` : '');
-    if (n.state === 'completed') {
-      setText(f.rate, '');
-      setText(f.eta, isNum(v.duration_ms) ? `took ${humanDuration(v.duration_ms / 1000)}` : 'done');
-    } else {
-      setText(f.rate, n.rate === null || n.state === 'stalled' ? '' : `${fmtRate(n.rate)}/s`);
-      setText(f.eta, n.state === 'stalled' ? `no progress for ${humanDuration((Date.now() - rec.lastChange) / 1000)}` : n.eta === null ? '' : `ETA ${humanDuration(n.eta)}`);
-    }
-    const st = parseTime(v.started_at);
-    setText(f.started, st === null ? '' : `started ${clock(st)}`);
-  });
+    const at = i - first;
+    if (ul.children[at] !== card.el) ul.insertBefore(card.el, ul.children[at] || null);
+    updateCard(card, rec, rows[i].st);
+  }
   for (const [id, card] of cards) {
     if (!seen.has(id)) { card.el.remove(); cards.delete(id); }
   }
-  $('batch-empty').hidden = list.length > 0;
-  if (state.apiDown && !list.length) setText($('batch-empty'), 'Cannot reach the gateway API; retrying…');
+  const any = state.batches.size > 0;
+  $('batch-empty').hidden = n > 0;
+  if (state.apiDown && !any) setText($('batch-empty'), 'Cannot reach the gateway API; retrying…');
+  else if (any) setText($('batch-empty'), 'No batch matches the filter.');
   else setText($('batch-empty'), 'Waiting for batches…');
-  const parts = [];
-  if (running) parts.push(`${running} running`);
-  if (stalled) parts.push(`${stalled} stalled`);
-  if (completed) parts.push(`${completed} completed`);
-  setText($('batch-summary'), parts.join(' · '));
+  setText($('batch-summary'), any ? `${n} of ${state.batches.size}${state.listTruncated ? '+' : ''} shown` : '');
+}
+
+function updateCard(card, rec, st) {
+  const { f, el } = card;
+  const n = batchNumbers(rec);
+  const v = rec.view;
+  setAttr(el, 'data-state', n.state);
+  const sel = rec.id === state.selected;
+  setAttr(el, 'aria-selected', sel ? 'true' : 'false');
+  setAttr(el, 'tabindex', sel ? '0' : '-1');
+  setText(f.kind, (v.kind || '').replace(/_/g, ' '));
+  setText(f.state, n.state);
+  setAttr(f.state, 'data-state', n.state);
+  setText(f.processed, n.processed);
+  setText(f.total, n.total === null ? '–' : n.total);
+  setText(f.failed, n.failed);
+  f.failWrap.classList.toggle('zero', n.failed === 0);
+  setAttr(f.bar, 'aria-valuenow', n.percent);
+  f.bar.classList.toggle('indeterminate', n.total === null);
+  if (n.total) {
+    setWidth(f.fillDone, (n.done / n.total) * 100);
+    setWidth(f.fillFailed, (n.failed / n.total) * 100);
+  } else {
+    setWidth(f.fillDone, n.state === 'completed' ? 100 : 0);
+    setWidth(f.fillFailed, 0);
+  }
+  setText(f.pct, n.total ? `${n.percent.toFixed(1)}%` : '');
+  if (n.state === 'completed') {
+    setText(f.rate, '');
+    setText(f.eta, isNum(v.duration_ms) ? `took ${humanDuration(v.duration_ms / 1000)}` : 'done');
+  } else {
+    setText(f.rate, n.rate === null || n.state === 'stalled' ? '' : `${fmtRate(n.rate)}/s`);
+    setText(f.eta, n.state === 'stalled' ? `no progress for ${humanDuration((Date.now() - rec.lastChange) / 1000)}` : n.eta === null ? '' : `ETA ${humanDuration(n.eta)}`);
+  }
+  const t = parseTime(n.state === 'completed' ? v.completed_at : v.started_at);
+  setText(f.started, t === null ? '' : `${n.state === 'completed' ? 'finished' : 'started'} ${clock(t)}`);
+}
+
+/** The strip above the panels: the server's counts over every batch (GET /api/summary). */
+function renderSummary(all) {
+  const local = { running: 0, stalled: 0, completed: 0, failed: 0, rate: 0, eta: null };
+  for (const r of all) {
+    local[r.st]++;
+    local.failed += r.rec.shown.failed;
+    if (r.st === 'running') {
+      const n = batchNumbers(r.rec);
+      if (isNum(n.rate)) local.rate += n.rate;
+      if (isNum(n.eta)) local.eta = Math.max(local.eta ?? 0, n.eta);
+    }
+  }
+  const sm = state.summary;
+  const pick = (k, l) => (sm && isNum(sm[k]) ? sm[k] : l);
+  const eta = sm ? (isNum(sm.eta_s) ? Math.max(0, sm.eta_s - (Date.now() - sm.at) / 1000) : null) : local.eta;
+  const vals = {
+    running: compact(pick('running', local.running)),
+    stalled: compact(pick('stalled', local.stalled)),
+    completed: compact(pick('completed', local.completed)),
+    failed: compact(pick('failed', local.failed)),
+    rate: `${fmtRate(pick('rate', local.rate))}/s`,
+    eta: eta === null ? '–' : humanDuration(eta),
+  };
+  for (const el of $('summary').querySelectorAll('[data-k]')) setText(el.querySelector('dd'), vals[el.dataset.k]);
+  // the filter chips count what the page holds
+  const counts = { all: all.length, running: local.running, stalled: local.stalled, completed: local.completed, failed: all.filter((r) => r.rec.shown.failed > 0).length };
+  for (const b of $('batch-filter').querySelectorAll('button[data-filter]')) {
+    setText(b.querySelector('.n'), counts[b.dataset.filter]);
+    setAttr(b, 'aria-pressed', b.dataset.filter === state.filter ? 'true' : 'false');
+  }
 }
 
 function select(id, byUser) {
@@ -626,7 +789,8 @@ function select(id, byUser) {
   state.selected = id;
   if (byUser) {
     state.wanted = id;
-    if (location.hash !== `#${id}`) history.replaceState(null, '', `#${encodeURIComponent(id)}`);
+    const hash = `#/batch/${encodeURIComponent(id)}`;
+    if (location.hash !== hash) history.replaceState(null, '', hash);
   }
   render();
 }
@@ -679,11 +843,22 @@ function renderDetail() {
 let chartFor = null;
 let chartDirty = true;
 
+const WORKERS_SHOWN = 64; // the server counts workers 64 and up together
+
 function renderWorkers(rec) {
   const v = rec.view;
   const count = Math.max(isNum(v.workers) ? v.workers : 0, ...v.per_worker.map((w) => w.worker + 1), 0);
   const rows = [];
-  for (let i = 0; i < count; i++) rows.push(v.per_worker.find((w) => w.worker === i) || { worker: i, done: 0, failed: 0 });
+  for (let i = 0; i < Math.min(count, WORKERS_SHOWN); i++) rows.push(v.per_worker.find((w) => w.worker === i) || { worker: i, done: 0, failed: 0 });
+  const others = v.per_worker_others;
+  if (count > WORKERS_SHOWN) {
+    let done = 0;
+    let failed = 0;
+    if (others && typeof others === 'object') { done = int(others.done); failed = int(others.failed); } else {
+      for (const w of v.per_worker) if (w.worker >= WORKERS_SHOWN) { done += w.done; failed += w.failed; }
+    }
+    rows.push({ worker: `${WORKERS_SHOWN}+`, label: `w${WORKERS_SHOWN}–${count - 1}`, done, failed });
+  }
   const max = Math.max(1, ...rows.map((w) => w.done + w.failed));
   setText($('workers-count'), count ? `${count}` : '');
   const ol = $('workers');
@@ -697,7 +872,7 @@ function renderWorkers(rec) {
         h('span', { class: 'worker-count' }, h('span', { class: 'w-done' }), h('span', { class: 'bad w-failed' })));
       ol.append(li);
     }
-    setText(li.querySelector('.worker-name'), `w${w.worker}`);
+    setText(li.querySelector('.worker-name'), w.label || `w${w.worker}`);
     const fills = li.querySelectorAll('.bar-fill');
     setWidth(fills[0], (w.done / max) * 100);
     setWidth(fills[1], (w.failed / max) * 100);
@@ -734,14 +909,13 @@ function renderFailures(rec) {
 
 // ---- rate chart
 
+/** A local sample a second of the selected batch, on top of its server history. */
 function sampleHistory() {
-  const now = Date.now();
-  for (const rec of state.batches.values()) {
-    if (rec.fresh || rec.awaitSnapshot) continue; // no snapshot yet: the count is not meaningful
-    const p = rec.shown.done + rec.shown.failed;
-    rec.history.push({ t: now, p });
-    if (rec.history.length > HISTORY_S + 1) rec.history.splice(0, rec.history.length - HISTORY_S - 1);
-  }
+  const rec = state.selected ? state.batches.get(state.selected) : null;
+  if (!rec || rec.fresh || rec.awaitSnapshot) return; // no snapshot yet: the count is not meaningful
+  if (effectiveState(rec) === 'completed') return; // the server's history is complete
+  rec.history.push({ t: Date.now(), p: rec.shown.done + rec.shown.failed });
+  if (rec.history.length > HISTORY_S + 1) rec.history.splice(0, rec.history.length - HISTORY_S - 1);
 }
 
 function cssVar(name) {
@@ -764,23 +938,33 @@ function drawChart(rec) {
   const col = { accent: cssVar('--accent'), soft: cssVar('--chart-bar'), grid: cssVar('--border'), text: cssVar('--faint') };
   const font = `11px ${cssVar('--font') || 'sans-serif'}`;
 
-  // per-second deltas and a 10 s moving average
-  const hist = rec.history;
+  // the server's history (every 5 s or more of the batch's life) and the
+  // local samples since; bars: processed/s per interval; line: a moving average
   const now = Date.now();
+  const server = rec.serverHistory || [];
+  const hist = server.concat(rec.history.filter((x) => !server.length || x.t > server[server.length - 1].t));
   const pts = [];
   for (let i = 1; i < hist.length; i++) {
     const dt = (hist[i].t - hist[i - 1].t) / 1000;
     if (dt <= 0) continue;
-    pts.push({ t: hist[i].t, r: Math.max(0, hist[i].p - hist[i - 1].p) / dt });
+    pts.push({ t0: hist[i - 1].t, t: hist[i].t, r: Math.max(0, hist[i].p - hist[i - 1].p) / dt });
   }
   const avg = pts.map((p, i) => {
-    const from = Math.max(0, i - 9);
-    let s = 0;
-    for (let j = from; j <= i; j++) s += pts[j].r;
-    return { t: p.t, r: s / (i - from + 1) };
+    let n = 0;
+    let dt = 0;
+    for (let j = i; j >= 0 && p.t - pts[j].t0 <= 10000; j--) { n += pts[j].r * (pts[j].t - pts[j].t0); dt += pts[j].t - pts[j].t0; }
+    return { t: p.t, r: dt > 0 ? n / dt : p.r };
   });
+  const st = effectiveState(rec);
   const lastAvg = avg.length ? avg[avg.length - 1].r : null;
-  setText($('chart-now'), lastAvg === null ? '' : `${fmtRate(lastAvg)}/s`);
+  setText($('chart-now'), lastAvg === null || st === 'completed' ? '' : `${fmtRate(lastAvg)}/s`);
+  // the time axis: the batch's whole life (ending now while it runs), at least a minute
+  const end = st === 'completed' && hist.length ? hist[hist.length - 1].t : now;
+  const begin = Math.min(hist.length ? hist[0].t : end, end - 60000);
+  setText($('chart-span'), hist.length > 1 ? `${humanDuration((end - begin) / 1000)}` : '');
+  canvas.dataset.points = String(hist.length);
+  canvas.dataset.serverPoints = String(server.length);
+  canvas.dataset.from = hist.length ? String(hist[0].t) : '';
 
   const padL = 30;
   const padR = 6;
@@ -788,12 +972,12 @@ function drawChart(rec) {
   const padB = 18;
   const cw = w - padL - padR;
   const ch = hgt - padT - padB;
-  // scale on the smoothed line (bursty per-second bars may be clipped)
+  // scale on the smoothed line (bursty bars may be clipped)
   const maxBar = Math.max(0, ...pts.map((p) => p.r));
   const maxAvg = Math.max(0, ...avg.map((p) => p.r), isNum(rec.view.rate) ? rec.view.rate : 0);
   const maxR = Math.max(1, Math.min(maxBar, maxAvg * 1.6));
   const top = niceCeil(maxR);
-  const x = (t) => padL + cw * (1 - (now - t) / (HISTORY_S * 1000));
+  const x = (t) => padL + cw * ((t - begin) / Math.max(1, end - begin));
   const y = (r) => padT + ch * (1 - r / top);
 
   ctx.font = font;
@@ -811,11 +995,11 @@ function drawChart(rec) {
     ctx.fillText(g % 1 ? g.toFixed(1) : String(g), padL - 6, yy);
   }
   ctx.textBaseline = 'alphabetic';
-  for (let m = 5; m >= 0; m--) {
-    const xx = x(now - m * 60000);
-    ctx.textAlign = m === 5 ? 'left' : m === 0 ? 'right' : 'center';
+  for (const [frac, align] of [[0, 'left'], [0.5, 'center'], [1, 'right']]) {
+    const t = begin + (end - begin) * frac;
+    ctx.textAlign = align;
     ctx.fillStyle = col.text;
-    ctx.fillText(m === 0 ? 'now' : `-${m}m`, m === 5 ? padL : xx, hgt - 4);
+    ctx.fillText(frac === 1 && st !== 'completed' ? 'now' : timeFmt.format(new Date(t)), padL + cw * frac, hgt - 4);
   }
 
   if (pts.length === 0) {
@@ -824,13 +1008,13 @@ function drawChart(rec) {
     ctx.fillText('collecting samples…', padL + cw / 2, padT + ch / 2);
     return;
   }
-  const bw = Math.max(1, cw / HISTORY_S - 0.6);
   ctx.fillStyle = col.soft;
   for (const p of pts) {
-    const xx = x(p.t);
-    if (xx < padL) continue;
+    const x0 = Math.max(padL, x(p.t0));
+    const x1 = x(p.t);
+    if (x1 < padL) continue;
     const yy = Math.max(padT, y(p.r));
-    ctx.fillRect(xx - bw, yy, bw, padT + ch - yy);
+    ctx.fillRect(x0 + 0.3, yy, Math.max(1, x1 - x0 - 0.6), padT + ch - yy);
   }
   ctx.strokeStyle = col.accent;
   ctx.lineWidth = 2;
@@ -962,6 +1146,17 @@ function renderStats() {
   if (![...box.querySelectorAll('[data-metric]')].some((el) => !el.hidden)) box.hidden = true;
 }
 
+/** Which gateway instance the page talks to, and that instance's clients (GET /metrics). */
+function renderFleet() {
+  const hl = state.hello;
+  setText($('fleet-instance'), hl ? (hl.instance || hl.server_id || location.host) : location.host);
+  setAttr($('fleet-instance'), 'title', hl && hl.server ? `${hl.server} at ${location.host}` : location.host);
+  setText($('fleet-server'), hl && hl.server ? hl.server : '');
+  setText($('fleet-conn'), hl && hl.conn ? String(hl.conn).slice(0, 12) : '–');
+  const m = state.metrics && state.metrics.values;
+  setText($('fleet-clients'), m && isNum(m.wsgate_connections) ? compact(m.wsgate_connections) : '–');
+}
+
 function renderFooter() {
   const hl = state.hello;
   setText($('foot-server'), hl && hl.server ? hl.server : 'wsgate');
@@ -974,7 +1169,7 @@ function renderFooter() {
 // ------------------------------------------------------------------ keyboard
 
 function onListKey(ev) {
-  const ids = sortedBatches().map((r) => r.id);
+  const ids = visibleRows(sortedBatches()).map((r) => r.rec.id);
   if (!ids.length) return;
   let i = Math.max(0, ids.indexOf(state.selected));
   if (ev.key === 'ArrowDown') i = Math.min(ids.length - 1, i + 1);
@@ -983,17 +1178,35 @@ function onListKey(ev) {
   else if (ev.key === 'End') i = ids.length - 1;
   else return;
   ev.preventDefault();
+  state.scrollTo = ids[i];
   select(ids[i], true);
   const card = cards.get(ids[i]);
-  if (card) { card.el.focus(); card.el.scrollIntoView({ block: 'nearest' }); }
+  if (card) card.el.focus();
 }
 
 // ------------------------------------------------------------------ start
 
+/** The batch named by the URL: #/batch/ID (or the older #ID), else null. */
+function hashBatch() {
+  const hsh = location.hash;
+  let id = hsh.startsWith('#/batch/') ? hsh.slice(8) : hsh.startsWith('#/') ? '' : hsh.slice(1);
+  try { id = decodeURIComponent(id); } catch { id = ''; }
+  return id || null;
+}
+
 function start() {
-  const hashId = decodeURIComponent(location.hash.slice(1));
-  if (hashId) state.wanted = hashId;
+  const hashId = hashBatch();
+  if (hashId) {
+    state.wanted = hashId;
+    state.scrollTo = hashId;
+    getBatch(hashId); // fetched at once, even if it is not on the first pages
+  }
   $('batch-list').addEventListener('keydown', onListKey);
+  $('batch-scroll').addEventListener('scroll', schedule, { passive: true });
+  for (const b of $('batch-filter').querySelectorAll('button[data-filter]')) {
+    b.addEventListener('click', () => { state.filter = b.dataset.filter; $('batch-scroll').scrollTop = 0; render(); });
+  }
+  $('batch-search').addEventListener('input', (ev) => { state.search = ev.target.value; $('batch-scroll').scrollTop = 0; render(); });
 
   const gate = new WsGate();
   window.wsgate = gate; // handy from the console
@@ -1039,13 +1252,21 @@ function start() {
   setInterval(() => { sampleHistory(); chartDirty = true; render(); }, 1000);
   window.addEventListener('resize', () => { chartDirty = true; schedule(); });
   setInterval(fetchAllBatches, FULL_REFRESH_MS);
+  setInterval(() => { if (state.listDirty) fetchAllBatches(); }, LIST_REFRESH_MS);
+  setInterval(requestSummary, LIST_REFRESH_MS); // states change with time too (stalled, expired)
   pollMetrics();
   setInterval(pollMetrics, METRICS_EVERY_MS);
+  pollLatency();
+  setInterval(pollLatency, METRICS_EVERY_MS);
   window.addEventListener('online', schedule);
   window.addEventListener('offline', schedule);
   window.addEventListener('hashchange', () => {
-    const id = decodeURIComponent(location.hash.slice(1));
-    if (id && state.batches.has(id)) { state.wanted = id; select(id, false); }
+    const id = hashBatch();
+    if (!id) return;
+    state.wanted = id;
+    state.scrollTo = id;
+    if (state.batches.has(id)) select(id, false);
+    else { getBatch(id); requestBatch(id); }
   });
   window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { chartDirty = true; schedule(); });
   render();

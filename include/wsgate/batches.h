@@ -4,6 +4,7 @@
 
 #include "wsgate/sbuf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,7 +14,27 @@ typedef struct batches_config {
     int64_t stall_ms;       /* a running batch with no event for this long is "stalled" */
     int64_t retention_ms;   /* completed batches are dropped this long after completion */
     int64_t rate_window_ms; /* sliding window of the rate (default 30000 when 0) */
+    int64_t idle_ms;        /* a running batch with no event for this long is dropped; 0: never */
+    size_t max_batches;     /* batches kept; the least recently updated go first (0: 10000) */
 } batches_config;
+
+/* Which batches a page lists (GET /api/batches). */
+enum {
+    BATCHES_RUNNING = 1,   /* state "running" */
+    BATCHES_STALLED = 2,   /* state "stalled" */
+    BATCHES_COMPLETED = 4, /* state "completed" */
+    BATCHES_FAILED = 8,    /* any state, with at least one failed assignment */
+};
+
+typedef struct batches_query {
+    unsigned states;    /* BATCHES_* bits, or-ed; 0: every batch */
+    const char *search; /* only ids containing this (ASCII case-insensitive); NULL or "": all */
+    const char *cursor; /* continue after this cursor of a previous page; NULL: from the start */
+    size_t limit;       /* batches on the page, at least 1 */
+} batches_query;
+
+/* Longest cursor batches_page_json writes, with its NUL. */
+#define BATCHES_CURSOR_MAX 96
 
 batches *batches_create(const batches_config *cfg);
 void batches_destroy(batches *b);
@@ -22,18 +43,37 @@ void batches_destroy(batches *b);
  * `seq` its stream sequence, `ts_ms` the stream's timestamp of the message
  * (ms since the epoch; used when the payload has no valid `ts`). Subjects
  * outside batch.*.{started,progress,completed}, license.*.{assigned,failed}
- * and verification.*.* are ignored. Returns 0 when applied or ignored,
- * -EINVAL when the payload is not what EVENTS.md says (state unchanged). */
+ * and verification.*.* are ignored. A new batch beyond max_batches evicts the
+ * least recently updated one. Returns 0 when applied or ignored, -EINVAL when
+ * the payload is not what EVENTS.md says (state unchanged). */
 int batches_feed(batches *b, const char *subject, const void *data, size_t len, uint64_t seq,
                  int64_t ts_ms);
 
 /* Age the state to wall-clock time now_ms: mark stalled batches, drop
- * expired completed ones. Call about once a second. */
+ * expired completed ones and running ones silent for idle_ms. Call about
+ * once a second. */
 void batches_tick(batches *b, int64_t now_ms);
 
-/* JSON views (appended to out). */
-void batches_list_json(batches *b, int64_t now_ms, sbuf *out);               /* array of batches */
+/* Batches currently kept, and batches evicted by the max_batches cap so far. */
+size_t batches_count(const batches *b);
+uint64_t batches_evicted(const batches *b);
+
+/* JSON views (appended to out). The order of lists: running and stalled
+ * batches first, newest started first; then completed ones, newest completed
+ * first; then by id. */
+void batches_list_json(batches *b, int64_t now_ms, sbuf *out); /* every batch: tests, small sets */
+/* One page of the batches that match q: a JSON array of at most q->limit
+ * batches. *total is the number of batches that match (all pages);
+ * next_cursor (BATCHES_CURSOR_MAX bytes) is "" on the last page. Returns 0,
+ * or -EINVAL when q->cursor is not a cursor (nothing appended). */
+int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *out, size_t *total,
+                      char *next_cursor);
+/* The number of stalled batches at now_ms; *total gets the number of batches. */
+uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total);
+
 int batches_get_json(batches *b, const char *id, int64_t now_ms, sbuf *out); /* 0, or -ENOENT */
+/* Counts over every batch kept: by state, assignments, aggregate rate, ETA. */
+void batches_summary_json(batches *b, int64_t now_ms, sbuf *out);
 void batches_verifications_json(batches *b, sbuf *out);
 
 /* Forget everything (the stream was recreated). */

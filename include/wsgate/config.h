@@ -16,6 +16,7 @@ typedef struct wsg_config {
     size_t queue_bytes;      /* --queue-bytes BYTES, default 1 MiB (close 4001 above) */
     int max_subs;            /* --max-subs N, default 256 per connection */
     int max_replays;         /* --max-replays N, default 64: resumes running at once */
+    int threads;             /* --threads N, 0: one per CPU */
     double ops_rate;         /* --ops-rate N per second, default 100 */
     int ops_burst;           /* --ops-burst N, default 200 */
     int err_limit;           /* --err-limit N, default 50 err frames ... */
@@ -56,6 +57,8 @@ typedef struct wsg_config {
     /* batch state */
     int64_t batch_stall_ms;     /* --batch-stall DURATION, default 30s */
     int64_t batch_retention_ms; /* --batch-retention DURATION, default 1h */
+    int64_t batch_idle_ms;      /* --batch-idle DURATION, default 24h */
+    int max_batches;            /* --max-batches N, default 10000 */
 
     /* security */
     char *jwt_secret;       /* --jwt-secret FILE */

@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#define CONN_BATCH_MAX 65536 /* most bytes of frames coalesced into one send() */
 
 struct lws;
 
@@ -23,6 +26,8 @@ typedef struct conn_sub {
 
 typedef struct conn {
     struct conn *prev, *next; /* hub->conns */
+    struct conn *flush_next;  /* hub->flush: frames came in this dispatch round */
+    bool flush_queued;
     struct lws *wsi;
     hub *hub;
     char id[20];
@@ -31,6 +36,12 @@ typedef struct conn {
     uint32_t qhead, qlen, qcap;
     size_t qbytes;         /* bytes of live and replayed frames queued (bounded by queue_bytes) */
     int64_t over_since_ms; /* when qbytes went over queue_bytes, 0 when under */
+    unsigned char *pend;   /* framed bytes a send() did not take (plain sockets), or NULL */
+    uint32_t pend_len, pend_off;
+    bool tls;           /* data goes through lws (TLS), not send() */
+    bool gone;          /* being destroyed */
+    bool replay_window; /* a JetStream window of one of its replays is out */
+    uint16_t nreplays;  /* replays of its subscriptions (running or waiting) */
 
     conn_sub **subs;
     uint32_t nsubs, capsubs;
@@ -71,6 +82,17 @@ void conn_pong(conn *c);
 int conn_receive(conn *c, const void *in, size_t len);
 /* The socket can take more: write queued frames. Returns -1 to close. */
 int conn_writable(conn *c);
+/* End of a dispatch round: write what the round queued for c now, with one
+ * send, outside WRITEABLE; ask for WRITEABLE only for what the socket refuses
+ * (or for a close or ping, which go through WRITEABLE). */
+void conn_flush(conn *c);
+/* The same in two halves, for a round sent on several threads (sendpool):
+ * take c's next batch of frames, framed into out (at most cap bytes),
+ * when c can be written with a plain send() now (else false: conn_flush it);
+ * then, back on the service thread, what send() made of it (bytes taken, or
+ * -errno). */
+bool conn_flush_take(conn *c, unsigned char *out, size_t cap, size_t *len, int *fd);
+void conn_flush_done(conn *c, const unsigned char *buf, size_t len, ssize_t sent);
 
 /* Queue a server frame (takes a new reference) and ask for WRITEABLE.
  * `live` frames count toward the slow-consumer bound and may conflate. */

@@ -18,6 +18,7 @@ typedef struct wsg_frame {
     bool lastvalue;     /* msg frame on a last-value subject: may be conflated */
     uint64_t seq;       /* stream sequence of a msg frame, 0 for control frames */
     int64_t recv_ns;    /* CLOCK_MONOTONIC ns when NATS delivered it (msg frames), else 0 */
+    int64_t stored_ns;  /* CLOCK_REALTIME ns JetStream stored it (live msg frames), else 0 */
     char *subject;      /* msg frames: the event subject (owned); NULL otherwise */
     size_t len;         /* payload bytes */
     unsigned char *mem; /* allocation: FRAME_PRE headroom, then len payload bytes */

@@ -35,9 +35,16 @@ typedef struct hub {
     struct conn *conns; /* every open connection (doubly linked) */
     int64_t max_conns;  /* --max-conns, or what the open-file limit allows */
     uint64_t next_serial;
-    uint64_t fanout_gen;    /* stamps a fan-out so a connection gets each frame once */
-    nb_event *backlog;      /* taken from the inbox, not applied yet */
-    struct replay *replays; /* running replays (replay.c) */
+    uint64_t fanout_gen;       /* stamps a fan-out so a connection gets each frame once */
+    nb_event *backlog;         /* taken from the inbox, not applied yet */
+    struct conn *flush;        /* connections given frames in this dispatch round (conn_flush) */
+    bool dispatching;          /* in a dispatch round: new frames wait for its end, not WRITEABLE */
+    struct sendpool *pool;     /* sends a round's writes on every core */
+    struct sendpool_job *jobs; /* a round's sends ... */
+    struct conn **job_conns;   /* ... and their connections */
+    size_t capjobs;
+    unsigned char *arena;                  /* a round's framed bytes (HUB_ARENA_MAX at most) */
+    struct replay *replays;                /* running replays (replay.c) */
     struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
     uint32_t nreplays;                     /* running */
     uint64_t next_replay_id;

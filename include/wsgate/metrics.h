@@ -10,6 +10,14 @@
 #include <stdint.h>
 
 #define METRICS_BUCKETS 15
+#define METRICS_SNAPS   13 /* one every 5 s: a window of a minute for metrics_stats_json */
+
+/* Both histograms' bucket counts at one moment. */
+typedef struct metrics_snap {
+    int64_t at_ms;
+    uint64_t latency[METRICS_BUCKETS + 1];
+    uint64_t stored[METRICS_BUCKETS + 1];
+} metrics_snap;
 
 typedef struct wsg_metrics {
     int64_t connections;           /* gauge: open WebSocket connections */
@@ -24,6 +32,10 @@ typedef struct wsg_metrics {
     uint64_t conflated;            /* queued last-value messages replaced */
     uint64_t replayed;             /* msg frames sent by replays */
     int64_t replays_running;       /* gauge: resumes running */
+    uint64_t send_rounds;          /* dispatch rounds that wrote to clients */
+    uint64_t send_round_ns;        /* their wall time, writes included (all threads) */
+    int64_t send_threads;          /* gauge: --threads in effect */
+    uint64_t queued_bytes;         /* gauge: bytes of live and replayed frames in all queues */
     int64_t replays_waiting;       /* gauge: resumes waiting for a slot */
     uint64_t bad_events;           /* events whose payload batch state could not use */
     uint64_t invalid_subjects;     /* events published on an invalid subject: not delivered */
@@ -33,13 +45,37 @@ typedef struct wsg_metrics {
     uint64_t latency_buckets[METRICS_BUCKETS + 1]; /* last one is +Inf */
     double latency_sum;
     uint64_t latency_count;
+    uint64_t stored_buckets[METRICS_BUCKETS + 1]; /* JetStream store to socket write */
+    double stored_sum;
+    uint64_t stored_count;
+    int ready;                         /* gauge 0/1: what /readyz answers */
+    uint64_t batches;                  /* gauge: batches in the state */
+    uint64_t batches_stalled;          /* gauge: running batches silent for --batch-stall */
+    metrics_snap snaps[METRICS_SNAPS]; /* ring for the stats window */
+    int nsnaps, snap_next;
 } wsg_metrics;
 
 extern wsg_metrics metrics;
 
 /* Record one delivery latency (NATS receipt to socket write), in seconds. */
 void metrics_latency_observe(double seconds);
+/* Record one delivery of a frame JetStream stored at stored_ns (CLOCK_REALTIME
+ * ns; the message's stream timestamp): the time from then to now. 0 is ignored
+ * (a frame without a stream timestamp); clock skew below zero counts as 0. */
+void metrics_stored_observe(int64_t stored_ns);
+/* Once a second (service thread): keeps the snapshots that metrics_stats_json
+ * takes its window from. now_ms is any clock that only moves forward. */
+void metrics_tick(int64_t now_ms);
 /* Append the Prometheus 0.0.4 text exposition of every metric. */
 void metrics_render(sbuf *out);
+/* Append a JSON object with p50/p99 of both latency histograms over the last
+ * minute or so (null when nothing was delivered in it), estimated from the
+ * buckets the way Prometheus' histogram_quantile does. */
+void metrics_stats_json(sbuf *out, int64_t now_ms);
+/* The q-quantile (0 < q < 1) of a histogram with METRICS_BUCKETS + 1 bucket
+ * counts (not cumulative, last one +Inf), interpolated linearly inside its
+ * bucket; a quantile in the +Inf bucket is the highest finite bound. Returns
+ * -1 when the counts are all zero. */
+double metrics_quantile(const uint64_t *counts, double q);
 
 #endif

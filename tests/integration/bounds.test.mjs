@@ -40,8 +40,11 @@ test('resumes of a paused client are bounded, and complete once it reads', { tim
   c.pause();
   await delay(3000); // the gateway reads what it may in that time
   const grown = (rssKiB(gw.pid) - rss0) / 1024;
-  t.diagnostic(`gateway RSS grew by ${grown.toFixed(1)} MiB for 3 resumes of a ${(EVENTS * 2) / 1000} MB stream by a client that does not read`);
-  assert.ok(grown < 16, `RSS grew by ${grown.toFixed(1)} MiB (3 whole-stream replays would be > 30)`);
+  const queued = metricValue(await getMetrics(gw.url), 'wsgate_queued_bytes');
+  t.diagnostic(`for 3 resumes of a ${(EVENTS * 2) / 1000} MB stream by a client that does not read: ${queued} bytes queued, gateway RSS +${grown.toFixed(1)} MiB`);
+  assert.ok(queued !== undefined && queued <= 2 * 65536, `queued bytes ${queued}: within the 64 KiB bound (and a window)`);
+  // RSS says the same without the gateway's word for it (not under ASan, whose quarantine keeps freed memory)
+  if (!process.env.WSGATE_SANITIZED) assert.ok(grown < 16, `RSS grew by ${grown.toFixed(1)} MiB (3 whole-stream replays would be > 30)`);
 
   c.resume();
   const oks = await c.collect((f) => f.op === 'ok', 3, ms(60000), 'three oks');
@@ -95,7 +98,7 @@ test('a client that never reads is dropped within seconds and counted once', { t
   t.diagnostic(`closed as slow after ${published} events of 2 KB`);
   assert.equal(await m('wsgate_slow_consumer_closes_total'), 1, 'closed as a slow consumer');
   // It never reads its close frame: the socket must still go, within seconds.
-  await pollUntil(async () => (await m('wsgate_connections')) === 0, { timeoutMs: ms(15000), message: 'the silent slow consumer dropped' });
+  await pollUntil(async () => (await m('wsgate_connections')) === 0, { timeoutMs: ms(30000), message: 'the silent slow consumer dropped' });
   await delay(2500);
   assert.equal(await m('wsgate_slow_consumer_closes_total'), 1, 'counted once');
   c.ws.terminate();

@@ -58,7 +58,7 @@ async function streamEvents(pattern) {
 
 /** The fields of a batch that do not depend on the time of the request. */
 function stable(b) {
-  const { rate, eta_s: eta, ...rest } = b;
+  const { rate, eta_s: eta, history, history_step_ms: step, ...rest } = b;
   assert.equal(typeof rate, 'number');
   return rest;
 }
@@ -145,6 +145,13 @@ test('a simulated batch (both): /api/batches, /api/batches/{id}, 404, /api/verif
   await checkBatch(b, id, 'both');
   const one = await getJson(`/api/batches/${id}`);
   assert.deepEqual(stable(one), stable(b), 'GET /api/batches/{id} is the same object');
+  // its history: [t_ms, done, failed] in time order, ending on the final counts
+  assert.ok(Array.isArray(one.history) && one.history.length >= 1 && one.history.length <= 200, `history of ${one.history?.length}`);
+  assert.equal(one.history_step_ms, 5000);
+  for (let i = 1; i < one.history.length; i++) assert.ok(one.history[i][0] > one.history[i - 1][0], 'history in time order');
+  assert.deepEqual(one.history.at(-1).slice(1), [one.done, one.failed], 'the last point is the final count');
+  assert.equal(one.history.at(-1)[0], Date.parse(one.completed_at));
+  assert.equal(b.history, undefined, 'lists carry no history');
   await getJson('/api/batches/nope', 404);
   await checkVerifications();
   finals.both = b;
@@ -181,6 +188,7 @@ test('a restarted gateway rebuilds the same state from the stream', { timeout: 1
   const before_ = (await getJson('/api/batches')).map(stable).sort((a, b) => a.id.localeCompare(b.id));
   const verBefore = await getJson('/api/verifications');
   assert.ok(before_.length >= 1);
+  const histBefore = (await getJson(`/api/batches/${before_[0].id}`)).history;
   const last = await streamLastSeq(pub.jsm, STREAM);
   await gw.stop();
   gw = null;
@@ -190,6 +198,7 @@ test('a restarted gateway rebuilds the same state from the stream', { timeout: 1
   assert.ok(fenceSeq > last);
   const after_ = (await getJson('/api/batches')).map(stable).sort((a, b) => a.id.localeCompare(b.id));
   assert.deepEqual(after_, before_);
+  assert.deepEqual((await getJson(`/api/batches/${before_[0].id}`)).history, histBefore, 'the history is rebuilt from the stream');
   assert.deepEqual(await getJson('/api/verifications'), verBefore);
   await checkVerifications();
 });

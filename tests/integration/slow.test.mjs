@@ -30,13 +30,13 @@ test('a paused client is closed with 4001 and counted', { timeout: 180000 }, asy
   const before_ = metricValue(await getMetrics(gw.url), 'wsgate_slow_consumer_closes_total') ?? 0;
 
   slow.pause();
-  // Publish 2 KB events in rounds of 1000 until the gateway reports a
+  // Publish 2 KB events in rounds of 250 until the gateway reports a
   // slow-consumer close: the kernel socket buffers absorb a variable amount.
   let published = 0;
   let closes = before_;
   while (published < 40000) { // 80 MB at most: far beyond any loopback socket buffers
-    await publishMany(pub.js, events('bslow', published, 1000), { window: 64 });
-    published += 1000;
+    await publishMany(pub.js, events('bslow', published, 250), { window: 64 });
+    published += 250;
     closes = metricValue(await getMetrics(gw.url), 'wsgate_slow_consumer_closes_total') ?? 0;
     if (closes > before_) break;
   }

@@ -26,6 +26,12 @@ function cleanEnv(env) {
 
 let gatewayCount = 0;
 
+/** A sanitizer report in a gateway's output fails the test that stops it. */
+function sanitizerCheck(label, logs) {
+  const at = logs.findIndex((l) => /(Address|Thread|Leak|UndefinedBehavior)Sanitizer|runtime error:/.test(l));
+  if (at >= 0) throw new Error(`${label}: sanitizer report:\n${logs.slice(at, at + 40).join('\n')}`);
+}
+
 /**
  * Start wsgate: `--listen 127.0.0.1:<free port> --nats <natsUrl> --stream <name>
  * --log-format json` plus `args`, with a clean environment (PATH plus `env`).
@@ -80,6 +86,7 @@ export async function startGateway({ natsUrl, args = [], env = {}, wait = 'ready
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       try {
         const { code } = await withTimeout(exitedPromise, timeoutMs, `${label} to exit after SIGTERM`);
+        sanitizerCheck(label, logs);
         return code;
       } catch (e) {
         proc.kill('SIGKILL');

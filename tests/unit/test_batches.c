@@ -466,6 +466,27 @@ static void test_stalled(void **state)
     batches_destroy(b);
 }
 
+/* batches_stalled: the count the wsgate_batches_stalled gauge shows. */
+static void test_stalled_count(void **state)
+{
+    batches *b = make(60000, 600000, 0);
+    uint64_t total = 99;
+    assert_int_equal(batches_stalled(b, T0, &total), 0);
+    assert_int_equal(total, 0);
+    feed(b, "batch.a.started", 1, T0, "{\"total\":10}");
+    feed(b, "batch.b.started", 2, T0 + 30000, "{\"total\":10}");
+    feed(b, "batch.c.started", 3, T0, "{\"total\":1}");
+    feed(b, "batch.c.completed", 4, T0 + 1000, "{\"done\":1,\"failed\":0}");
+    assert_int_equal(batches_stalled(b, T0 + 59999, &total), 0);
+    assert_int_equal(total, 3);
+    assert_int_equal(batches_stalled(b, T0 + 60000, &total), 1); /* a; c is completed */
+    assert_int_equal(batches_stalled(b, T0 + 90000, &total), 2);
+    license(b, "a", "assigned", "L1", 0, 5, T0 + 90000);
+    assert_int_equal(batches_stalled(b, T0 + 90000, &total), 1);
+    assert_int_equal(total, 3);
+    batches_destroy(b);
+}
+
 static void test_expiry_after_retention(void **state)
 {
     batches *b = make(1000, 300000, 0);
@@ -741,10 +762,17 @@ static void test_json_shape(void **state)
          "\"error\":\"registry \\\"timeout\\\"\\n\",\"ts\":\"2026-11-27T07:40:22.000Z\"}");
 
     json_t *j = get(b, "b42", T0 + 22000);
-    const char *keys[] = {"id",         "kind",         "state",       "total",   "done",
-                          "failed",     "processed",    "percent",     "workers", "started_at",
-                          "updated_at", "completed_at", "duration_ms", "rate",    "eta_s",
-                          "seq",        "per_worker",   "failures"};
+    const char *keys[] = {"id",          "kind",
+                          "state",       "total",
+                          "done",        "failed",
+                          "processed",   "percent",
+                          "workers",     "started_at",
+                          "updated_at",  "completed_at",
+                          "duration_ms", "rate",
+                          "eta_s",       "seq",
+                          "per_worker",  "per_worker_others",
+                          "failures",    "history_step_ms",
+                          "history"};
     assert_int_equal(json_object_size(j), sizeof keys / sizeof *keys);
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         assert_non_null(json_object_get(j, keys[i]));
@@ -773,6 +801,7 @@ static void test_json_shape(void **state)
         assert_int_equal(json_object_size(e), 3);
         assert_worker(j, w, w == 0, w == 3);
     }
+    assert_null_field(j, "per_worker_others");
     json_t *failures = json_object_get(j, "failures");
     assert_int_equal(json_array_size(failures), 1);
     json_t *f = json_array_get(failures, 0);
@@ -849,6 +878,304 @@ static void test_reset(void **state)
     /* Usable again; the old license ids are forgotten. */
     license(b, "a", "assigned", "L1", 0, 1, T0);
     assert_counts(b, "a", 1, 0);
+    batches_destroy(b);
+}
+
+/* A batches with max_batches and idle_ms set (no stall, no retention). */
+static batches *make_capped(size_t max_batches, int64_t idle_ms)
+{
+    batches_config cfg = {.max_batches = max_batches, .idle_ms = idle_ms, .retention_ms = 3600000};
+    return batches_create(&cfg);
+}
+
+static size_t list_size(batches *b, int64_t now_ms)
+{
+    json_t *all = list(b, now_ms);
+    size_t n = json_array_size(all);
+    json_decref(all);
+    return n;
+}
+
+static int exists(batches *b, const char *id)
+{
+    sbuf s;
+    sbuf_init(&s, 0);
+    int rc = batches_get_json(b, id, T0, &s);
+    sbuf_free(&s);
+    return rc == 0;
+}
+
+/* Issue 10 item 5: 20k distinct batch ids (one license event each) no longer
+ * make 20k batches: the default cap keeps the 10,000 most recently updated. */
+static void test_distinct_ids_are_capped(void **state)
+{
+    batches *b = make(0, 3600000, 0);
+    for (int i = 0; i < 20000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "L%d", i);
+        assert_int_equal(license(b, id, "assigned", "X", 0, (uint64_t)i + 1, T0 + i), 0);
+    }
+    assert_int_equal(list_size(b, T0 + 20000), 10000);
+    assert_int_equal(batches_count(b), 10000);
+    assert_int_equal(batches_evicted(b), 10000);
+    assert_false(exists(b, "L9999"));
+    assert_true(exists(b, "L10000"));
+    assert_true(exists(b, "L19999"));
+    batches_destroy(b);
+}
+
+static void test_cap_evicts_least_recently_updated(void **state)
+{
+    batches *b = make_capped(3, 0);
+    feed(b, "batch.a.started", 1, T0, "{}");
+    feed(b, "batch.b.started", 2, T0 + 1, "{}");
+    feed(b, "batch.c.started", 3, T0 + 2, "{}");
+    feed(b, "batch.a.progress", 4, T0 + 3, "{\"done\":1}"); /* a is now the most recent */
+    feed(b, "batch.d.started", 5, T0 + 4, "{}");            /* evicts b */
+    assert_true(exists(b, "a"));
+    assert_false(exists(b, "b"));
+    assert_true(exists(b, "c"));
+    assert_true(exists(b, "d"));
+    feed(b, "batch.e.started", 6, T0 + 5, "{}"); /* evicts c */
+    assert_false(exists(b, "c"));
+    assert_int_equal(batches_count(b), 3);
+    assert_int_equal(batches_evicted(b), 2);
+    /* An evicted batch that comes back starts again from its new events. */
+    feed(b, "batch.b.progress", 7, T0 + 6, "{\"done\":5}");
+    assert_counts(b, "b", 5, 0);
+    assert_false(exists(b, "a"));
+    /* A bad payload for a new id creates nothing and evicts nothing. */
+    assert_int_equal(feed(b, "batch.z.progress", 8, T0 + 7, "{\"done\":-1}"), -EINVAL);
+    assert_int_equal(batches_count(b), 3);
+    assert_true(exists(b, "d"));
+    batches_destroy(b);
+}
+
+static void test_idle_running_batches_age_out(void **state)
+{
+    batches *b = make_capped(0, 3600000);
+    feed(b, "batch.quiet.started", 1, T0, "{\"total\":10}");
+    feed(b, "batch.busy.started", 2, T0, "{\"total\":10}");
+    feed(b, "batch.done.completed", 3, T0, "{\"total\":1,\"done\":1}");
+    feed(b, "batch.busy.progress", 4, T0 + 1800000, "{\"done\":1}");
+    batches_tick(b, T0 + 3600000 - 1);
+    assert_true(exists(b, "quiet"));
+    batches_tick(b, T0 + 3600000);
+    assert_false(exists(b, "quiet")); /* silent for idle_ms */
+    assert_true(exists(b, "busy"));   /* heard from 30 minutes ago */
+    assert_false(exists(b, "done"));  /* completed: retention (1 h) */
+    batches_tick(b, T0 + 1800000 + 3600000);
+    assert_false(exists(b, "busy"));
+    assert_int_equal(batches_count(b), 0);
+    /* idle_ms 0: running batches stay. */
+    batches_destroy(b);
+    b = make_capped(0, 0);
+    feed(b, "batch.quiet.started", 1, T0, "{}");
+    batches_tick(b, T0 + 100LL * 86400000);
+    assert_true(exists(b, "quiet"));
+    batches_destroy(b);
+}
+
+/* Issue 10 item 5: `workers: 1024` and one license made a 36 KB view. */
+static void test_many_workers_bounded_view(void **state)
+{
+    batches *b = make(0, 0, 0);
+    feed(b, "batch.wide.started", 1, T0, "{\"total\":5000,\"workers\":1024}");
+    license(b, "wide", "assigned", "L1", 700, 2, T0);
+    license(b, "wide", "failed", "L2", 1023, 3, T0);
+    license(b, "wide", "assigned", "L3", 5, 4, T0);
+    sbuf s;
+    sbuf_init(&s, 0);
+    assert_int_equal(batches_get_json(b, "wide", T0, &s), 0);
+    assert_true(s.len < 4096);
+    sbuf_free(&s);
+    json_t *j = get(b, "wide", T0);
+    assert_int_equal(num(j, "workers"), 1024);
+    assert_int_equal(json_array_size(json_object_get(j, "per_worker")), 64);
+    assert_worker(j, 5, 1, 0);
+    assert_worker(j, 63, 0, 0);
+    json_t *others = json_object_get(j, "per_worker_others");
+    assert_true(json_is_object(others));
+    assert_int_equal(num(others, "workers"), 1024 - 64);
+    assert_int_equal(num(others, "done"), 1);
+    assert_int_equal(num(others, "failed"), 1);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+/* Every page of a query, concatenated; checks each page's size and total. */
+static json_t *all_pages(batches *b, batches_query q, int64_t now_ms, size_t expect_total)
+{
+    json_t *all = json_array();
+    char cursor[BATCHES_CURSOR_MAX] = "";
+    for (int pages = 0;; pages++) {
+        assert_true(pages < 1000);
+        sbuf s;
+        sbuf_init(&s, 0);
+        size_t total = 0;
+        char next[BATCHES_CURSOR_MAX];
+        q.cursor = cursor;
+        assert_int_equal(batches_page_json(b, &q, now_ms, &s, &total, next), 0);
+        assert_int_equal(total, expect_total);
+        json_t *page = parse(sbuf_str(&s));
+        sbuf_free(&s);
+        assert_true(json_array_size(page) <= q.limit);
+        if (next[0])
+            assert_int_equal(json_array_size(page), q.limit);
+        json_array_extend(all, page);
+        json_decref(page);
+        if (!next[0])
+            break;
+        strcpy(cursor, next);
+    }
+    return all;
+}
+
+static void test_pages(void **state)
+{
+    batches *b = make(60000, 3600000, 0);
+    /* 120 completed (c0..c119), 90 running (r0..r89), 40 stalled (s0..s39) */
+    uint64_t seq = 1;
+    for (int i = 0; i < 120; i++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "batch.c%d.completed", i);
+        feedf(b, subject, seq++, T0 + (i % 7) * 1000, "{\"total\":2,\"done\":1,\"failed\":%d}",
+              i % 2);
+    }
+    for (int i = 0; i < 40; i++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "batch.s%d.started", i);
+        feed(b, subject, seq++, T0, "{}");
+    }
+    for (int i = 0; i < 90; i++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "batch.r%d.started", i);
+        feed(b, subject, seq++, T0 + 100000 + (i % 5) * 1000, "{}");
+    }
+    int64_t now = T0 + 100000 + 10000; /* the s* are stalled (60 s silent), the r* are not */
+    json_t *every = list(b, now);
+    assert_int_equal(json_array_size(every), 250);
+    for (size_t limit = 1; limit <= 300; limit = limit * 3 + 1) {
+        json_t *paged = all_pages(b, (batches_query){.limit = limit}, now, 250);
+        assert_true(json_equal(paged, every)); /* each batch once, in list order */
+        json_decref(paged);
+    }
+    /* list order: running and stalled first (newest started first), completed newest first */
+    for (size_t i = 0; i < 250; i++) {
+        const char *st = str(json_array_get(every, i), "state");
+        assert_string_equal(st, i < 90 ? "running" : i < 130 ? "stalled" : "completed");
+    }
+    assert_string_equal(str(json_array_get(every, 130), "completed_at"),
+                        "2026-11-27T07:40:06.000Z");
+    json_decref(every);
+
+    json_t *p = all_pages(b, (batches_query){.limit = 7, .states = BATCHES_STALLED}, now, 40);
+    assert_int_equal(json_array_size(p), 40);
+    json_decref(p);
+    p = all_pages(b, (batches_query){.limit = 50, .states = BATCHES_RUNNING | BATCHES_STALLED}, now,
+                  130);
+    json_decref(p);
+    p = all_pages(b, (batches_query){.limit = 50, .states = BATCHES_FAILED}, now, 60);
+    for (size_t i = 0; i < json_array_size(p); i++)
+        assert_int_equal(num(json_array_get(p, i), "failed"), 1);
+    json_decref(p);
+    p = all_pages(b, (batches_query){.limit = 5, .search = "R8"}, now, 11); /* r8, r80..r89 */
+    json_decref(p);
+    p = all_pages(b, (batches_query){.limit = 5, .search = "nope"}, now, 0);
+    assert_int_equal(json_array_size(p), 0);
+    json_decref(p);
+
+    /* bad cursors: -EINVAL, nothing written */
+    const char *bad[] = {"x", "2.1.a", "0..a", "0.1.", "0.1.a.b", "0.1234567890123456.a", "0.1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        sbuf s;
+        sbuf_init(&s, 0);
+        size_t total;
+        char next[BATCHES_CURSOR_MAX];
+        batches_query q = {.limit = 10, .cursor = bad[i]};
+        assert_int_equal(batches_page_json(b, &q, now, &s, &total, next), -EINVAL);
+        assert_int_equal(s.len, 0);
+        sbuf_free(&s);
+    }
+    batches_destroy(b);
+}
+
+static void test_summary(void **state)
+{
+    batches *b = make(60000, 3600000, 10000);
+    feed(b, "batch.c.completed", 1, T0, "{\"total\":10,\"done\":8,\"failed\":2}");
+    feed(b, "batch.s.started", 2, T0, "{\"total\":10}");
+    feed(b, "batch.r.started", 3, T0 + 60000, "{\"total\":100}");
+    feed(b, "batch.r.progress", 4, T0 + 70000, "{\"done\":10,\"failed\":0}");
+    sbuf s;
+    sbuf_init(&s, 0);
+    batches_summary_json(b, T0 + 70000, &s);
+    json_t *j = parse(sbuf_str(&s));
+    sbuf_free(&s);
+    assert_int_equal(num(j, "batches"), 3);
+    assert_int_equal(num(j, "running"), 1);
+    assert_int_equal(num(j, "stalled"), 1);
+    assert_int_equal(num(j, "completed"), 1);
+    assert_int_equal(num(j, "done"), 18);
+    assert_int_equal(num(j, "failed"), 2);
+    assert_float_equal(real(j, "rate"), 1.0, 1e-9);   /* 10 in 10 s */
+    assert_float_equal(real(j, "eta_s"), 90.0, 1e-9); /* 90 left at 1/s */
+    assert_int_equal(num(j, "max_batches"), 10000);
+    assert_int_equal(num(j, "evicted"), 0);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+/* Issue 8: GET /api/batches/{id} carries the history of done/failed at a
+ * bounded number of points; lists do not. */
+static void test_history(void **state)
+{
+    batches *b = make(0, 3600000, 0);
+    feed(b, "batch.h.started", 1, T0, "{\"total\":100000}");
+    /* 100 s, one progress a second: one point per 5 s step */
+    for (int i = 1; i <= 100; i++)
+        feedf(b, "batch.h.progress", (uint64_t)i + 1, T0 + i * 1000LL,
+              "{\"done\":%d,\"failed\":%d}", i * 10, i);
+    json_t *j = get(b, "h", T0 + 100000);
+    json_t *hist = json_object_get(j, "history");
+    assert_int_equal(num(j, "history_step_ms"), 5000);
+    assert_int_equal(json_array_size(hist), 21); /* steps 0..20 of 5 s */
+    json_t *first = json_array_get(hist, 0), *last = json_array_get(hist, 20);
+    assert_int_equal(json_integer_value(json_array_get(first, 0)), T0 + 4000);
+    assert_int_equal(json_integer_value(json_array_get(last, 0)), T0 + 100000);
+    assert_int_equal(json_integer_value(json_array_get(last, 1)), 1000);
+    assert_int_equal(json_integer_value(json_array_get(last, 2)), 100);
+    json_decref(j);
+
+    /* 10,000 s: at most 200 points, in time order, from start to end */
+    for (int i = 101; i <= 10000; i++)
+        feedf(b, "batch.h.progress", (uint64_t)i + 1, T0 + i * 1000LL,
+              "{\"done\":%d,\"failed\":%d}", i * 10, i);
+    feed(b, "batch.h.completed", 20000, T0 + 10000000,
+         "{\"total\":100000,\"done\":100000,\"failed\":0}");
+    j = get(b, "h", T0 + 10000000);
+    hist = json_object_get(j, "history");
+    size_t n = json_array_size(hist);
+    assert_true(n > 50 && n <= 200);
+    assert_true(num(j, "history_step_ms") > 5000);
+    assert_true(json_integer_value(json_array_get(json_array_get(hist, 0), 0)) <
+                T0 + num(j, "history_step_ms"));
+    for (size_t i = 1; i < n; i++) {
+        json_t *a = json_array_get(hist, i - 1), *c = json_array_get(hist, i);
+        assert_true(json_integer_value(json_array_get(a, 0)) <
+                    json_integer_value(json_array_get(c, 0)));
+        assert_true(json_integer_value(json_array_get(a, 1)) <=
+                    json_integer_value(json_array_get(c, 1)));
+    }
+    last = json_array_get(hist, n - 1);
+    assert_int_equal(json_integer_value(json_array_get(last, 0)), T0 + 10000000);
+    assert_int_equal(json_integer_value(json_array_get(last, 1)), 100000);
+    json_decref(j);
+
+    /* lists stay light: no history */
+    json_t *all = list(b, T0);
+    assert_null(json_object_get(json_array_get(all, 0), "history"));
+    json_decref(all);
     batches_destroy(b);
 }
 
@@ -932,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_completion_and_late_events),
         cmocka_unit_test(test_rate_and_eta),
         cmocka_unit_test(test_stalled),
+        cmocka_unit_test(test_stalled_count),
         cmocka_unit_test(test_expiry_after_retention),
         cmocka_unit_test(test_failures_keep_newest_20),
         cmocka_unit_test(test_per_worker),
@@ -942,6 +1270,13 @@ int main(void)
         cmocka_unit_test(test_list_order_and_many_batches),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_garbage_never_crashes),
+        cmocka_unit_test(test_distinct_ids_are_capped),
+        cmocka_unit_test(test_cap_evicts_least_recently_updated),
+        cmocka_unit_test(test_idle_running_batches_age_out),
+        cmocka_unit_test(test_many_workers_bounded_view),
+        cmocka_unit_test(test_pages),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

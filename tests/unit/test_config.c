@@ -223,6 +223,9 @@ static void test_durations(void **state)
     load_bad("--batch-stall", "0", "at least 1ms");
     load_bad("--heartbeat", "500ms", "from 1000ms to 65535000ms");
     load_bad("--ping-timeout", "65536s", "from 1000ms to 65535000ms");
+    load_bad("--max-batches", "0", "from 1 to 1000000");
+    load_bad("--max-batches", "1000001", "from 1 to 1000000");
+    load_bad("--max-batches", "many", "expected an integer");
 }
 
 static void test_integers(void **state)
@@ -651,6 +654,15 @@ static void test_cross_checks(void **state)
     expect_in_err("--ping-timeout", "--heartbeat", NULL);
     char *fine[] = {"wsgate", "--heartbeat", "1s", "--ping-timeout", "2s", NULL};
     assert_int_equal(load(&c, fine, no_env), CONFIG_OK);
+    config_free(&c);
+
+    char *idle[] = {"wsgate", "--batch-stall", "1m", "--batch-idle", "1m", NULL};
+    assert_int_equal(load(&c, idle, no_env), CONFIG_ERROR);
+    expect_in_err("--batch-idle", "--batch-stall", NULL);
+    char *idle_off[] = {"wsgate", "--batch-stall", "1m", "--batch-idle", "0", NULL};
+    assert_int_equal(load(&c, idle_off, no_env), CONFIG_OK);
+    assert_int_equal(c.batch_idle_ms, 0);
+    assert_int_equal(c.max_batches, 10000);
     config_free(&c);
 
     char *jwt[] = {"wsgate", "--jwt-secret", "/k", "--jwt-public-key", "/p", NULL};

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* ---- libwebsockets stubs: the linker takes these over the shared library's ---- */
 
@@ -35,6 +37,8 @@ static struct {
     int final;
     int binary;
     int short_write_after; /* > 0: the n-th lws_write from now writes one byte short */
+    bool plain;            /* a plain socket: data goes with send() to fd */
+    int fd;
     /* what conn.c did */
     int writable_calls;
     int close_calls;
@@ -140,6 +144,18 @@ int lws_partial_buffered(struct lws *wsi)
 {
     assert_ptr_equal(wsi, WSI);
     return stub.choked;
+}
+
+/* TLS unless a test asks for a plain socket (stub.plain, stub.fd): then conn.c
+ * writes data frames with send() itself. */
+int lws_is_ssl(struct lws *wsi)
+{
+    return !stub.plain;
+}
+
+lws_sockfd_type lws_get_socket_fd(struct lws *wsi)
+{
+    return stub.fd;
 }
 
 int lws_send_pipe_choked(struct lws *wsi)
@@ -820,8 +836,11 @@ static void test_deliver_dedup_and_min_seq(void **state)
 static void test_writable_order_budget_refs(void **state)
 {
     conn *c = open_flushed();
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.b\"}");
+    flush(c);
+    expect_ok(NULL, "a.b", 0);
     uint64_t bytes0 = metrics.bytes_sent;
-    enum { N = 100 };
+    enum { N = 400 }; /* more than one WRITEABLE's budget (256 frames) */
     wsg_frame *f[N];
     size_t total = 0;
     for (int i = 0; i < N; i++) {
@@ -829,7 +848,7 @@ static void test_writable_order_budget_refs(void **state)
         if (i % 2)
             f[i]->recv_ns = hub_mono_ns(); /* latency is observed for these */
         total += f[i]->len;
-        conn_send(c, f[i], true);
+        fan_out(f[i]); /* fan-out deliveries: their latency is measured */
         assert_int_equal(f[i]->refs, 2);
     }
     assert_int_equal(c->qbytes, total);
@@ -1027,6 +1046,123 @@ static void test_resume_from_ring(void **state)
         expect_msg("b.x", s);
     assert_int_equal(unread(), 0);
     assert_int_equal(metrics.replayed, 8);
+}
+
+/* A dispatch round writes what it queued with one send per connection, with
+ * no WRITEABLE round trip (no epoll change); only what the socket refuses
+ * goes through WRITEABLE. */
+static void test_flush_without_writeable(void **state)
+{
+    conn *c = open_flushed();
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
+    flush(c);
+    expect_ok(NULL, "a.>", 0);
+    wsg_frame *f1 = event("a.x", 1, 10), *f2 = event("a.y", 2, 10), *f3 = event("a.z", 3, 10);
+    int asked = stub.writable_calls, writes = stub.write_calls;
+
+    fx->h.dispatching = true; /* as hub_poll does */
+    fan_out(f1);
+    fan_out(f2);
+    assert_ptr_equal(fx->h.flush, c); /* queued for the end of the round, once */
+    assert_null(c->flush_next);
+    assert_int_equal(stub.writable_calls, asked);
+    fx->h.dispatching = false;
+    fx->h.flush = NULL;
+    c->flush_queued = false;
+    conn_flush(c);
+    assert_int_equal(stub.write_calls, writes + 1); /* both frames, one send */
+    assert_int_equal(stub.writable_calls, asked);   /* and no WRITEABLE asked for */
+    expect_msg("a.x", 1);
+    expect_msg("a.y", 2);
+    assert_int_equal(c->qlen, 0);
+
+    /* a socket with bytes still pending: the round's frames wait for WRITEABLE */
+    stub.choked = true;
+    fx->h.dispatching = true;
+    fan_out(f3);
+    fx->h.dispatching = false;
+    fx->h.flush = NULL;
+    c->flush_queued = false;
+    conn_flush(c);
+    assert_int_equal(stub.writable_calls, asked + 1);
+    assert_int_equal(c->qlen, 1);
+    stub.choked = false;
+    flush(c);
+    expect_msg("a.z", 3);
+    frame_unref(f1);
+    frame_unref(f2);
+    frame_unref(f3);
+}
+
+/* Read server frames (unmasked text) from fd into the stub's record, as if lws_write had seen them.
+ */
+static void drain_socket(int fd, unsigned char *acc, size_t *have)
+{
+    ssize_t n;
+    while ((n = recv(fd, acc + *have, 4 * 1048576 - *have, MSG_DONTWAIT)) > 0)
+        *have += (size_t)n;
+    size_t at = 0;
+    for (;;) {
+        if (*have - at < 2)
+            break;
+        size_t len = acc[at + 1], hdr = 2;
+        if (len == 126) {
+            if (*have - at < 4)
+                break;
+            len = (size_t)acc[at + 2] << 8 | acc[at + 3];
+            hdr = 4;
+        }
+        if (*have - at < hdr + len)
+            break;
+        assert_int_equal(acc[at], 0x81);
+        stub_record(acc + at + hdr, len);
+        at += hdr + len;
+    }
+    memmove(acc, acc + at, *have - at);
+    *have -= at;
+}
+
+/* On a plain socket data frames go out with send(); what the socket refuses
+ * waits in the connection and goes first at the next WRITEABLE, in order. */
+static void test_plain_socket_partial_sends(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    stub.plain = true;
+    stub.fd = sv[0];
+    fx->cfg.queue_bytes = 64 << 20;
+    conn *c = open_conn();
+    static unsigned char acc[4 * 1048576];
+    size_t have = 0;
+    flush(c); /* hello, through send() */
+    drain_socket(sv[1], acc, &have);
+    json_decref(expect_frame("hello", NULL));
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
+    for (uint64_t s = 1; s <= 300; s++) {
+        wsg_frame *f = event("a.x", s, 700);
+        fan_out(f);
+        frame_unref(f);
+    }
+    int rounds = 0;
+    bool partial = false;
+    while (c->qlen || c->pend) {
+        assert_int_equal(conn_writable(c), 0);
+        partial = partial || c->pend != NULL;
+        drain_socket(sv[1], acc, &have);
+        assert_true(++rounds < 100000);
+    }
+    drain_socket(sv[1], acc, &have);
+    assert_true(partial); /* the small socket buffer took frames in part */
+    assert_int_equal(have, 0);
+    expect_ok(NULL, "a.>", 0);
+    for (uint64_t s = 1; s <= 300; s++)
+        expect_msg("a.x", s);
+    assert_int_equal(unread(), 0);
+    conn_destroy(c);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 /* A replay feeds the bounded queue in windows as the client drains, and
@@ -1239,6 +1375,8 @@ int main(void)
         T(test_conflation),
         T(test_lastvalue_never_4001),
         T(test_deliver_dedup_and_min_seq),
+        T(test_flush_without_writeable),
+        T(test_plain_socket_partial_sends),
         T(test_resume_windows_bounded),
         T(test_resume_caps),
         T(test_writable_order_budget_refs),

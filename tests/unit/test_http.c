@@ -214,6 +214,99 @@ static void test_api_batches(void **state)
     expect_404(fx, "/api/nope");
 }
 
+/* The value of an extra header of resp, or NULL. */
+static const char *header(const http_response *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->nheaders; i++)
+        if (strcmp(resp->headers[i].name, name) == 0)
+            return resp->headers[i].value;
+    return NULL;
+}
+
+static void expect_400(fixture *fx, const char *path)
+{
+    http_response resp;
+    if (get(fx, path, NULL, &resp) != 400)
+        fail_msg("GET %s: %d, want 400", path, resp.status);
+    json_t *j = body_json(&resp);
+    assert_true(json_is_string(json_object_get(j, "error")));
+    json_decref(j);
+    http_response_free(&resp);
+}
+
+/* GET /api/batches pages: limit (default 100, at most 1000), state, q, cursor. */
+static void test_api_batches_pages(void **state)
+{
+    fixture *fx = *state;
+    for (int i = 0; i < 1205; i++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "batch.p%d.%s", i, i % 5 ? "started" : "completed");
+        feed(fx, subject, "{\"total\":1}", (uint64_t)i + 1);
+    }
+    http_response resp;
+    assert_int_equal(get(fx, "/api/batches", NULL, &resp), 200);
+    json_t *j = body_json(&resp);
+    assert_int_equal(json_array_size(j), 100);
+    assert_string_equal(header(&resp, "x-total-count:"), "1205");
+    assert_non_null(header(&resp, "x-next-cursor:"));
+    json_decref(j);
+    http_response_free(&resp);
+
+    assert_int_equal(get(fx, "/api/batches?limit=5000", NULL, &resp), 200);
+    j = body_json(&resp);
+    assert_int_equal(json_array_size(j), 1000);
+    json_decref(j);
+    http_response_free(&resp);
+
+    /* follow the Link header through every completed batch, 100 at a time */
+    char path[512] = "/api/batches?state=completed&limit=100";
+    size_t seen = 0;
+    for (int pages = 0; pages < 10; pages++) {
+        assert_int_equal(get(fx, path, NULL, &resp), 200);
+        assert_string_equal(header(&resp, "x-total-count:"), "241");
+        j = body_json(&resp);
+        for (size_t i = 0; i < json_array_size(j); i++)
+            assert_string_equal(json_string_value(json_object_get(json_array_get(j, i), "state")),
+                                "completed");
+        seen += json_array_size(j);
+        json_decref(j);
+        const char *link = header(&resp, "link:");
+        if (!link) {
+            assert_null(header(&resp, "x-next-cursor:"));
+            http_response_free(&resp);
+            break;
+        }
+        const char *lt = strchr(link, '<'), *gt = strchr(link, '>');
+        assert_non_null(lt);
+        assert_non_null(gt);
+        assert_non_null(strstr(gt, "rel=\"next\""));
+        snprintf(path, sizeof path, "%.*s", (int)(gt - lt - 1), lt + 1);
+        assert_non_null(strstr(path, "state=completed"));
+        http_response_free(&resp);
+    }
+    assert_int_equal(seen, 241);
+
+    assert_int_equal(get(fx, "/api/batches?q=P120&state=running,stalled", NULL, &resp), 200);
+    assert_string_equal(header(&resp, "x-total-count:"), "4"); /* p1201..p1204 */
+    http_response_free(&resp);
+
+    expect_400(fx, "/api/batches?state=sleeping");
+    expect_400(fx, "/api/batches?limit=0");
+    expect_400(fx, "/api/batches?limit=-1");
+    expect_400(fx, "/api/batches?limit=ten");
+    expect_400(fx, "/api/batches?limit=");
+    expect_400(fx, "/api/batches?cursor=garbage");
+    expect_400(fx, "/api/batches?q="
+                   "0123456789012345678901234567890123456789012345678901234567890123456789");
+
+    assert_int_equal(get(fx, "/api/summary", NULL, &resp), 200);
+    j = body_json(&resp);
+    assert_int_equal(json_integer_value(json_object_get(j, "batches")), 1205);
+    assert_int_equal(json_integer_value(json_object_get(j, "completed")), 241);
+    json_decref(j);
+    http_response_free(&resp);
+}
+
 /* Before the state is rebuilt from the stream, the API answers 503, not stale data. */
 static void test_api_before_start(void **state)
 {
@@ -402,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readyz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_batches_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_before_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_verifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_and_etag, setup, teardown),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int reset(void **state)
 {
@@ -75,6 +76,10 @@ static void test_every_metric_named(void **state)
         {"wsgate_client_errors_total", "counter"},
         {"wsgate_nats_connected", "gauge"},
         {"wsgate_delivery_latency_seconds", "histogram"},
+        {"wsgate_delivery_stored_latency_seconds", "histogram"},
+        {"wsgate_ready", "gauge"},
+        {"wsgate_batches", "gauge"},
+        {"wsgate_batches_stalled", "gauge"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (!has_type(text, names[i].name, names[i].type))
@@ -221,12 +226,107 @@ static void test_histogram(void **state)
     free(text);
 }
 
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The stored-to-write histogram: a frame stored 2 s ago lands in le=2.5 (not
+ * in le=1), one from the future counts as 0, one without a timestamp is skipped. */
+static void test_stored_histogram(void **state)
+{
+    metrics_stored_observe(realtime_ns() - 2000000000LL);
+    metrics_stored_observe(realtime_ns() + 3600000000000LL);
+    metrics_stored_observe(0);
+    assert_int_equal(metrics.stored_count, 2);
+    assert_int_equal(metrics.latency_count, 0);
+    char *text = render();
+    const char *h = "wsgate_delivery_stored_latency_seconds";
+    char series[128];
+    snprintf(series, sizeof(series), "%s_bucket{le=\"0.0001\"}", h);
+    assert_true(sample(text, series) == 1);
+    snprintf(series, sizeof(series), "%s_bucket{le=\"1\"}", h);
+    assert_true(sample(text, series) == 1);
+    snprintf(series, sizeof(series), "%s_bucket{le=\"2.5\"}", h);
+    assert_true(sample(text, series) == 2);
+    snprintf(series, sizeof(series), "%s_bucket{le=\"+Inf\"}", h);
+    assert_true(sample(text, series) == 2);
+    snprintf(series, sizeof(series), "%s_count", h);
+    assert_true(sample(text, series) == 2);
+    snprintf(series, sizeof(series), "%s_sum", h);
+    double sum = sample(text, series);
+    assert_true(sum >= 2.0 && sum < 2.5);
+    free(text);
+}
+
+static void test_quantile(void **state)
+{
+    uint64_t counts[METRICS_BUCKETS + 1] = {0};
+    assert_true(metrics_quantile(counts, 0.5) == -1);
+    /* 100 in (0.001, 0.0025]: p50 halfway, p99 near the top */
+    counts[4] = 100;
+    assert_true(fabs(metrics_quantile(counts, 0.5) - 0.00175) < 1e-12);
+    assert_true(fabs(metrics_quantile(counts, 0.99) - (0.001 + 0.0015 * 0.99)) < 1e-12);
+    /* 99 in the first bucket (0, 0.0001], 1 above 5 s: p99 still in the first */
+    memset(counts, 0, sizeof(counts));
+    counts[0] = 99;
+    counts[METRICS_BUCKETS] = 1;
+    assert_true(fabs(metrics_quantile(counts, 0.99) - 0.0001) < 1e-12);
+    /* most above the last bound: the highest finite bound, as histogram_quantile */
+    counts[METRICS_BUCKETS] = 1000;
+    assert_true(metrics_quantile(counts, 0.99) == 5);
+}
+
+/* /api/stats: since the start until a minute of snapshots exists, then the last minute only. */
+static void test_stats_window(void **state)
+{
+    sbuf b;
+    sbuf_init(&b, 0);
+    metrics_stats_json(&b, 1000);
+    assert_string_equal(sbuf_str(&b),
+                        "{\"window_s\":0,"
+                        "\"delivery_latency_seconds\":{\"count\":0,\"p50\":null,\"p99\":null},"
+                        "\"delivery_stored_latency_seconds\":{\"count\":0,\"p50\":null,\"p99\":"
+                        "null}}");
+    sbuf_free(&b);
+
+    for (int i = 0; i < 10; i++)
+        metrics_latency_observe(3.0); /* old: in (2.5, 5] */
+    int64_t t = 1000000;
+    for (int i = 0; i < METRICS_SNAPS; i++, t += 5000)
+        metrics_tick(t);
+    metrics_tick(t - 1); /* under 5 s since the last one: no snapshot */
+    for (int i = 0; i < 4; i++)
+        metrics_latency_observe(0.00175);
+
+    sbuf_init(&b, 0);
+    metrics_stats_json(&b, t);
+    /* the window starts at the oldest snapshot, after the ten old ones */
+    assert_non_null(strstr(sbuf_str(&b), "\"window_s\":65,"));
+    assert_non_null(strstr(sbuf_str(&b), "\"delivery_latency_seconds\":{\"count\":4,"
+                                         "\"p50\":0.001750,\"p99\":0.002485}"));
+    sbuf_free(&b);
+
+    /* A minute later, without new deliveries: nothing in the window. */
+    for (int i = 0; i < METRICS_SNAPS; i++, t += 5000)
+        metrics_tick(t);
+    sbuf_init(&b, 0);
+    metrics_stats_json(&b, t);
+    assert_non_null(strstr(sbuf_str(&b), "\"delivery_latency_seconds\":{\"count\":0,\"p50\":null"));
+    sbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_every_metric_named, reset),
         cmocka_unit_test_setup(test_values, reset),
         cmocka_unit_test_setup(test_histogram, reset),
+        cmocka_unit_test_setup(test_stored_histogram, reset),
+        cmocka_unit_test_setup(test_quantile, reset),
+        cmocka_unit_test_setup(test_stats_window, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

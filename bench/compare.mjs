@@ -1,0 +1,299 @@
+// compare.mjs: one command comparing wsgate with nats-server's own WebSocket listener using the
+// C load generator (wsbench): starts nats-server (JetStream + WebSocket) and wsgate on free
+// loopback ports, runs the send() floor tool (wsfloor), then the same subscribers and the same
+// JetStream-fed rates against each server in turn, and prints a table and one JSON line.
+// `--gateways G` spreads the subscribers over G gateways on the one nats-server (the 100k run).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bins, startNats, startWsgate, killAll, stopProc, track } from './servers.mjs';
+import { printTable, fmtInt, ratio } from './stats.mjs';
+
+const HERE = import.meta.dirname;
+const STREAM = 'EVENTS';
+
+function firstExisting(...candidates) {
+  return candidates.find((p) => p && fs.existsSync(p)) || candidates[candidates.length - 1];
+}
+
+const HELP = `usage: node bench/compare.mjs [options]
+  --conns N          subscribers per server (10000)
+  --rates LIST       messages per second, one phase each (1,10,50,100)
+  --duration S       seconds of publishing per rate (10)
+  --size B           payload bytes (200)
+  --procs N          load-generator processes (wsbench's default: one per 18,000)
+  --gateways G       wsgate processes sharing the subscribers (1)
+  --only wsgate|nats one side only
+  --no-floor         skip the send() floor measurement
+  --gateway-arg=X    passed to every wsgate (repeatable)
+  --wsbench BIN, --wsfloor BIN, --wsgate BIN, --nats-server BIN
+  --smoke            a tiny run that checks deliveries (the ctest smoke test)
+  --json-only        print only the JSON line
+Progress on stderr; a table, then one JSON line on stdout. Exit 0 when everything
+was delivered on every side, 1 otherwise, 2 on an error.`;
+
+function parseArgs(argv) {
+  try {
+    return parseArgsOrThrow(argv);
+  } catch (e) {
+    e.usage = true;
+    throw e;
+  }
+}
+
+function parseArgsOrThrow(argv) {
+  const o = {
+    conns: 10000,
+    rates: '1,10,50,100',
+    duration: 10,
+    size: 200,
+    procs: 0,
+    gateways: 1,
+    only: null,
+    floor: true,
+    gatewayArgs: [],
+    smoke: false,
+    jsonOnly: false,
+    wsbench: process.env.WSBENCH_BIN || firstExisting(path.resolve(HERE, '../build-bench/bench/wsbench'), path.resolve(HERE, '../build/bench/wsbench')),
+    wsfloor: process.env.WSFLOOR_BIN || firstExisting(path.resolve(HERE, '../build-bench/bench/wsfloor'), path.resolve(HERE, '../build/bench/wsfloor')),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v = null;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const val = () => {
+      if (v !== null) return v;
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    const num = (min) => {
+      const n = Number(val());
+      if (!Number.isFinite(n) || n < min) throw new Error(`${a}: a number >= ${min}`);
+      return n;
+    };
+    switch (a) {
+      case '--conns': o.conns = num(1); break;
+      case '--rates': o.rates = val(); break;
+      case '--duration': o.duration = num(0.1); break;
+      case '--size': o.size = num(1); break;
+      case '--procs': o.procs = num(1); break;
+      case '--gateways': o.gateways = num(1); break;
+      case '--only':
+        o.only = val();
+        if (o.only !== 'wsgate' && o.only !== 'nats') throw new Error('--only: wsgate or nats');
+        break;
+      case '--no-floor': o.floor = false; break;
+      case '--gateway-arg': o.gatewayArgs.push(val()); break;
+      case '--wsbench': o.wsbench = val(); break;
+      case '--wsfloor': o.wsfloor = val(); break;
+      case '--wsgate': bins.wsgate = val(); break;
+      case '--nats-server': bins.nats = val(); break;
+      case '--smoke': o.smoke = true; break;
+      case '--json-only': o.jsonOnly = true; break;
+      case '--help': case '-h': console.log(HELP); process.exit(0); break;
+      default: throw new Error(`unknown option ${a} (see --help)`);
+    }
+  }
+  if (o.smoke) Object.assign(o, { conns: 40, rates: '20', duration: 0.5, floorConns: 200, floorBursts: 1 });
+  return o;
+}
+
+const log = (...a) => console.error(...a);
+
+/** Run a tool; resolves {code, json (its last stdout line parsed), out}. stderr goes to ours. */
+function runTool(bin, args) {
+  return new Promise((resolve, reject) => {
+    log(`$ ${path.basename(bin)} ${args.join(' ')}`);
+    const p = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    p.once('error', reject);
+    p.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() || '';
+      let json = null;
+      try {
+        json = JSON.parse(last);
+      } catch {
+        /* no JSON */
+      }
+      if (!json) return reject(new Error(`${path.basename(bin)} exited ${code} without a JSON line:\n${out}`));
+      resolve({ code, json, out });
+    });
+  });
+}
+
+function loadavg() {
+  return os.loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
+async function runSide(kind, o, nats) {
+  const common = ['--conns', String(o.conns), '--rates', o.rates, '--duration', String(o.duration), '--size', String(o.size), '--nats', nats.url, '--json-only'];
+  if (o.procs) common.push('--procs', String(o.procs));
+  if (o.smoke) common.push('--drain', '20', '--settle', '0.2');
+  if (kind === 'nats') {
+    return (await runTool(o.wsbench, ['--proto', 'nats', '--label', 'nats-server', '--url', nats.wsUrl + '/', '--pid', `nats=${nats.pid}`, ...common])).json;
+  }
+  const gws = [];
+  try {
+    for (let g = 0; g < o.gateways; g++) {
+      gws.push(await startWsgate({ natsUrl: nats.url, stream: STREAM, args: o.gatewayArgs }));
+    }
+    const args = ['--proto', 'wsgate', '--label', 'wsgate'];
+    for (const gw of gws) args.push('--url', gw.wsUrl);
+    gws.forEach((gw, g) => args.push('--pid', `${o.gateways > 1 ? `wsgate${g + 1}` : 'wsgate'}=${gw.pid}`));
+    args.push('--pid', `nats=${nats.pid}`);
+    const r = await runTool(o.wsbench, [...args, ...common]);
+    r.json.gateway_warnings = gws.flatMap((gw) => gw.warnings).slice(0, 10);
+    return r.json;
+  } finally {
+    for (const gw of gws) await gw.stop();
+  }
+}
+
+/** Per-rate summary of one side: latency, delivery and CPU s per million deliveries. */
+function summarize(res, kind) {
+  if (!res) return [];
+  return res.phases.map((p) => {
+    const per = (s) => (p.delivered ? (s / p.delivered) * 1e6 : null);
+    const gw = Object.entries(p.cpu_s).filter(([k]) => k.startsWith('wsgate')).reduce((a, [, v]) => a + v, 0);
+    return {
+      rate: p.rate,
+      subscribers: p.subscribers,
+      delivered: p.delivered,
+      expected: p.expected,
+      delivered_pct: p.expected ? Math.round((p.delivered / p.expected) * 10000) / 100 : null,
+      pub_rate: p.pub_rate,
+      p50_ms: p.p50_ms,
+      p90_ms: p.p90_ms,
+      p99_ms: p.p99_ms,
+      max_ms: p.max_ms,
+      // CPU seconds per million deliveries: the gateways alone, nats-server, clients.
+      cpu_per_M_server: kind === 'wsgate' ? per(gw) : per(p.cpu_s.nats),
+      cpu_per_M_nats: per(p.cpu_s.nats),
+      cpu_per_M_clients: per(p.clients_cpu_s),
+      tcp_mem_peak: p.tcp_mem_peak,
+    };
+  });
+}
+
+const r1 = (x) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
+const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (!process.env.WSGATE_BIN && !fs.existsSync(bins.wsgate)) bins.wsgate = firstExisting(bins.wsgate, path.resolve(HERE, '../build/wsgate'));
+  for (const [name, bin] of [['wsbench', o.wsbench], ['wsfloor', o.wsfloor]]) {
+    if (!fs.existsSync(bin)) throw new Error(`no ${name} at ${bin}: build it (see bench/README.md) or pass --${name}`);
+  }
+  const out = { tool: 'compare', conns: o.conns, rates: o.rates, duration_s: o.duration, size: o.size, gateways: o.gateways, cpus: os.cpus().length, loadavg_before: loadavg() };
+  if (o.floor) {
+    const fc = o.floorConns || Math.min(o.conns, 18000);
+    out.floor = (await runTool(o.wsfloor, ['--conns', String(fc), '--bursts', String(o.floorBursts || 5), '--json-only'])).json;
+  }
+  const nats = await startNats({ jetstream: true, websocket: true });
+  try {
+    if (o.only !== 'nats') out.wsgate = await runSide('wsgate', o, nats);
+    if (o.only !== 'wsgate') out.nats = await runSide('nats', o, nats);
+  } finally {
+    await nats.stop();
+  }
+  out.loadavg_after = loadavg();
+  if (out.wsgate) {
+    // Memory of the gateways together, and the kernel's TCP buffer memory (both ends of every
+    // loopback connection are in this machine's count).
+    const gws = out.wsgate.servers.filter((s) => s.name.startsWith('wsgate'));
+    const sum = (k) => gws.reduce((a, s) => a + s[k], 0);
+    const n = out.wsgate.subscribed;
+    out.memory = {
+      gateways: gws.length,
+      subscribed: n,
+      gateways_rss_before: sum('rss_before'),
+      gateways_rss_subscribed: sum('rss_subscribed'),
+      bytes_per_conn: n ? Math.round((sum('rss_subscribed') - sum('rss_before')) / n) : null,
+      clients_rss: out.wsgate.clients_rss,
+      tcp_sockets: out.wsgate.tcp_inuse_subscribed - out.wsgate.tcp_inuse_before,
+      tcp_mem_bytes: out.wsgate.tcp_mem_subscribed - out.wsgate.tcp_mem_before,
+      slab_bytes: out.wsgate.slab_subscribed - out.wsgate.slab_before,
+    };
+  }
+  const w = summarize(out.wsgate, 'wsgate');
+  const n = summarize(out.nats, 'nats');
+  out.summary = { wsgate: w, nats: n };
+  const rows = [];
+  const len = Math.max(w.length, n.length);
+  for (let k = 0; k < len; k++) {
+    const a = w[k] || {};
+    const b = n[k] || {};
+    rows.push([
+      a.rate ?? b.rate,
+      a.p50_ms !== undefined ? `${r1(a.p50_ms)} / ${r1(a.p99_ms)} / ${r1(a.max_ms)}` : '-',
+      b.p50_ms !== undefined ? `${r1(b.p50_ms)} / ${r1(b.p99_ms)} / ${r1(b.max_ms)}` : '-',
+      ratio(a.p99_ms, b.p99_ms),
+      a.delivered_pct !== undefined ? `${a.delivered_pct}%` : '-',
+      b.delivered_pct !== undefined ? `${b.delivered_pct}%` : '-',
+      a.cpu_per_M_server !== undefined ? `${r2(a.cpu_per_M_server)} (+${r2(a.cpu_per_M_nats)})` : '-',
+      r2(b.cpu_per_M_server),
+      ratio(a.cpu_per_M_server, b.cpu_per_M_server),
+    ]);
+  }
+  const skipped = [];
+  for (const [k, res] of [['wsgate', out.wsgate], ['nats-server', out.nats]]) {
+    const ran = res ? res.phases.length : 0;
+    const asked = o.rates.split(',').length;
+    if (res && ran < asked) skipped.push(`${k} did not deliver everything within the drain time at ${res.phases[ran - 1]?.rate} msg/s: the higher rates were not run`);
+  }
+  out.skipped = skipped;
+  if (!o.jsonOnly) {
+    if (out.floor) {
+      printTable(
+        `send() floor (wsfloor): one thread, one frame to each of ${fmtInt(out.floor.conns)} loopback sockets`,
+        ['bytes', 'µs/send wall', 'µs/send CPU', 'burst ms (best / median)', 'last arrival ms (best / median)'],
+        out.floor.sizes.map((s) => [s.bytes, s.us_per_send, s.cpu_us_per_send, `${s.burst_ms} / ${s.burst_ms_median}`, `${s.last_arrival_ms} / ${s.last_arrival_ms_median}`]),
+      );
+    }
+    for (const [k, res] of [['wsgate', out.wsgate], ['nats-server', out.nats]]) {
+      if (!res) continue;
+      const mem = res.servers
+        .filter((s) => s.name !== 'nats' || k === 'nats-server')
+        .map((s) => `${s.name} ${fmtInt((s.rss_subscribed - s.rss_before) / Math.max(1, res.subscribed / (s.name.startsWith('wsgate') ? o.gateways : 1)))} B/conn`)
+        .join(', ');
+      if (k === 'wsgate' && out.memory) {
+        const m = out.memory;
+        console.log(`\nwsgate memory: ${m.gateways} gateway(s), RSS ${fmtInt(m.gateways_rss_before / 1e6)} MB -> ${fmtInt(m.gateways_rss_subscribed / 1e6)} MB for ${fmtInt(m.subscribed)} subscribed: ${fmtInt(m.bytes_per_conn)} B per connection; kernel slab +${fmtInt(m.slab_bytes / 1e6)} MB and TCP buffers +${fmtInt(m.tcp_mem_bytes / 1e6)} MB for +${fmtInt(m.tcp_sockets)} sockets (both ends); load generator RSS ${fmtInt(m.clients_rss / 1e6)} MB`);
+      }
+      console.log(`\n${k}: ${fmtInt(res.subscribed)} subscribed, ${fmtInt(res.failed)} failed in ${r1(res.connect_s)} s (${mem}); first error: ${res.first_error || 'none'}`);
+    }
+    printTable(
+      `${fmtInt(o.conns)} subscribers per server on license.>, ${o.size} B payloads through JetStream, ${o.duration} s per rate (load ${out.loadavg_before.join(' ')} -> ${out.loadavg_after.join(' ')}, ${out.cpus} CPUs)`,
+      ['msg/s', 'wsgate p50 / p99 / max ms', 'nats p50 / p99 / max ms', 'p99 ratio', 'wsgate delivered', 'nats delivered', 'wsgate CPU s/M (+nats JS)', 'nats CPU s/M', 'CPU ratio'],
+      rows,
+    );
+    for (const line of skipped) console.log(line);
+    const f260 = out.floor?.sizes.find((x) => x.bytes === 260) || out.floor?.sizes[0];
+    if (f260 && w.length && out.floor.conns === o.conns) {
+      out.floor_ratio = w.map((p) => ({ rate: p.rate, p99_over_floor: ratio(p.p99_ms, f260.last_arrival_ms_median) }));
+      console.log(
+        `floor: one thread's burst of ${fmtInt(out.floor.conns)} ${f260.bytes}-B sends ends ${f260.last_arrival_ms_median} ms after it starts (median; best ${f260.last_arrival_ms}); ` +
+          `wsgate p99 / floor: ${out.floor_ratio.map((x) => `${x.p99_over_floor} at ${x.rate} msg/s`).join(', ')} (the JetStream hop is not in the floor)`,
+      );
+    }
+  }
+  console.log(JSON.stringify(out));
+  const complete = (res) => !res || (res.failed === 0 && res.phases.length > 0 && res.phases.every((p) => p.delivered >= p.expected && p.expected > 0));
+  return complete(out.wsgate) && complete(out.nats) ? 0 : 1;
+}
+
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(2));
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`compare: ${e.usage ? e.message : e.stack || e.message}`);
+    process.exit(2);
+  },
+);

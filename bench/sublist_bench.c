@@ -2,7 +2,7 @@
  *
  * Build and run from the repository root:
  *   gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude bench/sublist_bench.c \
- *       src/sublist.c src/subject.c src/xmalloc.c -o /tmp/sublist_bench && /tmp/sublist_bench
+ *       src/sublist.c src/subject.c src/hash.c src/xmalloc.c -o /tmp/sublist_bench && /tmp/sublist_bench
  *
  * It prints figures and asserts nothing about time. The index looks like a
  * real gateway's: 100k connections, each following one license and one

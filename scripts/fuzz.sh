@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [TARGET...]: build the libFuzzer targets with clang and run each for SECONDS (default 60).
 #
-# Targets: fuzz_jwt fuzz_subject fuzz_frame fuzz_payload (all by default; "jwt" works for
+# Targets: fuzz_jwt fuzz_subject fuzz_frame fuzz_payload fuzz_utf8 (all by default; "jwt" works for
 # "fuzz_jwt"). Each runs over fuzz/out/<target>, a working copy of its seed
 # corpus fuzz/corpus/<name> that grows from run to run (fuzz/out is
 # gitignored). A crash leaves its reproducer in fuzz/out/<target>.crashes/
@@ -13,14 +13,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 if [ $# -gt 0 ]; then shift; fi
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(fuzz_jwt fuzz_subject fuzz_frame fuzz_payload); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(fuzz_jwt fuzz_subject fuzz_frame fuzz_payload fuzz_utf8); fi
 for i in "${!targets[@]}"; do
   targets[$i]=fuzz_${targets[$i]#fuzz_}
 done
 
 build=$root/build-fuzz
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DWSGATE_FUZZ=ON -DWSGATE_SANITIZE=ON -DWSGATE_TESTS=OFF >/dev/null
+  -DWSGATE_FUZZ=ON -DWSGATE_SANITIZE=ON -DWSGATE_TESTS=OFF -DWSGATE_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
 status=0

@@ -8,13 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build
-cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSGATE_WERROR=ON)
 ctest_args=()
 browser=1
 for arg in "$@"; do
   case "$arg" in
-    --sanitize) build=build-asan; cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DWSGATE_SANITIZE=ON) ;;
-    --tsan) build=build-tsan; cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSGATE_TSAN=ON) ;;
+    --sanitize) build=build-asan; cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DWSGATE_SANITIZE=ON -DWSGATE_WERROR=ON) ;;
+    --tsan) build=build-tsan; cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSGATE_TSAN=ON -DWSGATE_WERROR=ON) ;;
     --no-browser) browser=0 ;;
     *) echo "usage: $0 [--sanitize|--tsan] [--no-browser]" >&2; exit 2 ;;
   esac

@@ -1,6 +1,7 @@
 /* admit.c: upgrade admission (PROTOCOL.md "Authentication") and per-IP connection counts. */
 #include "wsgate/admit.h"
 
+#include "wsgate/hash.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
 #include "wsgate/xmalloc.h"
@@ -46,10 +47,7 @@ void admit_destroy(admit *a)
 
 static admit_ip **admit_find(admit *a, const char *ip)
 {
-    size_t h = 5381;
-    for (const char *p = ip; *p; p++)
-        h = h * 33 + (unsigned char)*p;
-    admit_ip **e = &a->buckets[h % ADMIT_BUCKETS];
+    admit_ip **e = &a->buckets[hash_str(ip) % ADMIT_BUCKETS];
     while (*e && strcmp((*e)->ip, ip) != 0)
         e = &(*e)->next;
     return e;

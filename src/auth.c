@@ -2,6 +2,7 @@
 #include "wsgate/auth.h"
 
 #include "wsgate/subject.h"
+#include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
@@ -317,12 +318,7 @@ static bool auth_check_signature(const auth *a, const char *data, size_t len,
 /* Copy s into dst[size] truncated at a UTF-8 character boundary. */
 static void auth_copy_utf8(char *dst, size_t size, const char *s)
 {
-    size_t n = strlen(s);
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-            n--;
-    }
+    size_t n = utf8_clip(s, strlen(s), size - 1);
     memcpy(dst, s, n);
     dst[n] = '\0';
 }

@@ -1,6 +1,9 @@
 /* batches.c: live batch and verification state from the events of EVENTS.md (see batches.h). */
 #include "wsgate/batches.h"
 
+#include "wsgate/hash.h"
+#include "wsgate/timefmt.h"
+#include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
 
 #include <ctype.h>
@@ -166,25 +169,10 @@ static int64_t clamp_ms(int64_t t)
     return t < 0 ? 0 : t > TS_MAX ? TS_MAX : t;
 }
 
-/* FNV-1a. */
-static uint32_t str_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 /* A copy of s cut to at most max bytes, never inside a UTF-8 sequence. */
 static char *str_clip(const char *s, size_t max)
 {
-    size_t n = strlen(s);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    return xstrndup(s, n);
+    return xstrndup(s, utf8_clip(s, strlen(s), max));
 }
 
 /* ---- time ---- */
@@ -266,14 +254,11 @@ static int ts_parse(const char *s, int64_t *out)
 /* Append ms (0..TS_MAX) as a quoted RFC 3339 UTC time with milliseconds. */
 static void ts_json(sbuf *out, int64_t ms)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm)) {
+    char ts[TIMEFMT_MAX];
+    if (timefmt_ms(ms, ts) < 0)
         sbuf_puts(out, "null");
-        return;
-    }
-    sbuf_printf(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    else
+        sbuf_printf(out, "\"%s\"", ts);
 }
 
 /* ---- the set of license ids of a batch ---- */
@@ -405,7 +390,7 @@ static void batch_license(batches *b, batch *bt, const event *ev)
     uint8_t state = ev->type == EV_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
     bt->has_licenses = true;
     licset_reserve(&bt->licenses);
-    uint32_t hash = str_hash(ev->license_id);
+    uint32_t hash = (uint32_t)hash_str(ev->license_id);
     license *l = licset_slot(&bt->licenses, ev->license_id, hash);
     if (l->id) {
         if (l->state == LIC_ASSIGNED || state == LIC_FAILED)
@@ -626,7 +611,7 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, bool h
 
 static batch *batches_find(const batches *b, const char *id)
 {
-    batch *bt = b->buckets[str_hash(id) & (b->nbuckets - 1)];
+    batch *bt = b->buckets[hash_str(id) & (b->nbuckets - 1)];
     while (bt && strcmp(bt->id, id) != 0)
         bt = bt->next;
     return bt;
@@ -634,7 +619,7 @@ static batch *batches_find(const batches *b, const char *id)
 
 static void batches_insert(batches *b, batch *bt)
 {
-    batch **slot = &b->buckets[str_hash(bt->id) & (b->nbuckets - 1)];
+    batch **slot = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
     bt->next = *slot;
     *slot = bt;
     b->count++;
@@ -662,7 +647,7 @@ static void batches_lru_touch(batches *b, batch *bt)
 /* Take bt out of the map and free it. */
 static void batches_remove(batches *b, batch *bt)
 {
-    batch **p = &b->buckets[str_hash(bt->id) & (b->nbuckets - 1)];
+    batch **p = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
     while (*p != bt)
         p = &(*p)->next;
     *p = bt->next;

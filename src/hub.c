@@ -152,6 +152,17 @@ static bool hub_dispatch(hub *h);
 /* The path of one event: state, memory, then every matching connection. */
 static void hub_on_msg(hub *h, nb_event *ev)
 {
+    if (!ev->frame) { /* an invalid subject (nats_bridge.c): only the stream position moves */
+        if (ev->seq > h->last_seq) {
+            if (ev->seq != h->last_seq + 1)
+                ring_clear(h->ring); /* as below: the ring holds only runs without a gap */
+            h->last_seq = metrics.stream_last_seq = ev->seq;
+            metrics.invalid_subjects++;
+            log_event(LOG_DEBUG, "invalid_subject", "u:seq", (unsigned long long)ev->seq, NULL);
+            h->started = h->started || hub_ready(h, NULL);
+        }
+        return;
+    }
     wsg_frame *f = ev->frame;
     if (f->seq <= h->last_seq)
         return; /* seen already (a consumer was recreated) */

@@ -1,9 +1,11 @@
-/* jsonscan.c: a single-pass JSON and UTF-8 validator that never allocates.
+/* jsonscan.c: a single-pass JSON validator (UTF-8 checked by utf8.c) that never allocates.
  *
  * The gateway embeds a published payload into its msg frame as raw JSON when
  * the payload is valid JSON; this scanner decides that once per event, with
  * no allocation and no tree (a full parser would build one just to drop it). */
 #include "wsgate/jsonscan.h"
+
+#include "wsgate/utf8.h"
 
 #include <stdint.h>
 
@@ -11,51 +13,6 @@ typedef struct jsonscan {
     const unsigned char *p;
     const unsigned char *end;
 } jsonscan;
-
-/* Length of the UTF-8 sequence at p (1..4), or 0 when it is malformed. */
-static size_t jsonscan_utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp, min;
-    if ((c & 0xE0) == 0xC0) {
-        n = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        n = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-bool jsonscan_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        size_t k = jsonscan_utf8_seq(p, end);
-        if (!k)
-            return false;
-        p += k;
-    }
-    return true;
-}
 
 static void jsonscan_ws(jsonscan *s)
 {
@@ -101,7 +58,11 @@ static bool jsonscan_string(jsonscan *s)
             }
             continue;
         }
-        size_t k = jsonscan_utf8_seq(s->p, s->end);
+        if (c < 0x80) {
+            s->p++;
+            continue;
+        }
+        size_t k = utf8_decode((const char *)s->p, (size_t)(s->end - s->p), NULL);
         if (!k)
             return false;
         s->p += k;

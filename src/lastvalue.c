@@ -1,7 +1,8 @@
-/* lastvalue.c: latest frame per last-value subject, an open-addressing hash map (see lastvalue.h).
+/* lastvalue.c: latest frame per last-value subject, in an hmap keyed by subject (see lastvalue.h).
  */
 #include "wsgate/lastvalue.h"
 
+#include "wsgate/hmap.h"
 #include "wsgate/subject.h"
 #include "wsgate/xmalloc.h"
 
@@ -11,17 +12,8 @@
 struct lastvalue {
     char **patterns;
     size_t npatterns;
-    wsg_frame **slots; /* keyed by slots[i]->subject; NULL = empty */
-    size_t cap, count;
+    hmap frames; /* subject (the frame's own) -> wsg_frame, one reference each */
 };
-
-static size_t lastvalue_hash(const char *s)
-{
-    size_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 lastvalue *lastvalue_create(char *const *patterns, size_t count)
 {
@@ -30,16 +22,16 @@ lastvalue *lastvalue_create(char *const *patterns, size_t count)
     for (size_t i = 0; i < count; i++)
         lv->patterns[i] = xstrdup(patterns[i]);
     lv->npatterns = count;
+    hmap_init(&lv->frames);
     return lv;
 }
 
 void lastvalue_clear(lastvalue *lv)
 {
-    for (size_t i = 0; i < lv->cap; i++) {
-        frame_unref(lv->slots[i]);
-        lv->slots[i] = NULL;
-    }
-    lv->count = 0;
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&lv->frames, &i));)
+        frame_unref(s->value);
+    hmap_clear(&lv->frames);
 }
 
 void lastvalue_destroy(lastvalue *lv)
@@ -50,7 +42,7 @@ void lastvalue_destroy(lastvalue *lv)
     for (size_t i = 0; i < lv->npatterns; i++)
         free(lv->patterns[i]);
     free(lv->patterns);
-    free(lv->slots);
+    hmap_fini(&lv->frames);
     free(lv);
 }
 
@@ -62,37 +54,9 @@ bool lastvalue_is(const lastvalue *lv, const char *subject)
     return false;
 }
 
-/* Slot of subject, or of the empty slot where it would go. */
-static size_t lastvalue_slot(const lastvalue *lv, const char *subject)
-{
-    size_t i = lastvalue_hash(subject) & (lv->cap - 1);
-    while (lv->slots[i] && strcmp(lv->slots[i]->subject, subject) != 0)
-        i = (i + 1) & (lv->cap - 1);
-    return i;
-}
-
-static void lastvalue_grow(lastvalue *lv)
-{
-    wsg_frame **old = lv->slots;
-    size_t oldcap = lv->cap;
-    lv->cap = oldcap ? oldcap * 2 : 64;
-    lv->slots = xcalloc(lv->cap, sizeof(*lv->slots));
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i])
-            lv->slots[lastvalue_slot(lv, old[i]->subject)] = old[i];
-    free(old);
-}
-
 void lastvalue_put(lastvalue *lv, wsg_frame *f)
 {
-    if ((lv->count + 1) * 2 > lv->cap)
-        lastvalue_grow(lv);
-    size_t i = lastvalue_slot(lv, f->subject);
-    if (lv->slots[i])
-        frame_unref(lv->slots[i]);
-    else
-        lv->count++;
-    lv->slots[i] = frame_ref(f);
+    frame_unref(hmap_put(&lv->frames, f->subject, frame_ref(f))); /* keyed by f's own subject */
 }
 
 static int lastvalue_by_seq(const void *a, const void *b)
@@ -104,11 +68,12 @@ static int lastvalue_by_seq(const void *a, const void *b)
 void lastvalue_each_match(lastvalue *lv, const char *pattern, void (*fn)(wsg_frame *, void *),
                           void *arg)
 {
-    wsg_frame **hits = xmalloc((lv->count ? lv->count : 1) * sizeof(*hits));
-    size_t n = 0;
-    for (size_t i = 0; i < lv->cap; i++)
-        if (lv->slots[i] && subject_matches(pattern, lv->slots[i]->subject))
-            hits[n++] = lv->slots[i];
+    size_t count = hmap_count(&lv->frames), n = 0;
+    wsg_frame **hits = xmalloc((count ? count : 1) * sizeof(*hits));
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&lv->frames, &i));)
+        if (subject_matches(pattern, s->key))
+            hits[n++] = s->value;
     qsort(hits, n, sizeof(*hits), lastvalue_by_seq);
     for (size_t i = 0; i < n; i++)
         fn(hits[i], arg);
@@ -117,5 +82,5 @@ void lastvalue_each_match(lastvalue *lv, const char *pattern, void (*fn)(wsg_fra
 
 size_t lastvalue_count(const lastvalue *lv)
 {
-    return lv->count;
+    return hmap_count(&lv->frames);
 }

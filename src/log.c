@@ -1,6 +1,9 @@
 /* log.c: structured log lines (JSON or text) on stderr, one write(2) each. */
 #include "wsgate/log.h"
 
+#include "wsgate/jsonesc.h"
+#include "wsgate/timefmt.h"
+
 #include <libwebsockets.h>
 
 #include <errno.h>
@@ -51,79 +54,24 @@ static bool log_puts(struct log_line *l, const char *s)
     return log_put(l, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the byte at s does
- * not start one (bad lead byte, bad continuation, overlong form, surrogate or
- * above U+10FFFF). s is NUL-terminated, so reading stops at the NUL. */
-static size_t log_utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* Append s inside double quotes, JSON-escaped, with invalid UTF-8 bytes as
  * \ufffd. Returns false (appending nothing) if not even the opening quote
  * fits. If the whole string does not fit, it is cut at a character boundary,
  * the quote is closed (in the tail room) and the line is marked full. */
 static bool log_put_quoted(struct log_line *l, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    char esc[8];
+    size_t n = strnlen(str, LOG_LINE_MAX); /* more would not fit anyway */
 
     if (!log_put(l, "\"", 1))
         return false;
-    while (*s) {
-        size_t n = log_utf8_len(s);
-        const char *out = (const char *)s;
-        size_t outlen = n;
-
-        if (n == 0) {
-            out = "\\ufffd";
-            outlen = 6;
-            n = 1;
-        } else if (*s == '"' || *s == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*s;
-            out = esc;
-            outlen = 2;
-        } else if (*s < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04x", *s);
-            out = esc;
-            outlen = 6;
-            if (*s == '\n' || *s == '\r' || *s == '\t') {
-                esc[1] = *s == '\n' ? 'n' : *s == '\r' ? 'r' : 't';
-                outlen = 2;
-            }
-        }
-        if (!log_put(l, out, outlen)) {
+    for (size_t i = 0; i < n;) {
+        char esc[JSONESC_MAX];
+        size_t outlen, k = jsonesc_char(str + i, n - i, esc, &outlen);
+        if (!log_put(l, esc, outlen)) {
             l->full = true;
             break;
         }
-        s += n;
+        i += k;
     }
     l->buf[l->len++] = '"';
     return true;
@@ -177,18 +125,6 @@ static void log_put_field(struct log_line *l, const char *key, const char *value
         l->len = start;
         l->full = true;
     }
-}
-
-/* "2026-11-27T07:40:12.118Z" into out (at least 32 bytes). */
-static void log_timestamp(char *out, size_t outlen)
-{
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, outlen - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
 static bool log_use_json(void)
@@ -297,7 +233,7 @@ int log_format_parse(const char *s, enum log_format *out)
 void log_event(enum log_level level, const char *event, ...)
 {
     struct log_line l;
-    char ts[32];
+    char ts[TIMEFMT_MAX];
     va_list ap;
 
     if ((int)level < atomic_load(&log_min_level) || (int)level < LOG_DEBUG ||
@@ -307,7 +243,7 @@ void log_event(enum log_level level, const char *event, ...)
     l.limit = sizeof(l.buf) - LOG_TAIL_ROOM;
     l.json = log_use_json();
     l.full = false;
-    log_timestamp(ts, sizeof(ts));
+    timefmt_now(ts);
 
     if (l.json) {
         log_puts(&l, "{\"ts\":\"");

@@ -181,6 +181,9 @@ void metrics_render(sbuf *out)
     metrics_one(out, "wsgate_bad_events_total", "counter",
                 "Events whose payload does not follow EVENTS.md (delivered anyway).",
                 m->bad_events);
+    metrics_one(out, "wsgate_invalid_subjects_total", "counter",
+                "Events published on a subject that is not valid (not delivered).",
+                m->invalid_subjects);
     metrics_one(out, "wsgate_nats_connected", "gauge", "1 while connected to NATS.",
                 (unsigned long long)m->nats_connected);
     metrics_one(out, "wsgate_stream_last_seq", "gauge", "Last stream sequence received.",

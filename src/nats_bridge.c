@@ -14,6 +14,7 @@
 #include "wsgate/log.h"
 #include "wsgate/protocol.h"
 #include "wsgate/subject.h"
+#include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
@@ -80,23 +81,6 @@ struct nats_bridge {
     natsSubscription *live;
     nb_cursor *cursors; /* bridge thread only */
 };
-
-void nats_bridge_format_time(int64_t ns, char *out, size_t outlen)
-{
-    time_t secs = (time_t)(ns / 1000000000);
-    long frac = (long)(ns % 1000000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char date[32], digits[16] = "";
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac) {
-        snprintf(digits, sizeof(digits), ".%09ld", frac);
-        size_t n = strlen(digits);
-        while (digits[n - 1] == '0')
-            digits[--n] = '\0';
-    }
-    snprintf(out, outlen, "%s%sZ", date, digits);
-}
 
 /* Append an event to the inbox; wake the service thread when the inbox was
  * empty (it takes the whole inbox on each wake-up, and looks again whenever
@@ -235,11 +219,17 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
     uint64_t seq = md->Sequence.Stream, cseq = md->Sequence.Consumer;
     nb_event *ev = xcalloc(1, sizeof(*ev));
     ev->kind = NB_MSG;
+    ev->seq = seq;
     ev->ts_ms = md->Timestamp / 1000000;
     const char *data = natsMsg_GetData(msg);
     int len = natsMsg_GetDataLength(msg);
-    ev->frame = protocol_msg(natsMsg_GetSubject(msg), seq, data ? data : "", (size_t)len);
-    ev->frame->stored_ns = md->Timestamp;
+    /* Published data is untrusted: an invalid subject (bad bytes, bad UTF-8)
+     * gets no frame, only its seq reaches the service thread (no gap). */
+    const char *subject = natsMsg_GetSubject(msg);
+    if (subject_valid(subject)) {
+        ev->frame = protocol_msg(subject, seq, data ? data : "", (size_t)len);
+        ev->frame->stored_ns = md->Timestamp;
+    }
     ev->payload = xmalloc((size_t)len + 1);
     memcpy(ev->payload, data ? data : "", (size_t)len);
     ev->payload[len] = '\0';
@@ -344,7 +334,7 @@ static int nats_bridge_attach(nats_bridge *nb)
         return -EAGAIN;
     }
     char epoch[64];
-    nats_bridge_format_time(si->Created, epoch, sizeof(epoch));
+    timefmt_ns(si->Created, epoch);
     uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
 

@@ -2,6 +2,7 @@
 #include "wsgate/protocol.h"
 
 #include "wsgate/jsonscan.h"
+#include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
 
 #include <jansson.h>
@@ -208,7 +209,7 @@ wsg_frame *protocol_msg(const char *subject, uint64_t seq, const void *data, siz
     sbuf_printf(&b, ",\"seq\":%llu,\"data\":", (unsigned long long)seq);
     if (jsonscan_valid(data, len)) {
         sbuf_put(&b, data, len);
-    } else if (jsonscan_utf8_valid(data, len)) {
+    } else if (utf8_valid(data, len)) {
         sbuf_json_str(&b, data, len);
     } else {
         sbuf_putc(&b, '"');

@@ -1,6 +1,7 @@
 /* sbuf.c: growable byte buffer with headroom (see sbuf.h). */
 #include "wsgate/sbuf.h"
 
+#include "wsgate/jsonesc.h"
 #include "wsgate/xmalloc.h"
 
 #include <stdio.h>
@@ -95,37 +96,23 @@ void sbuf_printf(sbuf *b, const char *fmt, ...)
 
 void sbuf_json_str(sbuf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     sbuf_grow(b, n + 2);
     sbuf_putc(b, '"');
-    size_t run = 0; /* bytes copied verbatim in one go */
-    for (size_t i = 0; i < n; i++) {
+    size_t run = 0; /* start of the bytes to copy verbatim in one go */
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
             continue;
-        sbuf_put(b, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        switch (c) {
-        case '"':
-            sbuf_put(b, "\\\"", 2);
-            break;
-        case '\\':
-            sbuf_put(b, "\\\\", 2);
-            break;
-        case '\n':
-            sbuf_put(b, "\\n", 2);
-            break;
-        case '\r':
-            sbuf_put(b, "\\r", 2);
-            break;
-        case '\t':
-            sbuf_put(b, "\\t", 2);
-            break;
-        default:
-            sbuf_put(b, esc, 6);
-            break;
         }
+        char esc[JSONESC_MAX];
+        size_t outlen, k = jsonesc_char(s + i, n - i, esc, &outlen);
+        if (outlen != k) { /* an escape, not the character itself */
+            sbuf_put(b, s + run, i - run);
+            sbuf_put(b, esc, outlen);
+            run = i + k;
+        }
+        i += k;
     }
     sbuf_put(b, s + run, n - run);
     sbuf_putc(b, '"');

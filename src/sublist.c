@@ -1,6 +1,7 @@
 /* sublist.c: the subscription index, a token trie with NATS wildcards and a match cache. */
 #include "wsgate/sublist.h"
 
+#include "wsgate/hash.h"
 #include "wsgate/subject.h"
 #include "wsgate/xmalloc.h"
 
@@ -109,21 +110,10 @@ struct sublist {
 
 /* ---- hashing and tokens ---- */
 
-/* FNV-1a over n bytes. */
-static uint64_t sublist_hash(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* Hash of a token, as stored in trie nodes. */
 static uint32_t sublist_token_hash(const char *s, size_t n)
 {
-    uint64_t h = sublist_hash(s, n);
+    uint64_t h = hash_bytes(s, n);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -542,7 +532,7 @@ const sublist_result *sublist_match(sublist *sl, const char *subject)
     static const sublist_result none = {NULL, 0};
     free(sl->uncached); /* the previous big result: valid until this call */
     sl->uncached = NULL;
-    uint64_t hash = sublist_hash(subject, strlen(subject));
+    uint64_t hash = hash_str(subject);
     sublist_cached *c = sublist_cache_find(sl, subject, hash);
     if (c) {
         sl->hits++;

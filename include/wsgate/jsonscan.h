@@ -1,4 +1,4 @@
-/* jsonscan.h: allocation-free validation of JSON text (RFC 8259) and UTF-8. */
+/* jsonscan.h: allocation-free validation of JSON text (RFC 8259); UTF-8 alone is utf8.h. */
 #ifndef WSGATE_JSONSCAN_H
 #define WSGATE_JSONSCAN_H
 
@@ -10,7 +10,5 @@
 /* Is p[0..n) exactly one JSON value (any type) with optional surrounding
  * white space, valid UTF-8 throughout, nesting at most JSONSCAN_MAX_DEPTH? */
 bool jsonscan_valid(const char *p, size_t n);
-/* Is p[0..n) well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF)? */
-bool jsonscan_utf8_valid(const char *p, size_t n);
 
 #endif

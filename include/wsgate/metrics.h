@@ -38,6 +38,7 @@ typedef struct wsg_metrics {
     uint64_t queued_bytes;         /* gauge: bytes of live and replayed frames in all queues */
     int64_t replays_waiting;       /* gauge: resumes waiting for a slot */
     uint64_t bad_events;           /* events whose payload batch state could not use */
+    uint64_t invalid_subjects;     /* events published on an invalid subject: not delivered */
     uint64_t client_errors[PERR_COUNT];
     int nats_connected;                            /* gauge 0/1 */
     uint64_t stream_last_seq;                      /* gauge: last stream sequence seen */

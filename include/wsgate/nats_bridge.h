@@ -26,7 +26,9 @@ typedef struct nb_event {
     struct nb_event *next;
     enum nb_kind kind;
     /* NB_MSG, NB_REPLAY_MSG */
-    wsg_frame *frame; /* encoded msg frame with one reference, handed to the taker */
+    uint64_t seq;     /* NB_MSG: the stream sequence, always set */
+    wsg_frame *frame; /* encoded msg frame with one reference, handed to the taker;
+                         NB_MSG: NULL when the subject is not subject_valid (only seq counts) */
     char *payload;    /* NB_MSG: copy of the raw payload (for batch state) */
     size_t payload_len;
     int64_t ts_ms; /* the stream's timestamp of the message */
@@ -80,9 +82,5 @@ void nats_bridge_event_free(nb_event *ev);
 int nats_bridge_replay(nats_bridge *nb, const nb_replay_req *req);
 /* Forget replay `id`: its queued windows are dropped, its consumer deleted. */
 void nats_bridge_replay_cancel(nats_bridge *nb, uint64_t id);
-
-/* Format a UNIX time in ns as RFC 3339 UTC with up to 9 fraction digits,
- * trailing zeros trimmed (as JetStream prints it). */
-void nats_bridge_format_time(int64_t ns, char *out, size_t outlen);
 
 #endif

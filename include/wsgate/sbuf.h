@@ -29,8 +29,9 @@ void sbuf_puts(sbuf *b, const char *s);
 void sbuf_putc(sbuf *b, char c);
 void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Append s[0..n) as a quoted JSON string, escaping as RFC 8259 requires.
- * Bytes are copied as they are: the caller guarantees valid UTF-8. */
+/* Append s[0..n) as a quoted JSON string, escaped by jsonesc_char: well-formed
+ * UTF-8 is copied as it is, each byte of ill-formed UTF-8 becomes \ufffd, so
+ * the output is valid JSON and valid UTF-8 whatever s holds. */
 void sbuf_json_str(sbuf *b, const char *s, size_t n);
 /* Append standard base64 (RFC 4648, padded) of p[0..n). */
 void sbuf_base64(sbuf *b, const void *p, size_t n);

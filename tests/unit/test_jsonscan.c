@@ -509,123 +509,6 @@ static void test_differential_jansson(void **state)
     assert_true(invalid_seen > 15000);
 }
 
-/* ---- UTF-8 ---- */
-
-/* Encode cp in exactly n bytes (1..4), overlong or not. */
-static size_t utf8_encode(uint32_t cp, int n, unsigned char *out)
-{
-    switch (n) {
-    case 1:
-        out[0] = (unsigned char)cp;
-        return 1;
-    case 2:
-        out[0] = (unsigned char)(0xC0 | cp >> 6);
-        out[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    case 3:
-        out[0] = (unsigned char)(0xE0 | cp >> 12);
-        out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    default:
-        out[0] = (unsigned char)(0xF0 | cp >> 18);
-        out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-        out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        out[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 4;
-    }
-}
-
-static void test_utf8_table(void **state)
-{
-    static const doc valid[] = {
-        D(""),
-        D("plain ascii"),
-        D("\x00\x01\x7f"),
-        D("\xc2\x80"),         /* U+0080 */
-        D("\xdf\xbf"),         /* U+07FF */
-        D("\xe0\xa0\x80"),     /* U+0800 */
-        D("\xed\x9f\xbf"),     /* U+D7FF */
-        D("\xee\x80\x80"),     /* U+E000 */
-        D("\xef\xbf\xbf"),     /* U+FFFF */
-        D("\xf0\x90\x80\x80"), /* U+10000 */
-        D("\xf4\x8f\xbf\xbf"), /* U+10FFFF */
-        D("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
-    };
-    static const doc invalid[] = {
-        D("\x80"), /* lone continuation */
-        D("\xbf"),
-        D("a\x80z"),
-        D("\xc0\x80"),                 /* overlong NUL */
-        D("\xc0\xaf"),                 /* overlong '/' */
-        D("\xc1\xbf"),                 /* overlong U+007F */
-        D("\xe0\x80\x80"),             /* overlong 3-byte */
-        D("\xe0\x9f\xbf"),             /* overlong U+07FF */
-        D("\xf0\x80\x80\x80"),         /* overlong 4-byte */
-        D("\xf0\x8f\xbf\xbf"),         /* overlong U+FFFF */
-        D("\xed\xa0\x80"),             /* U+D800 */
-        D("\xed\xbf\xbf"),             /* U+DFFF */
-        D("\xed\xa0\xbd\xed\xb8\x80"), /* CESU-8 surrogate pair */
-        D("\xf4\x90\x80\x80"),         /* U+110000 */
-        D("\xf7\xbf\xbf\xbf"),         /* U+1FFFFF */
-        D("\xf8\x88\x80\x80\x80"),     /* 5-byte form */
-        D("\xfc\x84\x80\x80\x80\x80"),
-        D("\xfe"),
-        D("\xff"),
-        D("\xc3"), /* truncated sequences */
-        D("\xe2\x82"),
-        D("\xf0\x9f\x98"),
-        D("\xc3"
-          "a"),
-        D("\xe2\x82"
-          "a"),
-        D("\xf0\x9f\x98"
-          "a"),
-        D("\xe2"
-          "a"
-          "\xac"),
-    };
-    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
-        if (!jsonscan_utf8_valid(valid[i].p, valid[i].len))
-            fail_msg("valid UTF-8 #%zu rejected", i);
-    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
-        if (jsonscan_utf8_valid(invalid[i].p, invalid[i].len))
-            fail_msg("invalid UTF-8 #%zu accepted", i);
-
-    /* A truncated sequence at the very end must not be read past (exact-size copy for ASan). */
-    char *p = malloc(1);
-    p[0] = (char)0xf0;
-    assert_false(jsonscan_utf8_valid(p, 1));
-    free(p);
-}
-
-/* Every code point, in every length: valid exactly in its shortest form, and not a surrogate. */
-static void test_utf8_exhaustive(void **state)
-{
-    unsigned char buf[8];
-    for (uint32_t cp = 0; cp <= 0x1FFFFF; cp++) {
-        int shortest = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-        for (int n = shortest; n <= 4; n++) {
-            if (n == 1 && cp >= 0x80)
-                continue;
-            size_t len = utf8_encode(cp, n, buf);
-            bool want = n == shortest && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-            if (jsonscan_utf8_valid((const char *)buf, len) != want)
-                fail_msg("U+%04X in %d bytes: expected %s", cp, n, want ? "valid" : "invalid");
-            /* and inside a JSON string, the same verdict */
-            if (cp >= 0x20 && cp != '"' && cp != '\\' && (cp & 0xFF) == 0x41) {
-                char s[16];
-                s[0] = '"';
-                memcpy(s + 1, buf, len);
-                s[len + 1] = '"';
-                if (jsonscan_valid(s, len + 2) != want)
-                    fail_msg("\"U+%04X\" in %d bytes: expected %s", cp, n,
-                             want ? "valid" : "invalid");
-            }
-        }
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,8 +517,6 @@ int main(void)
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_length_is_respected),
         cmocka_unit_test_teardown(test_differential_jansson, diff_teardown),
-        cmocka_unit_test(test_utf8_table),
-        cmocka_unit_test(test_utf8_exhaustive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 /* A frame of len payload bytes with the given seq. */
 static wsg_frame *mkframe(uint64_t seq, size_t len)
 {
-    char buf[4096];
+    char buf[4096] = {0}; /* len may be 0: GCC -O3 then sees buf unread but unset */
     memset(buf, 'x', len);
     wsg_frame *f = frame_create(buf, len);
     f->seq = seq;

@@ -2,10 +2,12 @@
 #ifndef SIM_CLOCK_H
 #define SIM_CLOCK_H
 
+#include "wsgate/timefmt.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIM_CLOCK_TS_LEN 32
+#define SIM_CLOCK_TS_LEN TIMEFMT_MAX
 
 /* Monotonic microseconds (for schedules and rates; never jumps). */
 int64_t sim_clock_now_us(void);

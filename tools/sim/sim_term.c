@@ -59,7 +59,8 @@ static void sim_term_show(const char *text, int64_t now_us, bool force)
     sim_term.printed_once = true;
 }
 
-static void sim_term_vmessage(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void sim_term_vmessage(const char *prefix,
+                                                                    const char *fmt, va_list ap)
 {
     sim_term_erase();
     fprintf(stderr, "wsgate-sim: %s", prefix);

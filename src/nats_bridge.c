@@ -7,8 +7,11 @@
  * ensuring the stream, (re)creating the live ordered consumer from the next
  * sequence we need, and serving replay requests. The live consumer is
  * recreated on every reconnect and on heartbeat or sequence trouble, always
- * from last_seq + 1, and the inbox only accepts increasing sequences, so the
- * service thread sees every stored event exactly once, in order. */
+ * from last_seq + 1. The inbox takes from the current consumer only the
+ * exact next stream sequence (last_seq + 1, or for its first message the
+ * first one the stream holds from there): anything else marks the consumer
+ * broken and it is recreated, so the service thread sees every stored event
+ * exactly once, in order, and a gap only where the stream deleted messages. */
 #include "wsgate/nats_bridge.h"
 
 #include "wsgate/log.h"
@@ -69,7 +72,8 @@ struct nats_bridge {
     uint64_t last_seq;     /* last stream sequence put in the inbox */
     uint64_t live_gen;     /* generation of the current live consumer */
     uint64_t live_cseq;    /* its last consumer sequence: a jump is a gap */
-    bool live_broken;      /* it skipped messages: ignore it until recreated */
+    uint64_t live_first;   /* the stream sequence its first message must have */
+    bool live_broken;      /* it skipped or reordered messages: ignore it until recreated */
     struct nb_live *lives; /* closures of every live consumer created */
     char epoch[64];        /* epoch of the attached stream, "" before the first attach */
 
@@ -232,34 +236,43 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
 
     pthread_mutex_lock(&nb->lock);
     if (live->gen == nb->live_gen && !nb->live_broken) {
-        if (cseq != nb->live_cseq + 1) { /* the consumer skipped some: read again from here */
-            log_event(LOG_WARN, "consumer_gap", "u:expected", (unsigned long long)nb->live_cseq + 1,
-                      "u:got", (unsigned long long)cseq, NULL);
+        /* Within one consumer's life the stream sequence goes up by exactly
+         * one; only its first message may skip, to the first sequence the
+         * stream held from where it started (deleted messages, checked at
+         * attach). Anything else (a consumer that skipped messages still in
+         * the stream, or went back) is broken: drop what is ahead, read
+         * again from last_seq + 1 with a new consumer. */
+        uint64_t expected = nb->live_cseq ? nb->last_seq + 1 : nb->live_first;
+        if (cseq != nb->live_cseq + 1 || seq != expected) {
+            log_event(LOG_WARN, "consumer_gap", "u:expected_cseq",
+                      (unsigned long long)nb->live_cseq + 1, "u:cseq", (unsigned long long)cseq,
+                      "u:expected_seq", (unsigned long long)expected, "u:seq",
+                      (unsigned long long)seq, NULL);
             nb->live_broken = true;
             nb->need_attach = true;
             pthread_cond_signal(&nb->cond);
         } else {
             nb->live_cseq = cseq;
-            if (seq > nb->last_seq) {
-                nb->last_seq = seq;
-                nats_bridge_push_locked(nb, ev);
-                ev = NULL;
-            }
+            nb->last_seq = seq;
+            nats_bridge_push_locked(nb, ev);
+            ev = NULL;
         }
     }
     pthread_mutex_unlock(&nb->lock);
-    if (ev) /* from a replaced consumer, or seen already */
+    if (ev) /* from a replaced or broken consumer */
         nats_bridge_event_free(ev);
 }
 
 /* Forget the live consumer; delete it on the server when connected (else
- * its inactivity threshold removes it: a delete request would only time out). */
+ * its inactivity threshold removes it: a delete request would only time out).
+ * From here on nothing it still delivers reaches the inbox. */
 static void nats_bridge_drop_live(nats_bridge *nb)
 {
     natsSubscription *sub;
     pthread_mutex_lock(&nb->lock);
     sub = nb->live;
     nb->live = NULL;
+    nb->live_gen++; /* no consumer is current until the next one is made */
     bool connected = nb->connected;
     pthread_mutex_unlock(&nb->lock);
     if (sub) {
@@ -269,12 +282,16 @@ static void nats_bridge_drop_live(nats_bridge *nb)
     }
 }
 
-/* Get the stream's info, creating the stream if it does not exist. */
+/* Get the stream's info (with the deleted sequences), creating the stream if
+ * it does not exist. */
 static natsStatus nats_bridge_ensure_stream(nats_bridge *nb, jsStreamInfo **si)
 {
     const wsg_config *cfg = nb->cfg;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(si, nb->js, cfg->stream, NULL, &jerr);
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Stream.Info.DeletedDetails = true;
+    natsStatus s = js_GetStreamInfo(si, nb->js, cfg->stream, &o, &jerr);
     if (s == NATS_OK || !(s == NATS_NOT_FOUND || jerr == NB_JS_STREAM_NOT_FOUND))
         return s;
     jsStreamConfig sc;
@@ -314,6 +331,33 @@ static void nats_bridge_consumer_options(jsSubOptions *so, const char *stream, u
     so->Config.MemoryStorage = true;
 }
 
+static int nats_bridge_cmp_seq(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The first sequence at or after start that the stream (as the leader
+ * reported it in si) holds, or that it will give next: a consumer made from
+ * start must deliver exactly this one first. */
+static uint64_t nats_bridge_first_held(const jsStreamInfo *si, uint64_t start)
+{
+    const jsStreamState *st = &si->State;
+    uint64_t seq = start < st->FirstSeq ? st->FirstSeq : start;
+    if (st->DeletedLen > 0) {
+        uint64_t *del = xmalloc((size_t)st->DeletedLen * sizeof(*del));
+        memcpy(del, st->Deleted, (size_t)st->DeletedLen * sizeof(*del));
+        qsort(del, (size_t)st->DeletedLen, sizeof(*del), nats_bridge_cmp_seq);
+        for (int i = 0; i < st->DeletedLen; i++)
+            if (del[i] == seq)
+                seq++;
+        free(del);
+    }
+    if (seq > st->LastSeq + 1 && start <= st->LastSeq + 1)
+        seq = st->LastSeq + 1; /* everything from start on was deleted: the next one */
+    return seq;
+}
+
 /* Ensure the stream and (re)create the live consumer from last_seq + 1.
  * Returns 0, or -EAGAIN to be retried later. */
 static int nats_bridge_attach(nats_bridge *nb)
@@ -329,7 +373,6 @@ static int nats_bridge_attach(nats_bridge *nb)
     char epoch[64];
     nats_bridge_format_time(si->Created, epoch, sizeof(epoch));
     uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
 
     pthread_mutex_lock(&nb->lock);
     if (strcmp(nb->epoch, epoch) != 0) {
@@ -340,6 +383,8 @@ static int nats_bridge_attach(nats_bridge *nb)
     }
     uint64_t start = nb->last_seq + 1;
     pthread_mutex_unlock(&nb->lock);
+    uint64_t first_held = nats_bridge_first_held(si, start);
+    jsStreamInfo_Destroy(si);
     nats_bridge_state(nb, true, true, epoch, first, last);
 
     jsSubOptions so;
@@ -349,6 +394,7 @@ static int nats_bridge_attach(nats_bridge *nb)
     pthread_mutex_lock(&nb->lock);
     live->gen = ++nb->live_gen;
     nb->live_cseq = 0;
+    nb->live_first = first_held;
     nb->live_broken = false;
     live->next = nb->lives;
     nb->lives = live;
@@ -368,7 +414,8 @@ static int nats_bridge_attach(nats_bridge *nb)
     pthread_mutex_unlock(&nb->lock);
     log_event(LOG_INFO, "stream_attached", "s:stream", nb->cfg->stream, "s:epoch", epoch,
               "u:first_seq", (unsigned long long)first, "u:last_seq", (unsigned long long)last,
-              "u:start_seq", (unsigned long long)so.Config.OptStartSeq, NULL);
+              "u:start_seq", (unsigned long long)so.Config.OptStartSeq, "u:first_held",
+              (unsigned long long)first_held, NULL);
     return 0;
 }
 
@@ -631,7 +678,7 @@ static void *nats_bridge_main(void *arg)
     nats_bridge *nb = arg;
     nats_bridge_connect(nb);
 
-    int64_t attach_at = 0; /* after a failed attach, wait a second before the next try */
+    int64_t attach_at = 0; /* the next attach: a second after a failure, 100 ms after a success */
     pthread_mutex_lock(&nb->lock);
     while (!nb->stop) {
         if (nb->closed || !nb->nc) {
@@ -658,8 +705,8 @@ static void *nats_bridge_main(void *arg)
                 nb->replays_tail = NULL;
         }
         pthread_mutex_unlock(&nb->lock);
-        if (attach && nats_bridge_attach(nb) != 0)
-            attach_at = nats_Now() + 1000;
+        if (attach) /* a broken consumer is made again soon, not in a tight loop */
+            attach_at = nats_Now() + (nats_bridge_attach(nb) != 0 ? 1000 : 100);
         if (r) {
             nats_bridge_serve_replay(nb, &r->req);
             free(r->filter);

@@ -8,10 +8,11 @@
  * sequence we need, and serving replay requests. The live consumer is
  * recreated on every reconnect and on heartbeat or sequence trouble, always
  * from last_seq + 1. The inbox takes from the current consumer only the
- * exact next stream sequence (last_seq + 1, or for its first message the
- * first one the stream holds from there): anything else marks the consumer
- * broken and it is recreated, so the service thread sees every stored event
- * exactly once, in order, and a gap only where the stream deleted messages. */
+ * exact next stream sequence, last_seq + 1, or a skip over sequences the
+ * stream had deleted when the consumer was made: anything else marks the
+ * consumer broken and it is recreated, so the service thread sees every
+ * stored event exactly once, in order, and a gap only where the stream
+ * deleted messages. */
 #include "wsgate/nats_bridge.h"
 
 #include "wsgate/log.h"
@@ -67,12 +68,15 @@ struct nats_bridge {
     size_t ncancels, capcancels;
     bool stop;
     bool connected;
-    bool need_attach;      /* (re)create the live consumer */
-    bool closed;           /* nats.c closed the connection for good: make a new one */
-    uint64_t last_seq;     /* last stream sequence put in the inbox */
-    uint64_t live_gen;     /* generation of the current live consumer */
-    uint64_t live_cseq;    /* its last consumer sequence: a jump is a gap */
-    uint64_t live_first;   /* the stream sequence its first message must have */
+    bool need_attach;    /* (re)create the live consumer */
+    bool closed;         /* nats.c closed the connection for good: make a new one */
+    uint64_t last_seq;   /* last stream sequence put in the inbox */
+    uint64_t live_gen;   /* generation of the current live consumer */
+    uint64_t live_cseq;  /* its last consumer sequence: a jump is a gap */
+    uint64_t live_start; /* the stream sequence it was made from */
+    uint64_t live_floor; /* the stream's first sequence then: all below were deleted */
+    uint64_t *live_del;  /* the stream's deleted sequences then, sorted */
+    size_t live_ndel;
     bool live_broken;      /* it skipped or reordered messages: ignore it until recreated */
     struct nb_live *lives; /* closures of every live consumer created */
     char epoch[64];        /* epoch of the attached stream, "" before the first attach */
@@ -207,6 +211,27 @@ static void nats_bridge_on_error(natsConnection *nc, natsSubscription *sub, nats
     pthread_mutex_unlock(&nb->lock);
 }
 
+/* Had the stream deleted every sequence in [from, to) when the current live
+ * consumer was made? Caller holds lock. */
+static bool nats_bridge_deleted_locked(const nats_bridge *nb, uint64_t from, uint64_t to)
+{
+    if (from < nb->live_floor)
+        from = nb->live_floor;
+    if (from >= to)
+        return true;
+    size_t lo = 0, hi = nb->live_ndel; /* the first deleted sequence >= from */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (nb->live_del[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t n = to - from; /* sorted and distinct: the run from..to-1 is there if both ends are */
+    return lo + n <= nb->live_ndel && nb->live_del[lo] == from &&
+           nb->live_del[lo + n - 1] == to - 1;
+}
+
 /* Live consumer callback (nats delivery thread): encode once, hand over. */
 static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
@@ -237,13 +262,14 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
     pthread_mutex_lock(&nb->lock);
     if (live->gen == nb->live_gen && !nb->live_broken) {
         /* Within one consumer's life the stream sequence goes up by exactly
-         * one; only its first message may skip, to the first sequence the
-         * stream held from where it started (deleted messages, checked at
-         * attach). Anything else (a consumer that skipped messages still in
-         * the stream, or went back) is broken: drop what is ahead, read
-         * again from last_seq + 1 with a new consumer. */
-        uint64_t expected = nb->live_cseq ? nb->last_seq + 1 : nb->live_first;
-        if (cseq != nb->live_cseq + 1 || seq != expected) {
+         * one, or skips what the stream had deleted when it was made.
+         * Anything else (a consumer that skipped messages still in the
+         * stream, or went back) is broken: drop what is ahead, read again
+         * from last_seq + 1 with a new consumer (which learns what has been
+         * deleted since). */
+        uint64_t expected = nb->live_cseq ? nb->last_seq + 1 : nb->live_start;
+        if (cseq != nb->live_cseq + 1 ||
+            (seq != expected && !nats_bridge_deleted_locked(nb, expected, seq))) {
             log_event(LOG_WARN, "consumer_gap", "u:expected_cseq",
                       (unsigned long long)nb->live_cseq + 1, "u:cseq", (unsigned long long)cseq,
                       "u:expected_seq", (unsigned long long)expected, "u:seq",
@@ -337,25 +363,20 @@ static int nats_bridge_cmp_seq(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The first sequence at or after start that the stream (as the leader
- * reported it in si) holds, or that it will give next: a consumer made from
- * start must deliver exactly this one first. */
-static uint64_t nats_bridge_first_held(const jsStreamInfo *si, uint64_t start)
+/* The stream's deleted sequences in si, sorted and distinct; *n gets the count. */
+static uint64_t *nats_bridge_deleted_sorted(const jsStreamInfo *si, size_t *n)
 {
     const jsStreamState *st = &si->State;
-    uint64_t seq = start < st->FirstSeq ? st->FirstSeq : start;
-    if (st->DeletedLen > 0) {
-        uint64_t *del = xmalloc((size_t)st->DeletedLen * sizeof(*del));
-        memcpy(del, st->Deleted, (size_t)st->DeletedLen * sizeof(*del));
-        qsort(del, (size_t)st->DeletedLen, sizeof(*del), nats_bridge_cmp_seq);
-        for (int i = 0; i < st->DeletedLen; i++)
-            if (del[i] == seq)
-                seq++;
-        free(del);
-    }
-    if (seq > st->LastSeq + 1 && start <= st->LastSeq + 1)
-        seq = st->LastSeq + 1; /* everything from start on was deleted: the next one */
-    return seq;
+    *n = 0;
+    if (st->DeletedLen <= 0)
+        return NULL;
+    uint64_t *del = xmalloc((size_t)st->DeletedLen * sizeof(*del));
+    memcpy(del, st->Deleted, (size_t)st->DeletedLen * sizeof(*del));
+    qsort(del, (size_t)st->DeletedLen, sizeof(*del), nats_bridge_cmp_seq);
+    for (int i = 0; i < st->DeletedLen; i++)
+        if (*n == 0 || del[*n - 1] != del[i])
+            del[(*n)++] = del[i];
+    return del;
 }
 
 /* Ensure the stream and (re)create the live consumer from last_seq + 1.
@@ -383,7 +404,8 @@ static int nats_bridge_attach(nats_bridge *nb)
     }
     uint64_t start = nb->last_seq + 1;
     pthread_mutex_unlock(&nb->lock);
-    uint64_t first_held = nats_bridge_first_held(si, start);
+    size_t ndel = 0;
+    uint64_t *del = nats_bridge_deleted_sorted(si, &ndel);
     jsStreamInfo_Destroy(si);
     nats_bridge_state(nb, true, true, epoch, first, last);
 
@@ -394,7 +416,11 @@ static int nats_bridge_attach(nats_bridge *nb)
     pthread_mutex_lock(&nb->lock);
     live->gen = ++nb->live_gen;
     nb->live_cseq = 0;
-    nb->live_first = first_held;
+    nb->live_start = start;
+    nb->live_floor = first;
+    free(nb->live_del);
+    nb->live_del = del;
+    nb->live_ndel = ndel;
     nb->live_broken = false;
     live->next = nb->lives;
     nb->lives = live;
@@ -414,8 +440,7 @@ static int nats_bridge_attach(nats_bridge *nb)
     pthread_mutex_unlock(&nb->lock);
     log_event(LOG_INFO, "stream_attached", "s:stream", nb->cfg->stream, "s:epoch", epoch,
               "u:first_seq", (unsigned long long)first, "u:last_seq", (unsigned long long)last,
-              "u:start_seq", (unsigned long long)so.Config.OptStartSeq, "u:first_held",
-              (unsigned long long)first_held, NULL);
+              "u:start_seq", (unsigned long long)so.Config.OptStartSeq, NULL);
     return 0;
 }
 
@@ -815,6 +840,7 @@ void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
         next = ev->next;
         nats_bridge_event_free(ev);
     }
+    free(nb->live_del);
     for (nb_live *l = nb->lives, *next; l; l = next) {
         next = l->next;
         free(l);

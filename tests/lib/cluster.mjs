@@ -99,6 +99,48 @@ export function startSim(args, { timeoutMs = ms(120000) } = {}) {
 }
 
 /**
+ * Check every list in `received` ({label, seqs}) against the stream, whose
+ * message subjects are subjects[seq] (seq 1..n), with conflation allowed on
+ * subjects where isLastValue(subject): strictly increasing seqs (stream
+ * order), every other message exactly once, and of every last-value subject
+ * at least its latest message. Resolves {checked, frames, late, conflated,
+ * bad}: late counts arrivals behind a newer seq, conflated the last-value
+ * messages not received.
+ */
+export function checkStreamOrder(received, subjects, isLastValue) {
+  const bad = [];
+  let frames = 0;
+  let late = 0;
+  let conflated = 0;
+  const latest = new Map(); // last-value subject -> its last seq
+  for (let seq = 1; seq < subjects.length; seq++) if (isLastValue(subjects[seq])) latest.set(subjects[seq], seq);
+  for (const { label, seqs } of received) {
+    frames += seqs.length;
+    const problems = [];
+    const got = new Set();
+    let max = 0;
+    for (const s of seqs) {
+      if (s <= max) {
+        late++;
+        if (problems.length < 5) problems.push(`${s} after ${max}`);
+      } else max = s;
+      if (!(s >= 1 && s < subjects.length)) problems.push(`seq ${s} is not in the stream`);
+      got.add(s);
+    }
+    const missing = [];
+    for (let seq = 1; seq < subjects.length; seq++) {
+      if (got.has(seq)) continue;
+      if (!isLastValue(subjects[seq])) missing.push(seq);
+      else if (latest.get(subjects[seq]) === seq) missing.push(`${seq} (latest of ${subjects[seq]})`);
+      else conflated++;
+    }
+    if (missing.length) problems.push(`missing ${missing.length}: ${missing.slice(0, 10).join(',')}`);
+    if (problems.length) bad.push(`${label}: ${problems.join('; ')}`);
+  }
+  return { checked: received.length, frames, late, conflated, bad };
+}
+
+/**
  * Check that every list in `received` ({label, seqs}) is exactly `expected`
  * (every seq once, in order). Resolves {checked, frames, bad}: bad lists the
  * first few problems with their labels; counts out-of-order arrivals too.

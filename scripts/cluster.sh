@@ -54,8 +54,9 @@ defaults
     timeout tunnel 1h        # an upgraded WebSocket: the gateway pings every 25 s
     timeout client-fin 5s
     timeout server-fin 5s
-    option redispatch        # a refused connection is retried on another gateway
+    option redispatch        # a retry goes to another gateway
     retries 3
+    retry-on conn-failure empty-response 503  # a gateway that is down, starting or draining
     default-server inter 500ms fall 2 rise 2
 frontend wsgate
     bind 127.0.0.1:$WSGATE_PORT

@@ -187,7 +187,14 @@ test(`chaos through HAProxy: ${CLIENTS} clients, rolling restart, kill -9 of a g
         const part = await retrying(() => Promise.all(Array.from({ length: n }, (_, i) => jsm.streams.getMessage(stream, { seq: seq + i }))));
         subjects.push(...part.map((m) => m.subject));
       }
-      for (const g of gws) await pollUntil(async () => (await httpGet(`${g.url}/readyz`, { timeoutMs: 2000 })).status === 200, { timeoutMs: ms(60000), message: `${g.label} ready` });
+      // every gateway ready and through the stream's last event (a gateway whose
+      // consumer was on a killed node notices it by missed heartbeats)
+      for (const g of gws) {
+        await pollUntil(async () => {
+          const r = await httpGet(`${g.url}/readyz`, { timeoutMs: 2000 });
+          return r.status === 200 && r.json().seq >= last;
+        }, { timeoutMs: ms(60000), message: `${g.label} ready at seq ${last}` });
+      }
       await pollUntil(() => clients.every((c) => c.live && c.last >= last), { timeoutMs: ms(90000), intervalMs: 200, message: `every client at seq ${last}` }).catch(() => {});
       const r = checkStreamOrder(clients.map((c) => ({ label: c.label, seqs: c.seqs })), subjects, isLastValue);
       const notRecovered = clients.flatMap((c) => c.resumes.filter((x) => x.recovered !== true).map(() => c.label));

@@ -180,8 +180,12 @@ bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
     return true;
 }
 
-/* Replace the newest queued live frame of the same last-value subject by f. */
-static bool conn_conflate(conn *c, wsg_frame *f, uintptr_t tags)
+/* Conflation: drop the newest queued live frame of f's last-value subject
+ * (f is then queued at the tail), so frames still leave in stream order:
+ * replacing it in place would send f ahead of older frames of other
+ * subjects, and a client resuming from the highest seq it saw would lose
+ * them. A queued reply's value is kept. */
+static void conn_conflate(conn *c, const wsg_frame *f)
 {
     for (uint32_t i = c->qlen; i-- > 0;) {
         uint32_t at = (c->qhead + i) % c->qcap;
@@ -189,15 +193,16 @@ static bool conn_conflate(conn *c, wsg_frame *f, uintptr_t tags)
         if (!old->lastvalue || strcmp(old->subject, f->subject) != 0)
             continue;
         if (!conn_slot_live(c->q[at]))
-            return false; /* the newest queued value is a reply's: queue f after it */
-        c->qbytes = c->qbytes - old->len + f->len;
-        metrics.queued_bytes = metrics.queued_bytes - old->len + f->len;
-        c->q[at] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
+            return;
+        for (uint32_t k = i; k + 1 < c->qlen; k++)
+            c->q[(c->qhead + k) % c->qcap] = c->q[(c->qhead + k + 1) % c->qcap];
+        c->qlen--;
+        c->qbytes -= old->len;
+        metrics.queued_bytes -= old->len;
         frame_unref(old);
         metrics.conflated++;
-        return true;
+        return;
     }
-    return false;
 }
 
 static void conn_queue_grow(conn *c)
@@ -238,8 +243,8 @@ static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
     if (c->close_code)
         return; /* closing: nothing more is queued */
     if (tags & CONN_LIVE) {
-        if (f->lastvalue && c->qlen && conn_conflate(c, f, tags))
-            return;
+        if (f->lastvalue && c->qlen)
+            conn_conflate(c, f);
         if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, hub_now_ms()))
             return;
     }

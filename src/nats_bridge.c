@@ -7,8 +7,12 @@
  * ensuring the stream, (re)creating the live ordered consumer from the next
  * sequence we need, and serving replay requests. The live consumer is
  * recreated on every reconnect and on heartbeat or sequence trouble, always
- * from last_seq + 1, and the inbox only accepts increasing sequences, so the
- * service thread sees every stored event exactly once, in order. */
+ * from last_seq + 1. The inbox takes from the current consumer only the
+ * exact next stream sequence, last_seq + 1, or a skip over sequences the
+ * stream had deleted when the consumer was made: anything else marks the
+ * consumer broken and it is recreated, so the service thread sees every
+ * stored event exactly once, in order, and a gap only where the stream
+ * deleted messages. */
 #include "wsgate/nats_bridge.h"
 
 #include "wsgate/log.h"
@@ -65,12 +69,16 @@ struct nats_bridge {
     size_t ncancels, capcancels;
     bool stop;
     bool connected;
-    bool need_attach;      /* (re)create the live consumer */
-    bool closed;           /* nats.c closed the connection for good: make a new one */
-    uint64_t last_seq;     /* last stream sequence put in the inbox */
-    uint64_t live_gen;     /* generation of the current live consumer */
-    uint64_t live_cseq;    /* its last consumer sequence: a jump is a gap */
-    bool live_broken;      /* it skipped messages: ignore it until recreated */
+    bool need_attach;    /* (re)create the live consumer */
+    bool closed;         /* nats.c closed the connection for good: make a new one */
+    uint64_t last_seq;   /* last stream sequence put in the inbox */
+    uint64_t live_gen;   /* generation of the current live consumer */
+    uint64_t live_cseq;  /* its last consumer sequence: a jump is a gap */
+    uint64_t live_start; /* the stream sequence it was made from */
+    uint64_t live_floor; /* the stream's first sequence then: all below were deleted */
+    uint64_t *live_del;  /* the stream's deleted sequences then, sorted */
+    size_t live_ndel;
+    bool live_broken;      /* it skipped or reordered messages: ignore it until recreated */
     struct nb_live *lives; /* closures of every live consumer created */
     char epoch[64];        /* epoch of the attached stream, "" before the first attach */
 
@@ -204,6 +212,27 @@ static void nats_bridge_on_error(natsConnection *nc, natsSubscription *sub, nats
     pthread_mutex_unlock(&nb->lock);
 }
 
+/* Had the stream deleted every sequence in [from, to) when the current live
+ * consumer was made? Caller holds lock. */
+static bool nats_bridge_deleted_locked(const nats_bridge *nb, uint64_t from, uint64_t to)
+{
+    if (from < nb->live_floor)
+        from = nb->live_floor;
+    if (from >= to)
+        return true;
+    size_t lo = 0, hi = nb->live_ndel; /* the first deleted sequence >= from */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (nb->live_del[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t n = to - from; /* sorted and distinct: the run from..to-1 is there if both ends are */
+    return lo + n <= nb->live_ndel && nb->live_del[lo] == from &&
+           nb->live_del[lo + n - 1] == to - 1;
+}
+
 /* Live consumer callback (nats delivery thread): encode once, hand over. */
 static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
@@ -239,34 +268,44 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
 
     pthread_mutex_lock(&nb->lock);
     if (live->gen == nb->live_gen && !nb->live_broken) {
-        if (cseq != nb->live_cseq + 1) { /* the consumer skipped some: read again from here */
-            log_event(LOG_WARN, "consumer_gap", "u:expected", (unsigned long long)nb->live_cseq + 1,
-                      "u:got", (unsigned long long)cseq, NULL);
+        /* Within one consumer's life the stream sequence goes up by exactly
+         * one, or skips what the stream had deleted when it was made.
+         * Anything else (a consumer that skipped messages still in the
+         * stream, or went back) is broken: drop what is ahead, read again
+         * from last_seq + 1 with a new consumer (which learns what has been
+         * deleted since). */
+        uint64_t expected = nb->live_cseq ? nb->last_seq + 1 : nb->live_start;
+        if (cseq != nb->live_cseq + 1 ||
+            (seq != expected && !nats_bridge_deleted_locked(nb, expected, seq))) {
+            log_event(LOG_WARN, "consumer_gap", "u:expected_cseq",
+                      (unsigned long long)nb->live_cseq + 1, "u:cseq", (unsigned long long)cseq,
+                      "u:expected_seq", (unsigned long long)expected, "u:seq",
+                      (unsigned long long)seq, NULL);
             nb->live_broken = true;
             nb->need_attach = true;
             pthread_cond_signal(&nb->cond);
         } else {
             nb->live_cseq = cseq;
-            if (seq > nb->last_seq) {
-                nb->last_seq = seq;
-                nats_bridge_push_locked(nb, ev);
-                ev = NULL;
-            }
+            nb->last_seq = seq;
+            nats_bridge_push_locked(nb, ev);
+            ev = NULL;
         }
     }
     pthread_mutex_unlock(&nb->lock);
-    if (ev) /* from a replaced consumer, or seen already */
+    if (ev) /* from a replaced or broken consumer */
         nats_bridge_event_free(ev);
 }
 
 /* Forget the live consumer; delete it on the server when connected (else
- * its inactivity threshold removes it: a delete request would only time out). */
+ * its inactivity threshold removes it: a delete request would only time out).
+ * From here on nothing it still delivers reaches the inbox. */
 static void nats_bridge_drop_live(nats_bridge *nb)
 {
     natsSubscription *sub;
     pthread_mutex_lock(&nb->lock);
     sub = nb->live;
     nb->live = NULL;
+    nb->live_gen++; /* no consumer is current until the next one is made */
     bool connected = nb->connected;
     pthread_mutex_unlock(&nb->lock);
     if (sub) {
@@ -276,12 +315,16 @@ static void nats_bridge_drop_live(nats_bridge *nb)
     }
 }
 
-/* Get the stream's info, creating the stream if it does not exist. */
+/* Get the stream's info (with the deleted sequences), creating the stream if
+ * it does not exist. */
 static natsStatus nats_bridge_ensure_stream(nats_bridge *nb, jsStreamInfo **si)
 {
     const wsg_config *cfg = nb->cfg;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(si, nb->js, cfg->stream, NULL, &jerr);
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Stream.Info.DeletedDetails = true;
+    natsStatus s = js_GetStreamInfo(si, nb->js, cfg->stream, &o, &jerr);
     if (s == NATS_OK || !(s == NATS_NOT_FOUND || jerr == NB_JS_STREAM_NOT_FOUND))
         return s;
     jsStreamConfig sc;
@@ -321,6 +364,28 @@ static void nats_bridge_consumer_options(jsSubOptions *so, const char *stream, u
     so->Config.MemoryStorage = true;
 }
 
+static int nats_bridge_cmp_seq(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The stream's deleted sequences in si, sorted and distinct; *n gets the count. */
+static uint64_t *nats_bridge_deleted_sorted(const jsStreamInfo *si, size_t *n)
+{
+    const jsStreamState *st = &si->State;
+    *n = 0;
+    if (st->DeletedLen <= 0)
+        return NULL;
+    uint64_t *del = xmalloc((size_t)st->DeletedLen * sizeof(*del));
+    memcpy(del, st->Deleted, (size_t)st->DeletedLen * sizeof(*del));
+    qsort(del, (size_t)st->DeletedLen, sizeof(*del), nats_bridge_cmp_seq);
+    for (int i = 0; i < st->DeletedLen; i++)
+        if (*n == 0 || del[*n - 1] != del[i])
+            del[(*n)++] = del[i];
+    return del;
+}
+
 /* Ensure the stream and (re)create the live consumer from last_seq + 1.
  * Returns 0, or -EAGAIN to be retried later. */
 static int nats_bridge_attach(nats_bridge *nb)
@@ -336,7 +401,6 @@ static int nats_bridge_attach(nats_bridge *nb)
     char epoch[64];
     timefmt_ns(si->Created, epoch);
     uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
 
     pthread_mutex_lock(&nb->lock);
     if (strcmp(nb->epoch, epoch) != 0) {
@@ -347,6 +411,9 @@ static int nats_bridge_attach(nats_bridge *nb)
     }
     uint64_t start = nb->last_seq + 1;
     pthread_mutex_unlock(&nb->lock);
+    size_t ndel = 0;
+    uint64_t *del = nats_bridge_deleted_sorted(si, &ndel);
+    jsStreamInfo_Destroy(si);
     nats_bridge_state(nb, true, true, epoch, first, last);
 
     jsSubOptions so;
@@ -356,6 +423,11 @@ static int nats_bridge_attach(nats_bridge *nb)
     pthread_mutex_lock(&nb->lock);
     live->gen = ++nb->live_gen;
     nb->live_cseq = 0;
+    nb->live_start = start;
+    nb->live_floor = first;
+    free(nb->live_del);
+    nb->live_del = del;
+    nb->live_ndel = ndel;
     nb->live_broken = false;
     live->next = nb->lives;
     nb->lives = live;
@@ -638,7 +710,7 @@ static void *nats_bridge_main(void *arg)
     nats_bridge *nb = arg;
     nats_bridge_connect(nb);
 
-    int64_t attach_at = 0; /* after a failed attach, wait a second before the next try */
+    int64_t attach_at = 0; /* the next attach: a second after a failure, 100 ms after a success */
     pthread_mutex_lock(&nb->lock);
     while (!nb->stop) {
         if (nb->closed || !nb->nc) {
@@ -665,8 +737,8 @@ static void *nats_bridge_main(void *arg)
                 nb->replays_tail = NULL;
         }
         pthread_mutex_unlock(&nb->lock);
-        if (attach && nats_bridge_attach(nb) != 0)
-            attach_at = nats_Now() + 1000;
+        if (attach) /* a broken consumer is made again soon, not in a tight loop */
+            attach_at = nats_Now() + (nats_bridge_attach(nb) != 0 ? 1000 : 100);
         if (r) {
             nats_bridge_serve_replay(nb, &r->req);
             free(r->filter);
@@ -775,6 +847,7 @@ void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
         next = ev->next;
         nats_bridge_event_free(ev);
     }
+    free(nb->live_del);
     for (nb_live *l = nb->lives, *next; l; l = next) {
         next = l->next;
         free(l);

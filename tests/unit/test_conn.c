@@ -739,16 +739,16 @@ static void test_conflation(void **state)
     assert_int_equal(p1->refs, 1); /* released as soon as replaced */
     assert_int_equal(c->qbytes, p2->len);
     conn_send(c, q3, true); /* another subject: its own slot */
+    conn_send(c, p4, true); /* p2 goes, p4 is queued after q3: stream order */
     conn_send(c, x5, true);
-    conn_send(c, p4, true);
     assert_int_equal(c->qlen, 3);
     assert_int_equal(metrics.conflated, 2);
     assert_int_equal(p2->refs, 1);
     assert_int_equal(c->qbytes, p4->len + q3->len + x5->len);
 
     flush(c);
-    expect_msg("batch.b1.progress", 4);
     expect_msg("batch.b2.progress", 3);
+    expect_msg("batch.b1.progress", 4);
     expect_msg("license.b1.assigned", 5);
     assert_int_equal(unread(), 0);
     assert_int_equal(p4->refs, 1);

@@ -519,7 +519,7 @@ static const struct opt *config_find_env(const char *name, size_t n)
     return NULL;
 }
 
-/* Write a one-line message to err (if any) and return CONFIG_ERROR. */
+/* Write a one-line message to err (if any) and return CONFIG_ERROR (-EINVAL). */
 __attribute__((format(printf, 3, 4))) static int config_fail(char *err, size_t errlen,
                                                              const char *fmt, ...)
 {
@@ -585,7 +585,8 @@ static int config_set_number(const struct opt *o, const char *text, wsg_config *
     return 0;
 }
 
-/* Parse text as the value of o, from `source` (for errors), into cfg. */
+/* Parse text as the value of o, from `source` (for errors), into cfg: 0, or
+ * CONFIG_ERROR (-EINVAL) with a one-line message in err. */
 static int config_set(const struct opt *o, const char *text, const char *source, wsg_config *cfg,
                       char *err, size_t errlen)
 {
@@ -606,6 +607,9 @@ static int config_set(const struct opt *o, const char *text, const char *source,
 }
 
 /* ---- the sources ---- */
+
+/* Each function below that takes err returns 0, or CONFIG_ERROR (-EINVAL)
+ * with a one-line message in err (config_load_all may also return CONFIG_EXIT). */
 
 /* The text of a config file value for o, in *owned (to free), or an error. */
 static int config_json_text(const struct opt *o, json_t *value, const char *path, char **owned,

@@ -7,6 +7,7 @@
 #include "wsgate/config.h"
 #include "wsgate/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -160,7 +160,7 @@ void auth_destroy(auth *a)
     free(a);
 }
 
-/* Value of a base64url character, -1 if it is not one. */
+/* Value of a base64url character (0..63), or -EINVAL if it is not one. */
 static int auth_b64url_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -173,7 +173,7 @@ static int auth_b64url_value(unsigned char c)
         return 62;
     if (c == '_')
         return 63;
-    return -1;
+    return -EINVAL;
 }
 
 /* Decode unpadded base64url s[0..n) into a new NUL-terminated buffer. Only

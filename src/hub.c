@@ -174,8 +174,9 @@ static void hub_on_msg(hub *h, nb_event *ev)
     metrics.messages_received++;
     metrics.stream_last_seq = f->seq;
     f->recv_ns = hub_mono_ns();
-    if (batches_feed(h->batches, f->subject, ev->payload, ev->payload_len, f->seq, ev->ts_ms) !=
-        0) {
+    if (ev->event_rc == 0) {
+        batches_apply(h->batches, &ev->event, f->seq, ev->ts_ms);
+    } else if (ev->event_rc != EVENTS_NOT_STATE) {
         metrics.bad_events++; /* still delivered: clients get what was published */
         log_event(LOG_DEBUG, "bad_event_payload", "s:subject", f->subject, "u:seq",
                   (unsigned long long)f->seq, NULL);

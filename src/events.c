@@ -255,8 +255,10 @@ int events_decode(events_event *ev, const char *subject, const void *data, size_
 {
     char verb[EVENTS_TOKEN_MAX + 1];
     memset(ev, 0, sizeof(*ev));
-    if (!events_classify(ev, subject, verb))
+    if (!events_classify(ev, subject, verb)) {
+        memset(ev, 0, sizeof(*ev));
         return EVENTS_NOT_STATE;
+    }
     if (!data)
         return -EINVAL;
     ev->total = ev->workers = ev->done = ev->failed = ev->worker = ev->duration_ms = -1;

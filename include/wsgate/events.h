@@ -55,7 +55,7 @@ typedef struct events_event {
  * with *ev filled in (events_clear it), EVENTS_NOT_STATE when the subject is
  * not one of batch.*.{started,progress,completed}, license.*.{assigned,failed},
  * verification.*.* (payload not looked at), or -EINVAL when the payload is not
- * what EVENTS.md says; on any error *ev holds nothing to free. */
+ * what EVENTS.md says; on any error *ev is zeroed (nothing to free). */
 int events_decode(events_event *ev, const char *subject, const void *data, size_t len,
                   int64_t ts_ms);
 

@@ -17,10 +17,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define HUB_POLL_BUDGET 256       /* events applied per wake-up */
-#define HUB_FD_RESERVE  128       /* open files kept for NATS, HTTP requests, logs */
-#define HUB_ARENA_MAX   (8 << 20) /* framed bytes of one slice of a round's sends */
-#define HUB_JOB_MAX     (1 << 20) /* framed bytes one connection sends at the end of a round */
+#define HUB_FD_RESERVE 128       /* open files kept for NATS, HTTP requests, logs */
+#define HUB_ARENA_MAX  (8 << 20) /* framed bytes of one slice of a round's sends */
+#define HUB_JOB_MAX    (1 << 20) /* framed bytes one connection sends at the end of a round */
 
 int64_t hub_now_ms(void)
 {

@@ -64,8 +64,14 @@ typedef struct hub {
 int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen);
 void hub_fini(hub *h);
 
+/* Events one hub_poll applies at most. */
+#define HUB_POLL_BUDGET 256
+
 /* Apply events of the NATS inbox (service thread, after a wake-up), at most
- * a slice of them; returns true when more are left (call again soon). */
+ * a slice of them: HUB_POLL_BUDGET events, and no more once the slice's
+ * frames reach half of --queue-bytes (so a client that keeps up gets at most
+ * half its queue bound per slice). Returns true when more are left (call
+ * again soon), false when the inbox is empty or there is no bridge. */
 bool hub_poll(hub *h);
 /* Once a second: age batch state, enforce time limits, watch the drain. */
 void hub_tick(hub *h, int64_t now_ms);

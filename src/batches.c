@@ -752,6 +752,7 @@ static sort_key batch_key(const batch *bt)
                          : (sort_key){0, bt->started_at, bt->id};
 }
 
+/* Negative, 0 or positive as a sorts before, with or after b (not an error code). */
 static int key_cmp(sort_key a, sort_key b)
 {
     if (a.group != b.group)
@@ -761,6 +762,7 @@ static int key_cmp(sort_key a, sort_key b)
     return strcmp(a.id, b.id);
 }
 
+/* qsort's comparator over batch pointers (see key_cmp). */
 static int batch_cmp(const void *pa, const void *pb)
 {
     return key_cmp(batch_key(*(const batch *const *)pa), batch_key(*(const batch *const *)pb));

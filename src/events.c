@@ -27,13 +27,13 @@ static int64_t clamp_ms(int64_t t)
 
 /* ---- time ---- */
 
-/* Read exactly n decimal digits at *p; -1 when they are not there. */
+/* Read exactly n decimal digits at *p: their value, or -EINVAL when they are not there. */
 static int ts_digits(const char **p, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++, (*p)++) {
         if (**p < '0' || **p > '9')
-            return -1;
+            return -EINVAL;
         v = v * 10 + (**p - '0');
     }
     return v;
@@ -80,7 +80,7 @@ int events_ts_parse(const char *s, int64_t *out)
         int sign = *s == '-' ? -1 : 1;
         if (!ts_char(&s, "+-"))
             return -EINVAL;
-        int oh = ts_digits(&s, 2), om = ts_char(&s, ":") ? ts_digits(&s, 2) : -1;
+        int oh = ts_digits(&s, 2), om = ts_char(&s, ":") ? ts_digits(&s, 2) : -EINVAL;
         if (oh < 0 || oh > 23 || om < 0 || om > 59)
             return -EINVAL;
         offset_min = sign * (oh * 60 + om);
@@ -191,19 +191,20 @@ static char *str_clip(const char *s, size_t max)
     return s ? xstrndup(s, utf8_clip(s, strlen(s), max)) : NULL;
 }
 
+/* EVENTS_VERIFIED.. for a status name, -EINVAL for anything else. */
 static int status_index(const char *s)
 {
     for (int i = 0; s && i < EVENTS_STATUSES; i++)
         if (strcmp(s, status_names[i]) == 0)
             return i;
-    return -1;
+    return -EINVAL;
 }
 
-/* Index of an ISO 3166-1 alpha-2 code ("FR"), -1 when s is not two uppercase letters. */
+/* Index of an ISO 3166-1 alpha-2 code ("FR"), -EINVAL when s is not two uppercase letters. */
 static int country_index(const char *s)
 {
     if (!s || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] != '\0')
-        return -1;
+        return -EINVAL;
     return (s[0] - 'A') * 26 + (s[1] - 'A');
 }
 

@@ -53,7 +53,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     if (cfg->jwt_secret || cfg->jwt_public_key) {
         h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
         if (!h->auth)
-            return -1;
+            return -EINVAL; /* err says why */
         auth_set_policy(h->auth,
                         &(auth_policy){cfg->jwt_audience, cfg->jwt_issuer, cfg->jwt_es256_low_s});
     }
@@ -67,6 +67,8 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     h->pool = sendpool_create(hub_threads(cfg));
     if (!h->pool) {
         snprintf(err, errlen, "cannot start %d sender threads", hub_threads(cfg));
+        auth_destroy(h->auth);
+        h->auth = NULL;
         return -EAGAIN;
     }
     h->arena = xmalloc(HUB_ARENA_MAX);

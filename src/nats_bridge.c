@@ -61,7 +61,7 @@ struct nats_bridge {
     nats_bridge_wake_fn wake;
     void *wake_arg;
 
-    pthread_mutex_t lock; /* guards everything below up to `thread` */
+    pthread_mutex_t lock; /* guards everything below up to `thread`, and `live` */
     pthread_cond_t cond;
     nb_event *head, *tail;             /* the inbox */
     nb_replay *replays, *replays_tail; /* windows to serve, oldest first */
@@ -86,8 +86,8 @@ struct nats_bridge {
     natsOptions *opts;
     natsConnection *nc;
     jsCtx *js;
-    natsSubscription *live;
-    nb_cursor *cursors; /* bridge thread only */
+    natsSubscription *live; /* set and cleared under lock; the bridge thread uses it */
+    nb_cursor *cursors;     /* bridge thread only */
 };
 
 /* Append an event to the inbox; wake the service thread when the inbox was
@@ -362,6 +362,7 @@ static void nats_bridge_consumer_options(jsSubOptions *so, const char *stream, u
     so->Config.MemoryStorage = true;
 }
 
+/* qsort's comparator over sequences: -1, 0 or 1 (its contract, not an error code). */
 static int nats_bridge_cmp_seq(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

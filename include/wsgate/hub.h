@@ -60,7 +60,9 @@ typedef struct hub {
     int64_t drain_deadline_ms;
 } hub;
 
-/* Build the hub's state from cfg (the bridge and context are set by server). */
+/* Build the hub's state from cfg (the bridge and context are set by server).
+ * Returns 0, or -EINVAL (the JWT keys) or -EAGAIN (no sender threads) with a
+ * one-line reason in err and nothing to hub_fini. */
 int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen);
 void hub_fini(hub *h);
 

@@ -15,6 +15,7 @@
 #include "wsgate/ring.h"
 #include "wsgate/subject.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,9 +381,27 @@ static void test_new_epoch_resets(void **state)
     assert_string_equal(ring_seqs(), "1");
 }
 
+/* hub_init's errors are negative errnos with a reason, and leave nothing to fini. */
+static void test_init_error(void **state)
+{
+    wsg_config cfg;
+    hub h;
+    char *argv[] = {"wsgate", NULL};
+    char *envp[] = {NULL};
+    char err[256] = "";
+    if (config_load(&cfg, 1, argv, envp, err, sizeof(err)) != CONFIG_OK)
+        fail_msg("config_load: %s", err);
+    free(cfg.jwt_secret);
+    cfg.jwt_secret = strdup("/nonexistent/wsgate-test-secret");
+    assert_int_equal(hub_init(&h, &cfg, err, sizeof(err)), -EINVAL);
+    assert_true(err[0] != '\0');
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_error),
         cmocka_unit_test_setup_teardown(test_no_bridge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_and_last_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_clears_ring, setup, teardown),

@@ -36,14 +36,17 @@ int64_t hub_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* --threads, or the CPUs this process may run on. */
+/* --threads, or one less than the CPUs this process may run on (at least
+ * one): a round's sends wait for the slowest sender, so a sender must not
+ * share its CPU with the NATS threads and the rest of the machine's work
+ * (on 2 loaded cores, 2 senders doubled the p99: docs/benchmarks.md). */
 static int hub_threads(const wsg_config *cfg)
 {
     if (cfg->threads > 0)
         return cfg->threads;
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 2)
+        return CPU_COUNT(&set) - 1;
     return 1;
 }
 

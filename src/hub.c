@@ -54,6 +54,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
 {
     memset(h, 0, sizeof(*h));
     h->cfg = cfg;
+    h->thread = pthread_self();
     if (cfg->jwt_secret || cfg->jwt_public_key) {
         h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
         if (!h->auth)
@@ -248,6 +249,7 @@ static void hub_flush(hub *h)
 
 bool hub_poll(hub *h)
 {
+    HUB_ON_SERVICE_THREAD(h);
     if (!h->bridge)
         return false;
     bool more = hub_dispatch(h);
@@ -302,6 +304,7 @@ void hub_shutdown(hub *h)
 
 void hub_tick(hub *h, int64_t now_ms)
 {
+    HUB_ON_SERVICE_THREAD(h);
     batches_tick(h->batches, now_ms);
     metrics.ready = hub_ready(h, NULL);
     metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);

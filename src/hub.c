@@ -35,14 +35,17 @@ int64_t hub_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* --threads, or the CPUs this process may run on. */
+/* --threads, or one less than the CPUs this process may run on (at least
+ * one): a round's sends wait for the slowest sender, so a sender must not
+ * share its CPU with the NATS threads and the rest of the machine's work
+ * (on 2 loaded cores, 2 senders doubled the p99: docs/benchmarks.md). */
 static int hub_threads(const wsg_config *cfg)
 {
     if (cfg->threads > 0)
         return cfg->threads;
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 2)
+        return CPU_COUNT(&set) - 1;
     return 1;
 }
 
@@ -50,6 +53,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
 {
     memset(h, 0, sizeof(*h));
     h->cfg = cfg;
+    h->thread = pthread_self();
     if (cfg->jwt_secret || cfg->jwt_public_key) {
         h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
         if (!h->auth)
@@ -247,6 +251,7 @@ static void hub_flush(hub *h)
 
 bool hub_poll(hub *h)
 {
+    HUB_ON_SERVICE_THREAD(h);
     if (!h->bridge)
         return false;
     bool more = hub_dispatch(h);
@@ -301,6 +306,7 @@ void hub_shutdown(hub *h)
 
 void hub_tick(hub *h, int64_t now_ms)
 {
+    HUB_ON_SERVICE_THREAD(h);
     batches_tick(h->batches, now_ms);
     metrics.ready = hub_ready(h, NULL);
     metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);

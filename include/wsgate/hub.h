@@ -14,6 +14,8 @@
 #include "wsgate/ring.h"
 #include "wsgate/sublist.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +41,7 @@ typedef struct hub {
     nb_event *backlog;         /* taken from the inbox, not applied yet */
     struct conn *flush;        /* connections given frames in this dispatch round (conn_flush) */
     bool dispatching;          /* in a dispatch round: new frames wait for its end, not WRITEABLE */
+    pthread_t thread;          /* the service thread (hub_init's): the only one to touch the hub */
     struct sendpool *pool;     /* sends a round's writes on every core */
     struct sendpool_job *jobs; /* a round's sends ... */
     struct conn **job_conns;   /* ... and their connections */
@@ -59,6 +62,9 @@ typedef struct hub {
     bool done;     /* leave the service loop */
     int64_t drain_deadline_ms;
 } hub;
+
+/* Entry points of the service thread assert that they run on it (debug builds). */
+#define HUB_ON_SERVICE_THREAD(h) assert(pthread_equal(pthread_self(), (h)->thread))
 
 /* Build the hub's state from cfg (the bridge and context are set by server).
  * Returns 0, or -EINVAL (the JWT keys) or -EAGAIN (no sender threads) with a

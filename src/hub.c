@@ -17,10 +17,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define HUB_POLL_BUDGET 256       /* events applied per wake-up */
-#define HUB_FD_RESERVE  128       /* open files kept for NATS, HTTP requests, logs */
-#define HUB_ARENA_MAX   (8 << 20) /* framed bytes of one slice of a round's sends */
-#define HUB_JOB_MAX     (1 << 20) /* framed bytes one connection sends at the end of a round */
+#define HUB_FD_RESERVE 128       /* open files kept for NATS, HTTP requests, logs */
+#define HUB_ARENA_MAX  (8 << 20) /* framed bytes of one slice of a round's sends */
+#define HUB_JOB_MAX    (1 << 20) /* framed bytes one connection sends at the end of a round */
 
 int64_t hub_now_ms(void)
 {
@@ -58,7 +57,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     if (cfg->jwt_secret || cfg->jwt_public_key) {
         h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
         if (!h->auth)
-            return -1;
+            return -EINVAL; /* err says why */
         auth_set_policy(h->auth,
                         &(auth_policy){cfg->jwt_audience, cfg->jwt_issuer, cfg->jwt_es256_low_s});
     }
@@ -72,6 +71,8 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     h->pool = sendpool_create(hub_threads(cfg));
     if (!h->pool) {
         snprintf(err, errlen, "cannot start %d sender threads", hub_threads(cfg));
+        auth_destroy(h->auth);
+        h->auth = NULL;
         return -EAGAIN;
     }
     h->arena = xmalloc(HUB_ARENA_MAX);
@@ -178,8 +179,9 @@ static void hub_on_msg(hub *h, nb_event *ev)
     metrics.messages_received++;
     metrics.stream_last_seq = f->seq;
     f->recv_ns = hub_mono_ns();
-    if (batches_feed(h->batches, f->subject, ev->payload, ev->payload_len, f->seq, ev->ts_ms) !=
-        0) {
+    if (ev->event_rc == 0) {
+        batches_apply(h->batches, &ev->event, f->seq, ev->ts_ms);
+    } else if (ev->event_rc != EVENTS_NOT_STATE) {
         metrics.bad_events++; /* still delivered: clients get what was published */
         log_event(LOG_DEBUG, "bad_event_payload", "s:subject", f->subject, "u:seq",
                   (unsigned long long)f->seq, NULL);

@@ -66,12 +66,20 @@ typedef struct hub {
 /* Entry points of the service thread assert that they run on it (debug builds). */
 #define HUB_ON_SERVICE_THREAD(h) assert(pthread_equal(pthread_self(), (h)->thread))
 
-/* Build the hub's state from cfg (the bridge and context are set by server). */
+/* Build the hub's state from cfg (the bridge and context are set by server).
+ * Returns 0, or -EINVAL (the JWT keys) or -EAGAIN (no sender threads) with a
+ * one-line reason in err and nothing to hub_fini. */
 int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen);
 void hub_fini(hub *h);
 
+/* Events one hub_poll applies at most. */
+#define HUB_POLL_BUDGET 256
+
 /* Apply events of the NATS inbox (service thread, after a wake-up), at most
- * a slice of them; returns true when more are left (call again soon). */
+ * a slice of them: HUB_POLL_BUDGET events, and no more once the slice's
+ * frames reach half of --queue-bytes (so a client that keeps up gets at most
+ * half its queue bound per slice). Returns true when more are left (call
+ * again soon), false when the inbox is empty or there is no bridge. */
 bool hub_poll(hub *h);
 /* Once a second: age batch state, enforce time limits, watch the drain. */
 void hub_tick(hub *h, int64_t now_ms);

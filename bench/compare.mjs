@@ -187,8 +187,8 @@ const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (!process.env.WSGATE_BIN && !fs.existsSync(bins.wsgate)) bins.wsgate = firstExisting(bins.wsgate, path.resolve(HERE, '../build/wsgate'));
-  for (const [name, bin] of [['wsbench', o.wsbench], ['wsfloor', o.wsfloor]]) {
-    if (!fs.existsSync(bin)) throw new Error(`no ${name} at ${bin}: build it (see bench/README.md) or pass --${name}`);
+  for (const [name, bin] of [['wsbench', o.wsbench], ['wsfloor', o.floor ? o.wsfloor : null]]) {
+    if (bin && !fs.existsSync(bin)) throw new Error(`no ${name} at ${bin}: build it (see bench/README.md) or pass --${name}`);
   }
   const out = { tool: 'compare', conns: o.conns, rates: o.rates, duration_s: o.duration, size: o.size, gateways: o.gateways, cpus: os.cpus().length, loadavg_before: loadavg() };
   if (o.floor) {

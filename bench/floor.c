@@ -177,7 +177,7 @@ int main(int argc, char **argv)
             connect(fds[i], (struct sockaddr *)&a, sizeof a) < 0) {
             perror("wsfloor: connect");
             kill(reader, SIGKILL);
-            return 2;
+            return free(fds), 2;
         }
     }
     while (sh->accepted < n)
@@ -203,7 +203,7 @@ int main(int argc, char **argv)
                 if (send(fds[i], frame, (size_t)sizes[s], MSG_NOSIGNAL) != sizes[s]) {
                     fprintf(stderr, "wsfloor: send: %s\n", strerror(errno));
                     kill(reader, SIGKILL);
-                    return 2;
+                    return free(fds), 2;
                 }
             }
             uint64_t t1 = floor_now_ns();
@@ -248,5 +248,6 @@ int main(int argc, char **argv)
     sh->stop = 1;
     int st;
     waitpid(reader, &st, 0);
+    free(fds);
     return 0;
 }

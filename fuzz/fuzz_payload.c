@@ -1,13 +1,16 @@
 /* fuzz_payload.c: libFuzzer target for the event path's payload handling.
  *
  * Any bytes published to NATS become a msg frame (protocol_msg) that must be
- * valid JSON carrying the payload back exactly, and feed the batch state
- * (batches_feed) without crashing. Input: a subject line, a NUL, the payload. */
+ * valid JSON carrying the payload back exactly, decode (events_decode) into
+ * what the decoder promises, and feed the batch state (batches_apply)
+ * without crashing. Input: a subject line, a NUL, the payload. */
 #include "wsgate/batches.h"
+#include "wsgate/events.h"
 #include "wsgate/jsonscan.h"
 #include "wsgate/protocol.h"
 #include "wsgate/subject.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,7 +59,28 @@ state:
         batches_config cfg = {.stall_ms = 30000, .retention_ms = 3600000};
         fuzz_state = batches_create(&cfg);
     }
-    batches_feed(fuzz_state, subject, payload, plen, 1, 1700000000000);
+    events_event ev;
+    int rc = events_decode(&ev, subject, payload, plen, 1700000000000);
+    if (rc != 0 && rc != -EINVAL && rc != EVENTS_NOT_STATE)
+        abort();
+    if (rc == 0) { /* what the decoder promises batches_apply */
+        if (!ev.token[0] || ev.ts < 0 || ev.ts > EVENTS_TS_MAX || ev.total > EVENTS_COUNT_MAX ||
+            ev.done > EVENTS_COUNT_MAX || ev.failed > EVENTS_COUNT_MAX ||
+            ev.workers > EVENTS_WORKERS || ev.worker >= EVENTS_WORKERS)
+            abort();
+        if ((ev.kind && strlen(ev.kind) > EVENTS_TEXT_MAX) ||
+            (ev.hcp_id && strlen(ev.hcp_id) > EVENTS_TEXT_MAX) ||
+            (ev.error && strlen(ev.error) > EVENTS_TEXT_MAX))
+            abort();
+        if ((ev.type == EVENTS_ASSIGNED || ev.type == EVENTS_FAILED) &&
+            (!ev.license_id || !ev.license_id[0] || strlen(ev.license_id) > EVENTS_ID_MAX))
+            abort();
+        if (ev.type == EVENTS_VERIFICATION &&
+            (!events_status_name(ev.status) || ev.country < 0 || ev.country >= 26 * 26))
+            abort();
+        batches_apply(fuzz_state, &ev, 1, 1700000000000);
+        events_clear(&ev);
+    }
     batches_tick(fuzz_state, 1700000000000);
     sbuf out;
     sbuf_init(&out, 0);

@@ -103,8 +103,9 @@ up() {
     local nats
     nats=$(IFS=,; echo "${list[*]}")
     # shellcheck disable=SC2086 # WSGATE_ARGS is a list of options
+    # behind HAProxy every client has the proxy's address: no per-address limit
     start "gw$i" build/wsgate --listen "127.0.0.1:$(gw_port "$i")" --nats "$nats" --stream-replicas 3 \
-      --log-format json ${WSGATE_ARGS:-}
+      --max-conns-per-ip 0 --log-format json ${WSGATE_ARGS:-}
   done
   for i in "${NODES[@]}"; do
     wait_http "http://127.0.0.1:$(gw_port "$i")/readyz" 60

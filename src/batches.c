@@ -1,20 +1,18 @@
 /* batches.c: live batch and verification state from the events of EVENTS.md (see batches.h). */
 #include "wsgate/batches.h"
 
+#include "wsgate/events.h"
 #include "wsgate/hash.h"
 #include "wsgate/timefmt.h"
-#include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /*
  * How a batch is counted
@@ -54,28 +52,21 @@
  * doubles and every other point goes).
  */
 
-#define TOKEN_MAX    64                /* bytes in a subject token (PROTOCOL.md) */
-#define COUNT_MAX    100000000         /* larger totals and counts are absurd: -EINVAL */
-#define WORKERS_MAX  1024              /* worker indexes are 0..WORKERS_MAX-1 */
-#define DURATION_MAX 315360000000LL    /* ten years, in ms */
-#define ID_MAX       256               /* a longer license_id is -EINVAL */
-#define TEXT_MAX     256               /* kind, hcp_id and error are clipped to this */
-#define LICENSES_MAX 1000000           /* license ids remembered per batch (about 70 MB) */
-#define LICENSES_ALL 2000000           /* ... and over all batches */
-#define WORKERS_KEPT 64                /* workers counted one by one per batch; the rest together */
-#define BATCHES_MAX  10000             /* default max_batches */
-#define HISTORY_MAX  200               /* points of a batch's history */
-#define HISTORY_STEP 5000              /* ms between history points, doubled as it fills */
-#define FAILURES_MAX 20                /* failures kept per batch */
-#define RATE_SAMPLES 64                /* (t, processed) samples: two rate windows */
-#define TS_MAX       253402300799999LL /* 9999-12-31T23:59:59.999Z */
-#define WINDOW_MS    30000             /* default rate window */
+#define TOKEN_MAX    EVENTS_TOKEN_MAX /* bytes in a subject token (PROTOCOL.md) */
+#define LICENSES_MAX 1000000          /* license ids remembered per batch (about 70 MB) */
+#define LICENSES_ALL 2000000          /* ... and over all batches */
+#define WORKERS_KEPT 64               /* workers counted one by one per batch; the rest together */
+#define BATCHES_MAX  10000            /* default max_batches */
+#define HISTORY_MAX  200              /* points of a batch's history */
+#define HISTORY_STEP 5000             /* ms between history points, doubled as it fills */
+#define FAILURES_MAX 20               /* failures kept per batch */
+#define RATE_SAMPLES 64               /* (t, processed) samples: two rate windows */
+#define TS_MAX       EVENTS_TS_MAX    /* 9999-12-31T23:59:59.999Z */
+#define WINDOW_MS    30000            /* default rate window */
 
-enum ev_type { EV_STARTED, EV_PROGRESS, EV_COMPLETED, EV_ASSIGNED, EV_FAILED, EV_VERIFICATION };
 enum lic_state { LIC_ASSIGNED = 1, LIC_FAILED = 2 };
-enum { ST_VERIFIED, ST_REJECTED, ST_PENDING, ST_COUNT };
-
-static const char *const status_names[ST_COUNT] = {"verified", "rejected", "pending"};
+enum { ST_VERIFIED = EVENTS_VERIFIED, ST_REJECTED = EVENTS_REJECTED, ST_PENDING = EVENTS_PENDING };
+#define ST_COUNT EVENTS_STATUSES
 
 typedef struct license { /* one remembered license id; id == NULL marks a free slot */
     char *id;
@@ -147,18 +138,6 @@ struct batches {
     int64_t ver_country[26 * 26][ST_COUNT]; /* "AA".."ZZ" */
 };
 
-/* One event, checked and decoded, before anything is applied. Strings are
- * borrowed from the parsed JSON. Counts are -1 when absent. */
-typedef struct event {
-    enum ev_type type;
-    char token[TOKEN_MAX + 1]; /* batch id, or the country token of a verification */
-    char verb[TOKEN_MAX + 1];  /* last subject token */
-    int64_t ts;
-    int64_t total, workers, done, failed, worker, duration_ms;
-    const char *kind, *license_id, *hcp_id, *error;
-    int status, country; /* verifications: ST_*, and an index into ver_country */
-} event;
-
 static int64_t max64(int64_t a, int64_t b)
 {
     return a > b ? a : b;
@@ -169,87 +148,7 @@ static int64_t clamp_ms(int64_t t)
     return t < 0 ? 0 : t > TS_MAX ? TS_MAX : t;
 }
 
-/* A copy of s cut to at most max bytes, never inside a UTF-8 sequence. */
-static char *str_clip(const char *s, size_t max)
-{
-    return xstrndup(s, utf8_clip(s, strlen(s), max));
-}
-
 /* ---- time ---- */
-
-/* Read exactly n decimal digits at *p; -1 when they are not there. */
-static int ts_digits(const char **p, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -1;
-        v = v * 10 + (**p - '0');
-    }
-    return v;
-}
-
-static bool ts_char(const char **p, const char *accept)
-{
-    if (**p == '\0' || !strchr(accept, **p))
-        return false;
-    (*p)++;
-    return true;
-}
-
-/* Parse an RFC 3339 date-time (years 1970..9999) into ms since the epoch. */
-static int ts_parse(const char *s, int64_t *out)
-{
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y = ts_digits(&s, 4), mo = -1, d = -1, h = -1, mi = -1, sec = -1, ms = 0;
-    if (ts_char(&s, "-"))
-        mo = ts_digits(&s, 2);
-    if (ts_char(&s, "-"))
-        d = ts_digits(&s, 2);
-    if (ts_char(&s, "Tt "))
-        h = ts_digits(&s, 2);
-    if (ts_char(&s, ":"))
-        mi = ts_digits(&s, 2);
-    if (ts_char(&s, ":"))
-        sec = ts_digits(&s, 2);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
-        mi > 59 || sec < 0 || sec > 60)
-        return -EINVAL;
-    if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
-        return -EINVAL;
-    if (ts_char(&s, ".")) {
-        int scale = 100, ndigits = 0;
-        for (; *s >= '0' && *s <= '9'; s++, ndigits++) {
-            ms += (*s - '0') * scale;
-            scale /= 10;
-        }
-        if (ndigits == 0)
-            return -EINVAL;
-    }
-    int offset_min = 0;
-    if (!ts_char(&s, "Zz")) {
-        int sign = *s == '-' ? -1 : 1;
-        if (!ts_char(&s, "+-"))
-            return -EINVAL;
-        int oh = ts_digits(&s, 2), om = ts_char(&s, ":") ? ts_digits(&s, 2) : -1;
-        if (oh < 0 || oh > 23 || om < 0 || om > 59)
-            return -EINVAL;
-        offset_min = sign * (oh * 60 + om);
-    }
-    if (*s != '\0')
-        return -EINVAL;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec > 59 ? 59 : sec};
-    int64_t t = ((int64_t)timegm(&tm) - offset_min * 60LL) * 1000 + ms;
-    if (t < 0 || t > TS_MAX)
-        return -EINVAL;
-    *out = t;
-    return 0;
-}
 
 /* Append ms (0..TS_MAX) as a quoted RFC 3339 UTC time with milliseconds. */
 static void ts_json(sbuf *out, int64_t ms)
@@ -352,15 +251,15 @@ static void batch_worker_add(batch *bt, int64_t worker, int64_t done, int64_t fa
     c->failed += failed;
 }
 
-static void batch_failure_push(batch *bt, const event *ev)
+static void batch_failure_push(batch *bt, const events_event *ev)
 {
     failure *f = &bt->failures[bt->failures_next];
     free(f->license_id);
     free(f->hcp_id);
     free(f->error);
     f->license_id = xstrdup(ev->license_id);
-    f->hcp_id = ev->hcp_id ? str_clip(ev->hcp_id, TEXT_MAX) : NULL;
-    f->error = ev->error ? str_clip(ev->error, TEXT_MAX) : NULL;
+    f->hcp_id = ev->hcp_id ? xstrdup(ev->hcp_id) : NULL; /* clipped by events_decode */
+    f->error = ev->error ? xstrdup(ev->error) : NULL;
     f->worker = (int32_t)ev->worker;
     f->ts = ev->ts;
     bt->failures_next = (bt->failures_next + 1) % FAILURES_MAX;
@@ -385,9 +284,9 @@ static void batch_snapshot(batch *bt, int64_t done, int64_t failed, bool raise)
 }
 
 /* A license.<batch>.assigned or .failed event. */
-static void batch_license(batches *b, batch *bt, const event *ev)
+static void batch_license(batches *b, batch *bt, const events_event *ev)
 {
-    uint8_t state = ev->type == EV_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
+    uint8_t state = ev->type == EVENTS_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
     bt->has_licenses = true;
     licset_reserve(&bt->licenses);
     uint32_t hash = (uint32_t)hash_str(ev->license_id);
@@ -738,7 +637,7 @@ uint64_t batches_evicted(const batches *b)
     return b->evicted;
 }
 
-/* ---- decoding events ---- */
+/* ---- cursors ---- */
 
 static bool token_char(char c)
 {
@@ -746,144 +645,18 @@ static bool token_char(char c)
            c == '_';
 }
 
-/* Split a subject of exactly three valid tokens. */
-static bool subject_split(const char *s, char tok[3][TOKEN_MAX + 1])
-{
-    for (int i = 0; i < 3; i++) {
-        size_t n = 0;
-        for (; token_char(*s); s++) {
-            if (n == TOKEN_MAX)
-                return false;
-            tok[i][n++] = *s;
-        }
-        tok[i][n] = '\0';
-        if (n == 0 || *s != (i < 2 ? '.' : '\0'))
-            return false;
-        s++;
-    }
-    return true;
-}
-
-/* Fill in ev->type, token and verb from the subject; false when the subject is not ours. */
-static bool event_classify(event *ev, const char *subject)
-{
-    static const struct {
-        const char *family, *verb;
-        enum ev_type type;
-    } kinds[] = {
-        {"batch", "started", EV_STARTED},     {"batch", "progress", EV_PROGRESS},
-        {"batch", "completed", EV_COMPLETED}, {"license", "assigned", EV_ASSIGNED},
-        {"license", "failed", EV_FAILED},
-    };
-    char tok[3][TOKEN_MAX + 1];
-    if (!subject || !subject_split(subject, tok))
-        return false;
-    strcpy(ev->token, tok[1]);
-    strcpy(ev->verb, tok[2]);
-    if (strcmp(tok[0], "verification") == 0) {
-        ev->type = EV_VERIFICATION;
-        return true;
-    }
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (strcmp(tok[0], kinds[i].family) == 0 && strcmp(tok[2], kinds[i].verb) == 0) {
-            ev->type = kinds[i].type;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* An optional string field: *out is NULL when absent or null. */
-static int field_str(json_t *o, const char *key, const char **out)
-{
-    json_t *v = json_object_get(o, key);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return -EINVAL;
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* An optional integer field in [0, max]: *out is -1 when absent or null. */
-static int field_count(json_t *o, const char *key, int64_t max, int64_t *out)
-{
-    json_t *v = json_object_get(o, key);
-    *out = -1;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-        return -EINVAL;
-    *out = json_integer_value(v);
-    return 0;
-}
-
-static int status_index(const char *s)
-{
-    for (int i = 0; s && i < ST_COUNT; i++)
-        if (strcmp(s, status_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-/* Index of an ISO 3166-1 alpha-2 code ("FR"), -1 when s is not two uppercase letters. */
-static int country_index(const char *s)
-{
-    if (!s || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] != '\0')
-        return -1;
-    return (s[0] - 'A') * 26 + (s[1] - 'A');
-}
-
-static int event_parse_verification(event *ev, json_t *o)
-{
-    const char *status, *country;
-    if (field_str(o, "status", &status) < 0 || field_str(o, "country", &country) < 0)
-        return -EINVAL;
-    ev->status = status_index(status ? status : ev->verb);
-    ev->country = country_index(country);
-    if (ev->country < 0)
-        ev->country = country_index(ev->token);
-    return ev->status < 0 || ev->country < 0 ? -EINVAL : 0;
-}
-
-/* Batch and license events: every field is optional but typed; a license
- * event needs a license_id. The payload's batch_id is checked for type
- * only: the subject names the batch. */
-static int event_parse_batch(event *ev, json_t *o)
-{
-    const char *batch_id;
-    if (field_str(o, "batch_id", &batch_id) < 0 || field_str(o, "kind", &ev->kind) < 0 ||
-        field_str(o, "license_id", &ev->license_id) < 0 ||
-        field_str(o, "hcp_id", &ev->hcp_id) < 0 || field_str(o, "error", &ev->error) < 0 ||
-        field_count(o, "total", COUNT_MAX, &ev->total) < 0 ||
-        field_count(o, "done", COUNT_MAX, &ev->done) < 0 ||
-        field_count(o, "failed", COUNT_MAX, &ev->failed) < 0 ||
-        field_count(o, "workers", WORKERS_MAX, &ev->workers) < 0 ||
-        field_count(o, "worker", WORKERS_MAX - 1, &ev->worker) < 0 ||
-        field_count(o, "duration_ms", DURATION_MAX, &ev->duration_ms) < 0)
-        return -EINVAL;
-    if (ev->type == EV_ASSIGNED || ev->type == EV_FAILED) {
-        if (!ev->license_id || !ev->license_id[0] || strlen(ev->license_id) > ID_MAX)
-            return -EINVAL;
-    }
-    return 0;
-}
-
-static int event_parse(event *ev, json_t *o, int64_t ts_ms)
-{
-    const char *ts;
-    if (field_str(o, "ts", &ts) < 0)
-        return -EINVAL;
-    if (!ts || ts_parse(ts, &ev->ts) < 0)
-        ev->ts = ts_ms;
-    return ev->type == EV_VERIFICATION ? event_parse_verification(ev, o) : event_parse_batch(ev, o);
-}
-
 /* ---- applying events ---- */
 
-static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wall_ms)
+void batches_apply(batches *b, const events_event *ev, uint64_t seq, int64_t wall_ms)
 {
+    if (ev->type == EVENTS_VERIFICATION) {
+        b->ver_total++;
+        b->ver_status[ev->status]++;
+        b->ver_country[ev->country][ev->status]++;
+        return;
+    }
+    /* wall clock of the event: the stream's, else the event's own time */
+    wall_ms = wall_ms > 0 ? clamp_ms(wall_ms) : ev->ts;
     batch *bt = batches_lookup(b, ev->token);
     batches_lru_touch(b, bt);
     bt->seq = seq > bt->seq ? seq : bt->seq;
@@ -894,20 +667,20 @@ static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wal
     bt->total = max64(bt->total, ev->total);
 
     switch (ev->type) {
-    case EV_STARTED:
+    case EVENTS_STARTED:
         bt->workers = max64(bt->workers, ev->workers);
         if (ev->kind) {
             free(bt->kind);
-            bt->kind = str_clip(ev->kind, TEXT_MAX);
+            bt->kind = xstrdup(ev->kind); /* clipped by events_decode */
         }
         if (!bt->has_started)
             bt->started_at = ev->ts;
         bt->has_started = true;
         break;
-    case EV_PROGRESS:
+    case EVENTS_PROGRESS:
         batch_snapshot(bt, ev->done, ev->failed, false);
         break;
-    case EV_COMPLETED:
+    case EVENTS_COMPLETED:
         batch_snapshot(bt, ev->done, ev->failed, true);
         if (!bt->completed) {
             bt->completed = true;
@@ -915,11 +688,11 @@ static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wal
             bt->duration_ms = ev->duration_ms;
         }
         break;
-    case EV_ASSIGNED:
-    case EV_FAILED:
+    case EVENTS_ASSIGNED:
+    case EVENTS_FAILED:
         batch_license(b, bt, ev);
         break;
-    case EV_VERIFICATION:
+    case EVENTS_VERIFICATION:
         break;
     }
     batch_sample(bt, ev->ts, max64(1, b->cfg.rate_window_ms / 32));
@@ -929,22 +702,15 @@ static void batches_apply(batches *b, const event *ev, uint64_t seq, int64_t wal
 int batches_feed(batches *b, const char *subject, const void *data, size_t len, uint64_t seq,
                  int64_t ts_ms)
 {
-    event ev = {0};
-    if (!event_classify(&ev, subject))
+    events_event ev;
+    int rc = events_decode(&ev, subject, data, len, ts_ms);
+    if (rc == EVENTS_NOT_STATE)
         return 0;
-    if (!data)
-        return -EINVAL;
-    json_t *root = json_loadb(data, len, 0, NULL);
-    int rc = json_is_object(root) ? event_parse(&ev, root, clamp_ms(ts_ms)) : -EINVAL;
-    if (rc == 0 && ev.type == EV_VERIFICATION) {
-        b->ver_total++;
-        b->ver_status[ev.status]++;
-        b->ver_country[ev.country][ev.status]++;
-    } else if (rc == 0) { /* wall clock of the event: the stream's, else the event's own time */
-        batches_apply(b, &ev, seq, ts_ms > 0 ? clamp_ms(ts_ms) : ev.ts);
-    }
-    json_decref(root);
-    return rc;
+    if (rc < 0)
+        return rc;
+    batches_apply(b, &ev, seq, ts_ms);
+    events_clear(&ev);
+    return 0;
 }
 
 void batches_tick(batches *b, int64_t now_ms)
@@ -986,6 +752,7 @@ static sort_key batch_key(const batch *bt)
                          : (sort_key){0, bt->started_at, bt->id};
 }
 
+/* Negative, 0 or positive as a sorts before, with or after b (not an error code). */
 static int key_cmp(sort_key a, sort_key b)
 {
     if (a.group != b.group)
@@ -995,6 +762,7 @@ static int key_cmp(sort_key a, sort_key b)
     return strcmp(a.id, b.id);
 }
 
+/* qsort's comparator over batch pointers (see key_cmp). */
 static int batch_cmp(const void *pa, const void *pb)
 {
     return key_cmp(batch_key(*(const batch *const *)pa), batch_key(*(const batch *const *)pb));
@@ -1188,7 +956,7 @@ void batches_verifications_json(batches *b, batches_filter filter, void *arg, sb
     }
     sbuf_printf(out, "{\"total\":%" PRId64 ",\"by_status\":{", total);
     for (int s = 0; s < ST_COUNT; s++)
-        sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], by_status[s]);
+        sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", events_status_name(s), by_status[s]);
     sbuf_puts(out, "},\"by_country\":{");
     bool first = true;
     for (int c = 0; c < 26 * 26; c++) {
@@ -1198,7 +966,7 @@ void batches_verifications_json(batches *b, batches_filter filter, void *arg, sb
             continue;
         sbuf_printf(out, "%s\"%c%c\":{", first ? "" : ",", 'A' + c / 26, 'A' + c % 26);
         for (int s = 0; s < ST_COUNT; s++)
-            sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", status_names[s], n[s]);
+            sbuf_printf(out, "%s\"%s\":%" PRId64, s ? "," : "", events_status_name(s), n[s]);
         sbuf_putc(out, '}');
         first = false;
     }

@@ -240,6 +240,7 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
 /* Queue f with tags: a live frame conflates or meets the slow-consumer bound. */
 static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
 {
+    HUB_ON_SERVICE_THREAD(c->hub);
     if (c->close_code)
         return; /* closing: nothing more is queued */
     if (tags & CONN_LIVE) {
@@ -472,6 +473,7 @@ void conn_pong(conn *c)
 
 int conn_writable(conn *c)
 {
+    HUB_ON_SERVICE_THREAD(c->hub);
     if (c->hangup)
         return -1; /* a silent peer would not read a close frame either */
     if (c->pend) { /* the rest of frames a send() took only part of */

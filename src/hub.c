@@ -17,10 +17,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define HUB_POLL_BUDGET 256       /* events applied per wake-up */
-#define HUB_FD_RESERVE  128       /* open files kept for NATS, HTTP requests, logs */
-#define HUB_ARENA_MAX   (8 << 20) /* framed bytes of one slice of a round's sends */
-#define HUB_JOB_MAX     (1 << 20) /* framed bytes one connection sends at the end of a round */
+#define HUB_FD_RESERVE 128       /* open files kept for NATS, HTTP requests, logs */
+#define HUB_ARENA_MAX  (8 << 20) /* framed bytes of one slice of a round's sends */
+#define HUB_JOB_MAX    (1 << 20) /* framed bytes one connection sends at the end of a round */
 
 int64_t hub_now_ms(void)
 {
@@ -36,14 +35,17 @@ int64_t hub_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* --threads, or the CPUs this process may run on. */
+/* --threads, or one less than the CPUs this process may run on (at least
+ * one): a round's sends wait for the slowest sender, so a sender must not
+ * share its CPU with the NATS threads and the rest of the machine's work
+ * (on 2 loaded cores, 2 senders doubled the p99: docs/benchmarks.md). */
 static int hub_threads(const wsg_config *cfg)
 {
     if (cfg->threads > 0)
         return cfg->threads;
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 2)
+        return CPU_COUNT(&set) - 1;
     return 1;
 }
 
@@ -51,10 +53,11 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
 {
     memset(h, 0, sizeof(*h));
     h->cfg = cfg;
+    h->thread = pthread_self();
     if (cfg->jwt_secret || cfg->jwt_public_key) {
         h->auth = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, errlen);
         if (!h->auth)
-            return -1;
+            return -EINVAL; /* err says why */
         auth_set_policy(h->auth,
                         &(auth_policy){cfg->jwt_audience, cfg->jwt_issuer, cfg->jwt_es256_low_s});
     }
@@ -68,6 +71,8 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     h->pool = sendpool_create(hub_threads(cfg));
     if (!h->pool) {
         snprintf(err, errlen, "cannot start %d sender threads", hub_threads(cfg));
+        auth_destroy(h->auth);
+        h->auth = NULL;
         return -EAGAIN;
     }
     h->arena = xmalloc(HUB_ARENA_MAX);
@@ -174,8 +179,9 @@ static void hub_on_msg(hub *h, nb_event *ev)
     metrics.messages_received++;
     metrics.stream_last_seq = f->seq;
     f->recv_ns = hub_mono_ns();
-    if (batches_feed(h->batches, f->subject, ev->payload, ev->payload_len, f->seq, ev->ts_ms) !=
-        0) {
+    if (ev->event_rc == 0) {
+        batches_apply(h->batches, &ev->event, f->seq, ev->ts_ms);
+    } else if (ev->event_rc != EVENTS_NOT_STATE) {
         metrics.bad_events++; /* still delivered: clients get what was published */
         log_event(LOG_DEBUG, "bad_event_payload", "s:subject", f->subject, "u:seq",
                   (unsigned long long)f->seq, NULL);
@@ -245,6 +251,7 @@ static void hub_flush(hub *h)
 
 bool hub_poll(hub *h)
 {
+    HUB_ON_SERVICE_THREAD(h);
     if (!h->bridge)
         return false;
     bool more = hub_dispatch(h);
@@ -299,6 +306,7 @@ void hub_shutdown(hub *h)
 
 void hub_tick(hub *h, int64_t now_ms)
 {
+    HUB_ON_SERVICE_THREAD(h);
     batches_tick(h->batches, now_ms);
     metrics.ready = hub_ready(h, NULL);
     metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);

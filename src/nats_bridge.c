@@ -61,7 +61,7 @@ struct nats_bridge {
     nats_bridge_wake_fn wake;
     void *wake_arg;
 
-    pthread_mutex_t lock; /* guards everything below up to `thread` */
+    pthread_mutex_t lock; /* guards everything below up to `thread`, and `live` */
     pthread_cond_t cond;
     nb_event *head, *tail;             /* the inbox */
     nb_replay *replays, *replays_tail; /* windows to serve, oldest first */
@@ -86,8 +86,8 @@ struct nats_bridge {
     natsOptions *opts;
     natsConnection *nc;
     jsCtx *js;
-    natsSubscription *live;
-    nb_cursor *cursors; /* bridge thread only */
+    natsSubscription *live; /* set and cleared under lock; the bridge thread uses it */
+    nb_cursor *cursors;     /* bridge thread only */
 };
 
 /* Append an event to the inbox; wake the service thread when the inbox was
@@ -125,7 +125,7 @@ nb_event *nats_bridge_take(nats_bridge *nb)
 void nats_bridge_event_free(nb_event *ev)
 {
     frame_unref(ev->frame);
-    free(ev->payload);
+    events_clear(&ev->event);
     free(ev);
 }
 
@@ -233,7 +233,7 @@ static bool nats_bridge_deleted_locked(const nats_bridge *nb, uint64_t from, uin
            nb->live_del[lo + n - 1] == to - 1;
 }
 
-/* Live consumer callback (nats delivery thread): encode once, hand over. */
+/* Live consumer callback (nats delivery thread): encode and decode once, hand over. */
 static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
     nb_live *live = arg;
@@ -258,11 +258,9 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
     if (subject_valid(subject)) {
         ev->frame = protocol_msg(subject, seq, data ? data : "", (size_t)len);
         ev->frame->stored_ns = md->Timestamp;
+        /* decoded here, so the service thread never parses JSON */
+        ev->event_rc = events_decode(&ev->event, subject, data ? data : "", (size_t)len, ev->ts_ms);
     }
-    ev->payload = xmalloc((size_t)len + 1);
-    memcpy(ev->payload, data ? data : "", (size_t)len);
-    ev->payload[len] = '\0';
-    ev->payload_len = (size_t)len;
     jsMsgMetaData_Destroy(md);
     natsMsg_Destroy(msg);
 
@@ -364,6 +362,7 @@ static void nats_bridge_consumer_options(jsSubOptions *so, const char *stream, u
     so->Config.MemoryStorage = true;
 }
 
+/* qsort's comparator over sequences: -1, 0 or 1 (its contract, not an error code). */
 static int nats_bridge_cmp_seq(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

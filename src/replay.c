@@ -338,6 +338,7 @@ static void replay_counted(replay *r, const nb_event *ev)
 
 void replay_on_event(hub *h, const nb_event *ev)
 {
+    HUB_ON_SERVICE_THREAD(h);
     replay *r = replay_find(h, ev->replay_id);
     if (!r || !r->window)
         return; /* cancelled */

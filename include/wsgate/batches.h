@@ -2,6 +2,7 @@
 #ifndef WSGATE_BATCHES_H
 #define WSGATE_BATCHES_H
 
+#include "wsgate/events.h"
 #include "wsgate/sbuf.h"
 
 #include <stdbool.h>
@@ -46,13 +47,19 @@ typedef struct batches_query {
 batches *batches_create(const batches_config *cfg);
 void batches_destroy(batches *b);
 
-/* Apply one event. `subject` is the NATS subject, data/len the payload,
- * `seq` its stream sequence, `ts_ms` the stream's timestamp of the message
- * (ms since the epoch; used when the payload has no valid `ts`). Subjects
- * outside batch.*.{started,progress,completed}, license.*.{assigned,failed}
- * and verification.*.* are ignored. A new batch beyond max_batches evicts the
- * least recently updated one. Returns 0 when applied or ignored, -EINVAL when
- * the payload is not what EVENTS.md says (state unchanged). */
+/* Apply one decoded event (events_decode). `seq` is its stream sequence,
+ * wall_ms the stream's timestamp of the message (ms since the epoch; 0 or
+ * less: unknown, the event's own time stands in), which "stalled" and
+ * idle_ms compare with the clock. A new batch beyond max_batches evicts the
+ * least recently updated one. */
+void batches_apply(batches *b, const events_event *ev, uint64_t seq, int64_t wall_ms);
+
+/* Decode and apply one message (events_decode + batches_apply: tests, fuzzing).
+ * `subject` is the NATS subject, data/len the payload, `seq` its stream
+ * sequence, `ts_ms` the stream's timestamp of the message. Subjects outside
+ * batch.*.{started,progress,completed}, license.*.{assigned,failed} and
+ * verification.*.* are ignored. Returns 0 when applied or ignored, -EINVAL
+ * when the payload is not what EVENTS.md says (state unchanged). */
 int batches_feed(batches *b, const char *subject, const void *data, size_t len, uint64_t seq,
                  int64_t ts_ms);
 

@@ -14,6 +14,8 @@
 #include "wsgate/ring.h"
 #include "wsgate/sublist.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +41,7 @@ typedef struct hub {
     nb_event *backlog;         /* taken from the inbox, not applied yet */
     struct conn *flush;        /* connections given frames in this dispatch round (conn_flush) */
     bool dispatching;          /* in a dispatch round: new frames wait for its end, not WRITEABLE */
+    pthread_t thread;          /* the service thread (hub_init's): the only one to touch the hub */
     struct sendpool *pool;     /* sends a round's writes on every core */
     struct sendpool_job *jobs; /* a round's sends ... */
     struct conn **job_conns;   /* ... and their connections */
@@ -60,12 +63,23 @@ typedef struct hub {
     int64_t drain_deadline_ms;
 } hub;
 
-/* Build the hub's state from cfg (the bridge and context are set by server). */
+/* Entry points of the service thread assert that they run on it (debug builds). */
+#define HUB_ON_SERVICE_THREAD(h) assert(pthread_equal(pthread_self(), (h)->thread))
+
+/* Build the hub's state from cfg (the bridge and context are set by server).
+ * Returns 0, or -EINVAL (the JWT keys) or -EAGAIN (no sender threads) with a
+ * one-line reason in err and nothing to hub_fini. */
 int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen);
 void hub_fini(hub *h);
 
+/* Events one hub_poll applies at most. */
+#define HUB_POLL_BUDGET 256
+
 /* Apply events of the NATS inbox (service thread, after a wake-up), at most
- * a slice of them; returns true when more are left (call again soon). */
+ * a slice of them: HUB_POLL_BUDGET events, and no more once the slice's
+ * frames reach half of --queue-bytes (so a client that keeps up gets at most
+ * half its queue bound per slice). Returns true when more are left (call
+ * again soon), false when the inbox is empty or there is no bridge. */
 bool hub_poll(hub *h);
 /* Once a second: age batch state, enforce time limits, watch the drain. */
 void hub_tick(hub *h, int64_t now_ms);

@@ -1,12 +1,14 @@
 /* nats_bridge.h: the NATS side: connection, the JetStream stream, its live consumer, and the inbox.
  *
  * The bridge runs its own thread (plus nats.c's). Everything it learns
- * reaches the lws service thread as events in one inbox; after each append it
- * calls the wake function (lws_cancel_service), the only cross-thread call. */
+ * reaches the lws service thread as events in one inbox; when an append finds
+ * the inbox empty it calls the wake function (lws_cancel_service), the only
+ * cross-thread call: the service thread takes the whole inbox on a wake-up. */
 #ifndef WSGATE_NATS_BRIDGE_H
 #define WSGATE_NATS_BRIDGE_H
 
 #include "wsgate/config.h"
+#include "wsgate/events.h"
 #include "wsgate/frame.h"
 
 #include <stdbool.h>
@@ -26,12 +28,13 @@ typedef struct nb_event {
     struct nb_event *next;
     enum nb_kind kind;
     /* NB_MSG, NB_REPLAY_MSG */
-    uint64_t seq;     /* NB_MSG: the stream sequence, always set */
-    wsg_frame *frame; /* encoded msg frame with one reference, handed to the taker;
-                         NB_MSG: NULL when the subject is not subject_valid (only seq counts) */
-    char *payload;    /* NB_MSG: copy of the raw payload (for batch state) */
-    size_t payload_len;
-    int64_t ts_ms; /* the stream's timestamp of the message */
+    uint64_t seq;       /* NB_MSG: the stream sequence, always set */
+    wsg_frame *frame;   /* encoded msg frame with one reference, handed to the taker;
+                           NB_MSG: NULL when the subject is not subject_valid (only seq counts) */
+    int event_rc;       /* NB_MSG with a frame: events_decode's result (0: `event` is set,
+                           -EINVAL: a bad payload, EVENTS_NOT_STATE: no batch state) */
+    events_event event; /* NB_MSG: the payload decoded for batch state (owned) */
+    int64_t ts_ms;      /* the stream's timestamp of the message */
     /* NB_STATE */
     bool connected;     /* connected to NATS */
     bool attached;      /* stream ensured and live consumer running */
@@ -62,8 +65,11 @@ typedef struct nb_replay_req {
 typedef void (*nats_bridge_wake_fn)(void *arg);
 
 /* Create the bridge and start connecting in the background (reconnecting
- * forever). `start_seq` is the first stream sequence to consume (1: rebuild
- * from everything retained). Returns NULL with a message in err on bad options. */
+ * forever). The live consumer reads the stream from its first sequence (the
+ * state is rebuilt from everything retained), later from the sequence after
+ * the last one put in the inbox. wake(wake_arg) is called from NATS threads
+ * when the inbox goes from empty to non-empty. Returns NULL with a message in
+ * err on bad options. */
 nats_bridge *nats_bridge_create(const wsg_config *cfg, nats_bridge_wake_fn wake, void *wake_arg,
                                 char *err, size_t errlen);
 /* Drain the NATS connection (bounded by timeout_ms), stop the thread, free
@@ -76,9 +82,10 @@ nb_event *nats_bridge_take(nats_bridge *nb);
 void nats_bridge_event_free(nb_event *ev);
 
 /* Ask for one replay window: its messages come as NB_REPLAY_MSG events in
- * order (none for count_only), then one NB_REPLAY_END, all with req->id.
- * Windows of different replays are served in turn, so a long replay does not
- * hold up the others. Returns 0. */
+ * order (none for count_only), then one NB_REPLAY_END, all with req->id
+ * (with replay_ok false when NATS is not reachable: the request itself
+ * never fails). Windows of different replays are served in turn, so a long
+ * replay does not hold up the others. Returns 0. */
 int nats_bridge_replay(nats_bridge *nb, const nb_replay_req *req);
 /* Forget replay `id`: its queued windows are dropped, its consumer deleted. */
 void nats_bridge_replay_cancel(nats_bridge *nb, uint64_t id);

@@ -13,7 +13,9 @@ let pub;
 
 before(async () => {
   nats = await startNats();
-  gw = await startGateway({ natsUrl: nats.url, args: ['--max-conns-per-ip', '0'] }); // 500 clients from one address
+  // 500 clients from one address; 3 sender threads, so every round of this
+  // test goes through the sender pool (ThreadSanitizer sees it in CI)
+  gw = await startGateway({ natsUrl: nats.url, args: ['--max-conns-per-ip', '0', '--threads', '3'] });
   pub = await natsClient(nats.url);
 });
 
@@ -111,4 +113,6 @@ test(`${CLIENTS} clients x ${EVENTS} events: exact, ordered, once`, { timeout: 3
   const deliveries = clients.reduce((a, _, i) => a + expectedFor(i).length, 0);
   const delta = metricValue(m1, 'wsgate_deliveries_total') - (metricValue(m0, 'wsgate_deliveries_total') ?? 0);
   assert.equal(delta, deliveries, `wsgate_deliveries_total grew by the msg frames sent (${deliveries})`);
+  assert.equal(metricValue(m1, 'wsgate_send_threads'), 3, 'the rounds went through 3 sender threads');
+  assert.ok(metricValue(m1, 'wsgate_send_rounds_total') > 0, 'send rounds counted');
 });

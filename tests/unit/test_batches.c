@@ -662,44 +662,20 @@ static void test_bad_payloads_change_nothing(void **state)
     feed(b, "verification.FR.verified", 4, T0, "{}");
     char *before = snapshot(b, T0);
 
+    /* One of each kind (test_events.c has the decoder's full list): not JSON,
+     * a bad type, out of range, a missing license_id, an unknown status. */
     static const struct {
         const char *subject, *payload;
     } bad[] = {
         {"batch.b.progress", "not json"},
-        {"batch.b.progress", ""},
-        {"batch.b.progress", "{"},
         {"batch.b.progress", "[1,2]"},
-        {"batch.b.progress", "\"text\""},
-        {"batch.b.progress", "42"},
-        {"batch.b.progress", "null"},
-        {"batch.b.progress", "{\"done\":1} trailing"},
         {"batch.b.progress", "{\"done\":\"5\"}"},
-        {"batch.b.progress", "{\"done\":5.5}"},
-        {"batch.b.progress", "{\"done\":true}"},
-        {"batch.b.progress", "{\"done\":-1}"},
-        {"batch.b.progress", "{\"failed\":-3}"},
-        {"batch.b.progress", "{\"total\":-10}"},
-        {"batch.b.progress", "{\"total\":100000001}"},
         {"batch.b.progress", "{\"done\":100000001}"},
-        {"batch.b.progress", "{\"done\":99999999999999999999999}"},
-        {"batch.b.progress", "{\"ts\":12345}"},
-        {"batch.b.progress", "{\"batch_id\":7}"},
-        {"batch.b.progress", "{\"done\":\"\\u0000\"}"},
-        {"batch.b.progress", "{\"done\":\"\xff\xfe\"}"},
-        {"batch.b.started", "{\"workers\":\"many\"}"},
         {"batch.b.started", "{\"workers\":1000000}"},
-        {"batch.b.started", "{\"kind\":5}"},
-        {"batch.b.started", "{\"total\":{}}"},
         {"batch.new.started", "{\"total\":100000001}"},
         {"batch.b.completed", "{\"duration_ms\":-5}"},
-        {"batch.b.completed", "{\"done\":[]}"},
         {"license.b.assigned", "{\"worker\":0}"},
-        {"license.b.assigned", "{\"license_id\":5}"},
-        {"license.b.assigned", "{\"license_id\":\"\"}"},
-        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":-1}"},
-        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":\"3\"}"},
         {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":5000}"},
-        {"license.b.failed", "{\"license_id\":\"L9\",\"hcp_id\":3}"},
         {"license.b.failed", "{\"license_id\":\"L9\",\"error\":[]}"},
         {"license.new.failed", "{\"license_id\":\"L9\",\"total\":-1}"},
         {"verification.DE.verified", "{\"status\":\"maybe\"}"},
@@ -730,10 +706,8 @@ static void test_ignored_subjects(void **state)
     memset(longtok, 'a', 65);
     longtok[65] = '\0';
     snprintf(subject, sizeof subject, "batch.%s.started", longtok);
-    const char *ignored[] = {
-        "batch.b.unknown",  "batch.b", "batch..started",   "batch.b.started.x", "license.b.done",
-        "foo.b.started",    "",        "batch.b$.started", "batch.b .started",  "verification.FR",
-        "batch.b.started.", subject};
+    /* test_events.c has the full list of subjects that carry no state. */
+    const char *ignored[] = {"batch.b.unknown", "license.b.done", "foo.b.started", "", subject};
     for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
         assert_int_equal(feed(b, ignored[i], 1, T0, "garbage"), 0);
     assert_int_equal(batches_feed(b, NULL, "x", 1, 1, T0), 0);

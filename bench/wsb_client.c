@@ -414,7 +414,7 @@ int wsb_client_run(const struct wsb_client_cfg *cfg, volatile int *stop, struct 
     cl->conns = calloc((size_t)cfg->count, sizeof *cl->conns);
     cl->ep = epoll_create1(EPOLL_CLOEXEC);
     if (!cl->conns || cl->ep < 0)
-        return -ENOMEM;
+        return cl->ep < 0 ? -errno : -ENOMEM;
     struct epoll_event evs[1024];
     while (!*stop) {
         while (cl->started < cfg->count && cl->inflight < cfg->inflight)

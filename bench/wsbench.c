@@ -193,6 +193,7 @@ static double gen_cpu(void)
     return s;
 }
 
+/* ws://HOST:PORT[/PATH] into u: 0, or -EINVAL for anything else. */
 static int parse_url(const char *s, struct wsb_url *u)
 {
     const char *p = strncmp(s, "ws://", 5) == 0 ? s + 5 : NULL;

@@ -91,29 +91,29 @@ static bool admit_loopback(const char *oh)
            (inet_pton(AF_INET, oh, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
 }
 
-int admit_origin_allowed(const char *origin, char *const *hosts, size_t nhosts,
-                         char *const *allowed, size_t count)
+bool admit_origin_allowed(const char *origin, char *const *hosts, size_t nhosts,
+                          char *const *allowed, size_t count)
 {
     if (count) {
         for (size_t i = 0; i < count; i++)
             if (strcmp(allowed[i], "*") == 0 || strcasecmp(allowed[i], origin) == 0)
-                return 1;
-        return 0;
+                return true;
+        return false;
     }
     if (!strstr(origin, "://"))
-        return 0; /* "null" (a sandboxed page, a file) or garbage */
+        return false; /* "null" (a sandboxed page, a file) or garbage */
     char oh[256];
     admit_origin_host(origin, oh, sizeof(oh));
     if (!oh[0])
-        return 0;
+        return false;
     if (admit_loopback(oh))
-        return 1;
+        return true;
     /* Same host: one of the gateway's own names or addresses. Never the Host
      * header, which the page's author chooses (DNS rebinding). */
     for (size_t i = 0; i < nhosts; i++)
         if (hosts[i] && strcasecmp(hosts[i], oh) == 0)
-            return 1;
-    return 0;
+            return true;
+    return false;
 }
 
 /* The local address the client connected to, as an Origin would spell its
@@ -138,7 +138,7 @@ static void admit_local_address(struct lws *wsi, char *out, size_t outlen)
 /* May a page from `origin` open a WebSocket here? See admit_origin_allowed;
  * the gateway's own hosts are --public-host, the --listen host and the
  * address this connection came in on. */
-static int admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
+static bool admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
 {
     const wsg_config *cfg = h->cfg;
     if (cfg->allowed_origin_count)
@@ -154,7 +154,7 @@ static int admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
         memcpy(hosts, cfg->public_hosts, n * sizeof(*hosts));
     hosts[n] = local;
     hosts[n + 1] = listen;
-    int ok = admit_origin_allowed(origin, hosts, n + 2, NULL, 0);
+    bool ok = admit_origin_allowed(origin, hosts, n + 2, NULL, 0);
     free(hosts);
     return ok;
 }

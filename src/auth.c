@@ -160,7 +160,7 @@ void auth_destroy(auth *a)
     free(a);
 }
 
-/* Value of a base64url character, -1 if it is not one. */
+/* Value of a base64url character (0..63), or -EINVAL if it is not one. */
 static int auth_b64url_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -173,7 +173,7 @@ static int auth_b64url_value(unsigned char c)
         return 62;
     if (c == '_')
         return 63;
-    return -1;
+    return -EINVAL;
 }
 
 /* Decode unpadded base64url s[0..n) into a new NUL-terminated buffer. Only
@@ -406,7 +406,7 @@ int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, aut
     memset(out, 0, sizeof *out);
     if (len > AUTH_TOKEN_MAX) {
         *reason = "token too long";
-        return -1;
+        return -EACCES;
     }
     /* header.payload.signature: exactly two dots, non-empty header and payload. */
     const char *dot1 = memchr(token, '.', len);
@@ -415,7 +415,7 @@ int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, aut
     if (!dot2 || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) || dot1 == token ||
         dot2 == dot1 + 1) {
         *reason = "malformed token";
-        return -1;
+        return -EACCES;
     }
 
     json_t *header = auth_segment_json(token, (size_t)(dot1 - token));
@@ -423,20 +423,20 @@ int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, aut
     json_decref(header);
     if (why) {
         *reason = why;
-        return -1;
+        return -EACCES;
     }
 
     size_t siglen = 0;
     unsigned char *sig = auth_b64url_decode(dot2 + 1, (size_t)(end - dot2 - 1), &siglen);
     if (!sig) {
         *reason = "malformed token";
-        return -1;
+        return -EACCES;
     }
     bool good = auth_check_signature(a, token, (size_t)(dot2 - token), sig, siglen);
     free(sig);
     if (!good) {
         *reason = "bad signature";
-        return -1;
+        return -EACCES;
     }
 
     /* Only now, with the signature checked, is the payload looked at. */
@@ -448,7 +448,7 @@ int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, aut
     if (why) {
         auth_claims_clear(out);
         *reason = why;
-        return -1;
+        return -EACCES;
     }
     return 0;
 }

@@ -29,8 +29,9 @@ enum store { STORE_INT, STORE_INT64, STORE_SIZE };
 
 /* A kind of value: how it is written, parsed, stored and freed. Numeric
  * kinds have `number` (text to int64, range-checked against the option's
- * min/max by config_set); the others have `set`, which stores the value
- * (0) or rejects it (-1). */
+ * min/max by config_set); both return 0 or a negative errno (-EINVAL,
+ * -ERANGE). The others have `set`, which stores the value (0) or rejects it
+ * (-EINVAL). */
 struct opt_type {
     const char *metavar;  /* in --help, e.g. "BYTES" */
     const char *expected; /* in errors: "expected <this>" */
@@ -65,39 +66,44 @@ struct opt {
 
 /* ---- numbers ---- */
 
-/* An optional '-' and decimal digits at s; *end is set after the digits. */
+/* An optional '-' and decimal digits at s; *end is set after the digits.
+ * 0, -EINVAL (no digits) or -ERANGE (beyond int64). */
 static int config_digits(const char *s, int64_t *out, const char **end)
 {
     char *e;
 
     if (!(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
-        return -1;
+        return -EINVAL;
     errno = 0;
     long long v = strtoll(s, &e, 10);
     if (errno == ERANGE)
-        return -1;
+        return -ERANGE;
     *out = v;
     *end = e;
     return 0;
 }
 
-/* A decimal integer ("-1", "42"). */
+/* A decimal integer ("-1", "42"): 0, -EINVAL or -ERANGE. */
 static int config_integer(const char *text, int64_t *out)
 {
     const char *end;
-    return config_digits(text, out, &end) == 0 && *end == '\0' ? 0 : -1;
+    int rc = config_digits(text, out, &end);
+    if (rc != 0)
+        return rc;
+    return *end == '\0' ? 0 : -EINVAL;
 }
 
-/* Multiply v by unit unless that overflows. */
+/* Multiply v by unit unless that overflows: 0 or -ERANGE. */
 static int config_scale(int64_t *v, int64_t unit)
 {
     if (*v > INT64_MAX / unit || *v < INT64_MIN / unit)
-        return -1;
+        return -ERANGE;
     *v *= unit;
     return 0;
 }
 
-/* Bytes: an integer with an optional K, KiB, M, MiB, G or GiB (powers of 1024). */
+/* Bytes: an integer with an optional K, KiB, M, MiB, G or GiB (powers of
+ * 1024). 0, -EINVAL or -ERANGE. */
 static int config_size(const char *text, int64_t *out)
 {
     static const struct {
@@ -107,15 +113,17 @@ static int config_size(const char *text, int64_t *out)
                  {"MiB", 1 << 20}, {"G", 1 << 30}, {"GiB", 1 << 30}};
     const char *end;
 
-    if (config_digits(text, out, &end) < 0)
-        return -1;
+    int rc = config_digits(text, out, &end);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
         if (strcmp(end, units[i].suffix) == 0)
             return config_scale(out, units[i].unit);
-    return -1;
+    return -EINVAL;
 }
 
-/* Milliseconds: "0" or a non-negative integer with ms, s, m or h. */
+/* Milliseconds: "0" or a non-negative integer with ms, s, m or h. 0,
+ * -EINVAL or -ERANGE. */
 static int config_duration(const char *text, int64_t *out)
 {
     static const struct {
@@ -124,14 +132,17 @@ static int config_duration(const char *text, int64_t *out)
     } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}};
     const char *end;
 
-    if (!isdigit((unsigned char)text[0]) || config_digits(text, out, &end) < 0)
-        return -1;
+    if (!isdigit((unsigned char)text[0]))
+        return -EINVAL;
+    int rc = config_digits(text, out, &end);
+    if (rc != 0)
+        return rc;
     if (*end == '\0')
-        return *out == 0 ? 0 : -1;
+        return *out == 0 ? 0 : -EINVAL;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
         if (strcmp(end, units[i].suffix) == 0)
             return config_scale(out, units[i].unit);
-    return -1;
+    return -EINVAL;
 }
 
 /* ---- strings and lists ---- */
@@ -146,7 +157,7 @@ static void config_release_string(const struct opt *o, wsg_config *cfg)
 static int config_set_string(const struct opt *o, const char *text, wsg_config *cfg)
 {
     if (text[0] == '\0' || (o->valid && !o->valid(text)))
-        return -1;
+        return -EINVAL;
     config_release_string(o, cfg);
     *FIELD(cfg, o, char *) = xstrdup(text);
     return 0;
@@ -186,7 +197,7 @@ static int config_set_list(const struct opt *o, const char *text, wsg_config *cf
         items[count++] = item;
         if (item[0] == '\0' || (o->valid && !o->valid(item))) {
             config_list_free(items, count);
-            return -1;
+            return -EINVAL;
         }
         if (!comma)
             break;
@@ -240,19 +251,19 @@ static int config_set_listen(const struct opt *o, const char *text, wsg_config *
         host = text + 1;
         host_end = strchr(host, ']');
         if (!host_end || host_end == host || host_end[1] != ':')
-            return -1;
+            return -EINVAL;
         port = host_end + 2;
     } else {
         host_end = strrchr(text, ':');
         if (!host_end || memchr(text, ':', (size_t)(host_end - text)))
-            return -1;
+            return -EINVAL;
         port = host_end + 1;
     }
     for (const char *p = host; p < host_end; p++)
         if (isspace((unsigned char)*p) || *p == '/' || *p == '[' || *p == ']')
-            return -1;
-    if (!isdigit((unsigned char)port[0]) || config_integer(port, &n) < 0 || n > 65535)
-        return -1;
+            return -EINVAL;
+    if (!isdigit((unsigned char)port[0]) || config_integer(port, &n) != 0 || n > 65535)
+        return -EINVAL;
     free(cfg->listen_host);
     cfg->listen_host =
         host_end == host ? xstrdup("0.0.0.0") : xstrndup(host, (size_t)(host_end - host));
@@ -272,11 +283,11 @@ static int config_set_rate(const struct opt *o, const char *text, wsg_config *cf
     char *end;
 
     if (!(isdigit((unsigned char)text[0]) || text[0] == '.'))
-        return -1;
+        return -EINVAL;
     errno = 0;
     double d = strtod(text, &end);
     if (*end != '\0' || errno == ERANGE || !isfinite(d) || d <= 0)
-        return -1;
+        return -EINVAL;
     *FIELD(cfg, o, double) = d;
     return 0;
 }
@@ -284,8 +295,8 @@ static int config_set_rate(const struct opt *o, const char *text, wsg_config *cf
 static int config_set_log_level(const struct opt *o, const char *text, wsg_config *cfg)
 {
     enum log_level level;
-    if (log_level_parse(text, &level) < 0)
-        return -1;
+    if (log_level_parse(text, &level) != 0)
+        return -EINVAL;
     *FIELD(cfg, o, int) = (int)level;
     return 0;
 }
@@ -293,8 +304,8 @@ static int config_set_log_level(const struct opt *o, const char *text, wsg_confi
 static int config_set_log_format(const struct opt *o, const char *text, wsg_config *cfg)
 {
     enum log_format format;
-    if (log_format_parse(text, &format) < 0)
-        return -1;
+    if (log_format_parse(text, &format) != 0)
+        return -EINVAL;
     *FIELD(cfg, o, int) = (int)format;
     return 0;
 }
@@ -310,14 +321,14 @@ static int config_set_bool(const struct opt *o, const char *text, wsg_config *cf
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
 }
 
 /* --config itself: the file is read before the other sources are applied
  * (config_load), so here it is only checked. */
 static int config_set_config(const struct opt *o, const char *text, wsg_config *cfg)
 {
-    return text[0] == '\0' ? -1 : 0;
+    return text[0] == '\0' ? -EINVAL : 0;
 }
 
 /* ---- the table ---- */
@@ -509,7 +520,7 @@ static const struct opt *config_find_env(const char *name, size_t n)
     return NULL;
 }
 
-/* Write a one-line message to err (if any) and return CONFIG_ERROR. */
+/* Write a one-line message to err (if any) and return CONFIG_ERROR (-EINVAL). */
 __attribute__((format(printf, 3, 4))) static int config_fail(char *err, size_t errlen,
                                                              const char *fmt, ...)
 {
@@ -547,22 +558,24 @@ static int64_t config_max(const struct opt *o)
     return INT64_MAX;
 }
 
-/* Parse and store the value of a numeric option. On -1, `range` tells the
- * accepted range if the number itself was well-formed. */
+/* Parse and store the value of a numeric option: 0, -EINVAL (not a number
+ * of its kind) or -ERANGE; `range` tells the accepted range when the number
+ * itself was well-formed but outside it. */
 static int config_set_number(const struct opt *o, const char *text, wsg_config *cfg, char *range,
                              size_t rangelen)
 {
     int64_t v, max = config_max(o);
 
-    if (o->type->number(text, &v) < 0)
-        return -1;
+    int rc = o->type->number(text, &v);
+    if (rc != 0)
+        return rc;
     if (v < o->min || v > max) {
         if (max == o->max)
             snprintf(range, rangelen, ", from %lld%s to %lld%s", (long long)o->min, o->type->unit,
                      (long long)max, o->type->unit);
         else
             snprintf(range, rangelen, ", at least %lld%s", (long long)o->min, o->type->unit);
-        return -1;
+        return -ERANGE;
     }
     if (o->type->store == STORE_INT)
         *FIELD(cfg, o, int) = (int)v;
@@ -573,7 +586,8 @@ static int config_set_number(const struct opt *o, const char *text, wsg_config *
     return 0;
 }
 
-/* Parse text as the value of o, from `source` (for errors), into cfg. */
+/* Parse text as the value of o, from `source` (for errors), into cfg: 0, or
+ * CONFIG_ERROR (-EINVAL) with a one-line message in err. */
 static int config_set(const struct opt *o, const char *text, const char *source, wsg_config *cfg,
                       char *err, size_t errlen)
 {
@@ -594,6 +608,9 @@ static int config_set(const struct opt *o, const char *text, const char *source,
 }
 
 /* ---- the sources ---- */
+
+/* Each function below that takes err returns 0, or CONFIG_ERROR (-EINVAL)
+ * with a one-line message in err (config_load_all may also return CONFIG_EXIT). */
 
 /* The text of a config file value for o, in *owned (to free), or an error. */
 static int config_json_text(const struct opt *o, json_t *value, const char *path, char **owned,

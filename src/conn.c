@@ -282,7 +282,9 @@ void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen)
 /* Send the close frame ourselves and wait (a few seconds at most) for the
  * client's reply: closing the socket at once would make the kernel answer
  * the client's frames still in flight with a reset, which can destroy the
- * frames and the close code the client has not read yet. */
+ * frames and the close code the client has not read yet. Returns what the
+ * lws WRITEABLE callback returns (it is conn_writable's answer): 0, or -1 to
+ * close when the frame could not be written. */
 static int conn_send_close(conn *c)
 {
     if (c->close_sent)
@@ -381,26 +383,28 @@ static void conn_keep(conn *c, const unsigned char *rest, size_t n)
 
 /* Write framed data: with send() on a plain socket (what it refuses waits in
  * c->pend), through lws on TLS (which keeps the rest itself; buf must have
- * LWS_PRE bytes of headroom). Returns 0 or -1. */
+ * LWS_PRE bytes of headroom). Returns 0, -EIO (lws_write failed) or the
+ * negative errno of send(). */
 static int conn_out(conn *c, unsigned char *buf, size_t len)
 {
     metrics.socket_writes++;
     if (c->tls)
-        return lws_write(c->wsi, buf, len, LWS_WRITE_RAW) < (int)len ? -1 : 0;
+        return lws_write(c->wsi, buf, len, LWS_WRITE_RAW) < (int)len ? -EIO : 0;
     ssize_t n = send(lws_get_socket_fd(c->wsi), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        return -1;
+        return -errno;
     conn_keep(c, buf + (n > 0 ? n : 0), len - (size_t)(n > 0 ? n : 0));
     return 0;
 }
 
-/* Write what c->pend holds. Returns 0 (c->pend is NULL once all is out) or -1. */
+/* Write what c->pend holds. Returns 0 (c->pend is NULL once all is out) or
+ * the negative errno of send(). */
 static int conn_out_pending(conn *c)
 {
     ssize_t n = send(lws_get_socket_fd(c->wsi), c->pend + c->pend_off, c->pend_len - c->pend_off,
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        return -1;
+        return -errno;
     c->pend_off += n > 0 ? (size_t)n : 0;
     if (c->pend_off == c->pend_len) {
         free(c->pend);
@@ -527,7 +531,8 @@ void conn_flush(conn *c)
 }
 
 /* Write queued frames, up to budget of them, in as few send()s as the batch
- * buffer allows; stop when the socket takes only part. Returns 0 or -1. */
+ * buffer allows; stop when the socket takes only part. Returns 0, or a
+ * negative errno when the socket failed (-EIO when lws_write did). */
 static int conn_write_some(conn *c, int budget)
 {
     static unsigned char batch[LWS_PRE + CONN_BATCH_BYTES]; /* the service thread's */
@@ -536,8 +541,9 @@ static int conn_write_some(conn *c, int budget)
         wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
         if (f->len + 10 <= CONN_BATCH_BYTES && (!c->tls || c->qlen > 1)) {
             size_t used = conn_take_batch(c, batch + LWS_PRE, CONN_BATCH_BYTES, &budget, now_ns);
-            if (conn_out(c, batch + LWS_PRE, used) != 0)
-                return -1;
+            int rc = conn_out(c, batch + LWS_PRE, used);
+            if (rc != 0)
+                return rc;
         } else {
             budget--;
             wsg_frame *slot = conn_pop(c);
@@ -546,7 +552,7 @@ static int conn_write_some(conn *c, int budget)
             bool ok = n >= (int)f->len;
             conn_written(slot, now_ns);
             if (!ok)
-                return -1;
+                return -EIO;
         }
         if (lws_partial_buffered(c->wsi))
             break; /* the socket took only part: lws keeps the rest, WRITEABLE comes back */

@@ -93,25 +93,34 @@ const unsigned char *http_body(const http_response *resp, size_t *len)
     return (const unsigned char *)sbuf_str(&resp->body);
 }
 
-/* The open descriptor of `path` under --web-root, or -1. Only a regular file
- * whose real path stays inside the root: a symlink may point elsewhere in the
- * root, never out of it. Opened non-blocking, so a FIFO cannot stall the
- * service thread (it is then refused as not a regular file). */
+/* The open descriptor of `path` under --web-root, or a negative errno:
+ * -ENAMETOOLONG, -ENOENT (no such file, or its real path leaves the root),
+ * -EISDIR/-EINVAL (a directory or anything else not a regular file), or what
+ * realpath/open/fstat set. Only a regular file whose real path stays inside
+ * the root: a symlink may point elsewhere in the root, never out of it. Opened
+ * non-blocking, so a FIFO cannot stall the service thread (it is then refused
+ * as not a regular file). */
 static int http_open_file(const char *root, const char *path, struct stat *st)
 {
     char file[PATH_MAX], real_root[PATH_MAX], real[PATH_MAX];
-    if (snprintf(file, sizeof(file), "%s%s", root, path) >= (int)sizeof(file) ||
-        !realpath(root, real_root) || !realpath(file, real))
-        return -1;
+    if (snprintf(file, sizeof(file), "%s%s", root, path) >= (int)sizeof(file))
+        return -ENAMETOOLONG;
+    if (!realpath(root, real_root) || !realpath(file, real))
+        return -errno;
     size_t n = strlen(real_root);
     if (strncmp(real, real_root, n) != 0 || (real[n] != '/' && real_root[n - 1] != '/'))
-        return -1;
+        return -ENOENT;
     int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return -1;
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        return -errno;
+    if (fstat(fd, st) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    if (!S_ISREG(st->st_mode)) {
         close(fd); /* a directory, a FIFO, a device: not a file to serve */
-        return -1;
+        return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
     }
     return fd;
 }

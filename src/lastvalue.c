@@ -59,6 +59,7 @@ void lastvalue_put(lastvalue *lv, wsg_frame *f)
     frame_unref(hmap_put(&lv->frames, f->subject, frame_ref(f))); /* keyed by f's own subject */
 }
 
+/* qsort comparator of frame pointers by stream sequence: <0, 0 or >0. */
 static int lastvalue_by_seq(const void *a, const void *b)
 {
     const wsg_frame *x = *(wsg_frame *const *)a, *y = *(wsg_frame *const *)b;

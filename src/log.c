@@ -136,7 +136,8 @@ static bool log_use_json(void)
 }
 
 /* Format the value of one typed key from the argument list into val.
- * Returns 1 for a string (in *str), 0 for other values, -1 for an unknown type. */
+ * Returns 1 for a string (in *str), 0 for other values, -EINVAL for an
+ * unknown type. */
 static int log_format_value(char type, va_list *ap, char *val, size_t vallen, const char **str)
 {
     switch (type) {
@@ -164,7 +165,7 @@ static int log_format_value(char type, va_list *ap, char *val, size_t vallen, co
         snprintf(val, vallen, "%s", va_arg(*ap, int) ? "true" : "false");
         return 0;
     default:
-        return -1;
+        return -EINVAL;
     }
 }
 
@@ -204,19 +205,20 @@ void log_init(enum log_level level, enum log_format format)
                       log_lws_emit);
 }
 
+/* The index of s in names[0..count), -ENOENT if absent (or s is NULL). */
 static int log_lookup(const char *s, const char *const *names, int count)
 {
     for (int i = 0; s && i < count; i++)
         if (strcmp(s, names[i]) == 0)
             return i;
-    return -1;
+    return -ENOENT;
 }
 
 int log_level_parse(const char *s, enum log_level *out)
 {
     int i = log_lookup(s, log_level_names, 4);
     if (i < 0)
-        return -1;
+        return -EINVAL;
     *out = (enum log_level)i;
     return 0;
 }
@@ -225,7 +227,7 @@ int log_format_parse(const char *s, enum log_format *out)
 {
     int i = log_lookup(s, log_format_names, 3);
     if (i < 0)
-        return -1;
+        return -EINVAL;
     *out = (enum log_format)i;
     return 0;
 }

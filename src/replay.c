@@ -71,7 +71,9 @@ static const char *replay_pattern(const replay *r)
     return sublist_entry_pattern(r->sub->entry);
 }
 
-/* Ask the bridge for the next JetStream window of r. */
+/* Ask the bridge for the next JetStream window of r: 0, -ENOTCONN (no bridge,
+ * or not attached to the stream), -EBUSY (c already has a data window out), or
+ * the negative errno of nats_bridge_replay. */
 static int replay_ask(hub *h, replay *r, uint64_t upto, bool count_only)
 {
     nb_replay_req req = {

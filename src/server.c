@@ -59,7 +59,9 @@ static hub *server_hub(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/* Refuse an upgrade with an HTTP status and no body. */
+/* Refuse an upgrade with an HTTP status and no body. Returns what the lws
+ * callback returns: 1 (response written, no upgrade) or -1 (the headers did
+ * not fit: close). */
 static int server_refuse(struct lws *wsi, int status)
 {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
@@ -73,6 +75,8 @@ static int server_refuse(struct lws *wsi, int status)
     return 1;
 }
 
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: returns what the lws callback returns:
+ * 0 lets the upgrade go on, nonzero refuses it (server_refuse). */
 static int server_upgrade(struct lws *wsi, const char *in)
 {
     hub *h = server_hub(wsi);
@@ -88,7 +92,8 @@ static int server_upgrade(struct lws *wsi, const char *in)
     return server_refuse(wsi, status);
 }
 
-/* The upgrade completed: admit for real (count the peer, keep its claims). */
+/* The upgrade completed: admit for real (count the peer, keep its claims).
+ * Returns what the lws callback returns: 0, or -1 to close a refused peer. */
 static int server_established(struct lws *wsi, server_pss *pss)
 {
     hub *h = server_hub(wsi);
@@ -133,7 +138,9 @@ static void server_closed(struct lws *wsi, server_pss *pss)
     server_http_free(pss);
 }
 
-/* The response is out: free it, then let lws keep the connection for the next request. */
+/* The response is out: free it, then let lws keep the connection for the
+ * next request. Returns what the lws callback returns: 0, or -1 to close
+ * (lws will not keep the connection). */
 static int server_http_done(struct lws *wsi, server_pss *pss)
 {
     server_http_free(pss);
@@ -166,7 +173,9 @@ static int server_http_headers(struct lws *wsi, const http_response *r, unsigned
     return 0;
 }
 
-/* Start an HTTP response: route it, write the headers, body on WRITEABLE. */
+/* Start an HTTP response: route it, write the headers, body on WRITEABLE.
+ * Returns what the lws callback returns: 0, nonzero closes (the headers did
+ * not fit, or the connection is not kept). */
 static int server_http(struct lws *wsi, server_pss *pss, const char *path)
 {
     bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
@@ -213,7 +222,8 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
     return 0;
 }
 
-/* Write the next chunk of the response body. */
+/* Write the next chunk of the response body. Returns what the lws callback
+ * returns: 0, or -1 to close (a failed write, or the connection is not kept). */
 static int server_http_write(struct lws *wsi, server_pss *pss)
 {
     if (!pss || !pss->resp)
@@ -250,6 +260,8 @@ static void server_cancelled(struct lws *wsi)
     server_poll(NULL);
 }
 
+/* The one lws callback: returns what lws expects of it for `reason` (for
+ * most, 0 goes on and -1 closes the connection). */
 static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                            size_t len)
 {

@@ -37,7 +37,8 @@ static char *timefmt_digits(char *p, uint32_t v, int n)
 }
 
 /* secs (TIMEFMT_MIN_SECS..TIMEFMT_MAX_SECS) plus nanos (0..999999999) with
- * `digits` fraction digits (0..9), trailing zeros dropped when `trim`. */
+ * `digits` fraction digits (0..9), trailing zeros dropped when `trim`.
+ * Returns the length written (NUL not counted). */
 static int timefmt_put(int64_t secs, uint32_t nanos, int digits, bool trim, char *out)
 {
     int64_t days = secs / 86400, rem = secs % 86400, y;

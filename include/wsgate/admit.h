@@ -4,6 +4,7 @@
 
 #include "wsgate/auth.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct hub;
@@ -14,7 +15,8 @@ admit *admit_create(void);
 void admit_destroy(admit *a);
 
 /* Decide on an upgrade request. Returns 0 to accept, or the HTTP status to
- * refuse with (401, 403, 404, 503) and a short reason in *why. With claims
+ * refuse with (401, 403, 404, 503; a status for server_refuse, not an errno)
+ * and a short reason in *why. With claims
  * NULL it only checks (at HTTP_CONFIRM_UPGRADE, before lws has per-session
  * memory); with claims non-NULL (at ESTABLISHED) an accepted peer also gets
  * *claims (NULL when auth is off; the caller owns them) and ip, and is
@@ -33,8 +35,8 @@ void admit_release(struct hub *h, const char *ip);
  * (count > 0): exactly one of `allowed` (or "*"). Otherwise the default: the
  * Origin's host is loopback (localhost, 127.x.y.z, [::1]) or one of `hosts`,
  * the gateway's own names and addresses (spelled as in a URL: "[::1]"); the
- * request's Host header plays no part (DNS rebinding). Returns 1 or 0. */
-int admit_origin_allowed(const char *origin, char *const *hosts, size_t nhosts,
-                         char *const *allowed, size_t count);
+ * request's Host header plays no part (DNS rebinding). */
+bool admit_origin_allowed(const char *origin, char *const *hosts, size_t nhosts,
+                          char *const *allowed, size_t count);
 
 #endif

@@ -36,7 +36,8 @@ void auth_set_policy(auth *a, const auth_policy *p);
  * header alg equal to the key's algorithm, signature, "exp" present and in
  * the future, "nbf" (if present) not in the future, "subs" an array of valid
  * patterns if present. Returns 0 and fills out (free with auth_claims_clear),
- * or -1 with a short static reason (never containing the token). */
+ * or -EACCES (the token is refused) with a short static reason in *reason
+ * (never containing the token). */
 int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, auth_claims *out,
                 const char **reason);
 

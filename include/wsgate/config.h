@@ -2,6 +2,7 @@
 #ifndef WSGATE_CONFIG_H
 #define WSGATE_CONFIG_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,12 +80,14 @@ typedef struct wsg_config {
     int log_format; /* --log-format auto|json|text, default auto (enum log_format) */
 } wsg_config;
 
-enum config_result { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 };
+/* What config_load returns: CONFIG_ERROR is a negative errno like every
+ * other failure of ours. */
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -EINVAL };
 
 /* Fill cfg from defaults, then the file named by --config / WSGATE_CONFIG,
  * then WSGATE_* variables of `envp` (NULL: use environ), then argv.
  * Returns CONFIG_OK; CONFIG_EXIT after printing --help or --version to stdout;
- * CONFIG_ERROR with a one-line message naming the option in err. On error or
+ * CONFIG_ERROR (-EINVAL) with a one-line message naming the option in err. On error or
  * exit cfg is left empty (nothing to free). */
 int config_load(wsg_config *cfg, int argc, char **argv, char **envp, char *err, size_t errlen);
 

@@ -78,9 +78,13 @@ void conn_destroy(conn *c);
 void conn_keepalive(conn *c, int64_t now_ms);
 /* The client answered a ping. */
 void conn_pong(conn *c);
-/* A piece of a client message arrived. Returns -1 to hang up now. */
+/* A piece of a client message arrived (LWS_CALLBACK_RECEIVE). Returns what
+ * the lws callback returns, which is always 0: a message too big or a bad
+ * client is closed through conn_close, with a close frame. */
 int conn_receive(conn *c, const void *in, size_t len);
-/* The socket can take more: write queued frames. Returns -1 to close. */
+/* The socket can take more (LWS_CALLBACK_SERVER_WRITEABLE): write queued
+ * frames, a ping or the close frame. Returns what the lws callback returns:
+ * 0, or -1 to close (hung up, or the socket failed). */
 int conn_writable(conn *c);
 /* End of a dispatch round: write what the round queued for c now, with one
  * send, outside WRITEABLE; ask for WRITEABLE only for what the socket refuses

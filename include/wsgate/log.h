@@ -12,7 +12,9 @@ enum log_format { LOG_FORMAT_AUTO = 0, LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
  * log_event (lws errors as "error", warnings as "warn", notices as "debug"). */
 void log_init(enum log_level level, enum log_format format);
 
-/* Parse "debug"/"info"/"warn"/"error"; returns 0 or -1. */
+/* Parse "debug"/"info"/"warn"/"error" (log_level_parse) or
+ * "auto"/"json"/"text" (log_format_parse) into *out: 0, or -EINVAL for any
+ * other string or NULL (*out untouched). */
 int log_level_parse(const char *s, enum log_level *out);
 int log_format_parse(const char *s, enum log_format *out);
 

@@ -5,7 +5,7 @@
 #include "wsgate/config.h"
 
 /* Serve until SIGTERM/SIGINT, then shut down gracefully. Returns the process
- * exit code (0 after a clean shutdown). */
+ * exit code, not an errno: 0 after a clean shutdown, 2 when it cannot start. */
 int server_run(const wsg_config *cfg);
 
 #endif

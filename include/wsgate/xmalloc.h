@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+/* malloc, calloc, realloc, strdup and strndup that never return NULL (a
+ * size of 0 still gives a unique pointer to free). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t n);
 void *xrealloc(void *p, size_t n);

@@ -8,6 +8,7 @@
 
 #include "wsgate/auth.h"
 
+#include <errno.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -137,7 +138,7 @@ static void refuse(const auth *a, const char *token, const char *want)
 {
     auth_claims c;
     const char *reason = NULL;
-    assert_int_equal(auth_verify(a, token, strlen(token), NOW, &c, &reason), -1);
+    assert_int_equal(auth_verify(a, token, strlen(token), NOW, &c, &reason), -EACCES);
     assert_non_null(reason);
     assert_string_equal(reason, want);
     assert_int_equal(c.nsubs, 0);

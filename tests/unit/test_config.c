@@ -7,6 +7,7 @@
 #include "wsgate/config.h"
 #include "wsgate/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ static void load_bad(const char *flag, const char *value, const char *expected)
     if (rc != CONFIG_ERROR)
         print_error("%s \"%s\" was accepted\n", flag, value);
     assert_int_equal(rc, CONFIG_ERROR);
+    assert_int_equal(rc, -EINVAL); /* a negative errno, like every failure of ours */
     expect_in_err(flag, "(command line)", expected, NULL);
     assert_true(all_zero(&c));
 }

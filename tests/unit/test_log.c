@@ -6,6 +6,7 @@
 
 #include "wsgate/log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -417,10 +418,10 @@ static void test_parse_names(void **state)
     assert_int_equal(l, LOG_WARN);
     assert_int_equal(log_level_parse("error", &l), 0);
     assert_int_equal(l, LOG_ERROR);
-    assert_int_equal(log_level_parse("INFO", &l), -1);
-    assert_int_equal(log_level_parse("warning", &l), -1);
-    assert_int_equal(log_level_parse("", &l), -1);
-    assert_int_equal(log_level_parse(NULL, &l), -1);
+    assert_int_equal(log_level_parse("INFO", &l), -EINVAL);
+    assert_int_equal(log_level_parse("warning", &l), -EINVAL);
+    assert_int_equal(log_level_parse("", &l), -EINVAL);
+    assert_int_equal(log_level_parse(NULL, &l), -EINVAL);
     assert_int_equal(l, LOG_ERROR);
 
     assert_int_equal(log_format_parse("auto", &f), 0);
@@ -429,8 +430,8 @@ static void test_parse_names(void **state)
     assert_int_equal(f, LOG_FORMAT_JSON);
     assert_int_equal(log_format_parse("text", &f), 0);
     assert_int_equal(f, LOG_FORMAT_TEXT);
-    assert_int_equal(log_format_parse("xml", &f), -1);
-    assert_int_equal(log_format_parse(NULL, &f), -1);
+    assert_int_equal(log_format_parse("xml", &f), -EINVAL);
+    assert_int_equal(log_format_parse(NULL, &f), -EINVAL);
     assert_int_equal(f, LOG_FORMAT_TEXT);
 }
 

@@ -69,7 +69,8 @@ static void sim_batch_assign(struct sim_batch *b, struct sim_env *env, int worke
 }
 
 /* Publish the JSON object in `payload` (left open: the "ts" field and the
- * closing brace are added here) on "<kind>.<batch id>.<event>". */
+ * closing brace are added here) on "<kind>.<batch id>.<event>". Returns what
+ * sim_publish_send returns (0 or -EINTR); so do the sim_batch_emit_* below. */
 static int sim_batch_emit(struct sim_batch *b, struct sim_env *env, const char *kind,
                           const char *event, sbuf *payload)
 {
@@ -144,8 +145,9 @@ int sim_batch_start(struct sim_batch *b, struct sim_env *env, int64_t now_us)
 {
     b->start_us = b->last_progress_us = now_us;
     sim_rate_init(&b->rate, now_us);
-    if (sim_batch_emit_started(b, env) != 0)
-        return -1;
+    int rc = sim_batch_emit_started(b, env);
+    if (rc != 0)
+        return rc;
     for (int w = 0; w < b->workers && b->assigned < b->total; w++) {
         double ramp_ms = sim_rand_unit(&env->rng) * SIM_BATCH_RAMP_MS;
         sim_batch_assign(b, env, w, now_us + sim_batch_real_us(env, ramp_ms));
@@ -161,8 +163,9 @@ int sim_batch_finish(struct sim_batch *b, struct sim_env *env, int worker, int64
     else
         b->done++;
     sim_rate_update(&b->rate, due_us, (uint64_t)sim_batch_processed(b));
-    if (mode != SIM_MODE_PROGRESS && sim_batch_emit_license(b, env, worker, due_us) != 0)
-        return -1;
+    int rc = mode != SIM_MODE_PROGRESS ? sim_batch_emit_license(b, env, worker, due_us) : 0;
+    if (rc != 0)
+        return rc;
     if (b->assigned < b->total)
         sim_batch_assign(b, env, worker, due_us);
 
@@ -170,8 +173,8 @@ int sim_batch_finish(struct sim_batch *b, struct sim_env *env, int worker, int64
     double since_ms = (double)(due_us - b->last_progress_us) / 1000.0 * env->opts->speed;
     if (mode != SIM_MODE_LICENSE && (last || since_ms >= SIM_BATCH_PROGRESS_MS)) {
         b->last_progress_us = due_us;
-        if (sim_batch_emit_progress(b, env) != 0)
-            return -1;
+        if ((rc = sim_batch_emit_progress(b, env)) != 0)
+            return rc;
     }
     if (!last)
         return 0;

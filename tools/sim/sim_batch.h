@@ -39,13 +39,13 @@ void sim_batch_init(struct sim_batch *b, int index, struct sim_env *env);
 void sim_batch_free(struct sim_batch *b);
 
 /* Publish `started` and give every worker its first assignment (scheduled in
- * env->heap). Returns 0, or -1 if publishing was interrupted. */
+ * env->heap). Returns 0, or -EINTR if publishing was interrupted. */
 int sim_batch_start(struct sim_batch *b, struct sim_env *env, int64_t now_us);
 
 /* Worker `worker` finishes its assignment at due_us: publish its license
  * event and progress as the mode asks, hand it the next assignment, and
  * publish the end (final progress, `completed`) after the last one.
- * Returns 0, or -1 if publishing was interrupted. */
+ * Returns 0, or -EINTR if publishing was interrupted. */
 int sim_batch_finish(struct sim_batch *b, struct sim_env *env, int worker, int64_t due_us);
 
 /* Assignments processed (done + failed). */

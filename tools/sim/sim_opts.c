@@ -78,11 +78,12 @@ static const struct option sim_opts_long[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Print "wsgate-sim: --name: problem" and return -1. */
+/* Print "wsgate-sim: --name: problem" and return -EINVAL. The option parsers
+ * below (sim_opts_int ... sim_opts_stream) return 0 or, through this, -EINVAL. */
 static int sim_opts_fail(const char *name, const char *problem, const char *value)
 {
     fprintf(stderr, "wsgate-sim: --%s: %s: '%s' (see --help)\n", name, problem, value);
-    return -1;
+    return -EINVAL;
 }
 
 /* Parse a whole decimal integer within [lo, hi]. */
@@ -217,7 +218,7 @@ const char *sim_opts_mode_name(enum sim_mode m)
     }
 }
 
-/* Apply one option; returns 0, 1 (help) or -1. */
+/* Apply one option; returns 0, 1 (help) or -EINVAL (after printing why). */
 static int sim_opts_apply(struct sim_opts *o, int opt, const char *arg)
 {
     switch (opt) {
@@ -259,7 +260,7 @@ static int sim_opts_apply(struct sim_opts *o, int opt, const char *arg)
         fputs(sim_opts_usage, stdout);
         return 1;
     default:
-        return -1; /* getopt already printed the problem */
+        return -EINVAL; /* getopt already printed the problem */
     }
 }
 
@@ -272,7 +273,7 @@ int sim_opts_parse(struct sim_opts *o, int argc, char **argv)
         if (opt == '?' || opt == ':') {
             fprintf(stderr, "wsgate-sim: unknown option or missing value: '%s' (see --help)\n",
                     argv[optind - 1]);
-            return -1;
+            return -EINVAL;
         }
         int r = sim_opts_apply(o, opt, optarg);
         if (r != 0)
@@ -280,11 +281,11 @@ int sim_opts_parse(struct sim_opts *o, int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "wsgate-sim: unexpected argument: '%s' (see --help)\n", argv[optind]);
-        return -1;
+        return -EINVAL;
     }
     if (o->batches == 0 && o->verifications == 0) {
         fprintf(stderr, "wsgate-sim: nothing to simulate: --batches 0 and --verifications 0\n");
-        return -1;
+        return -EINVAL;
     }
     return 0;
 }

@@ -33,7 +33,7 @@ struct sim_opts {
 };
 
 /* Fill `o` from argv. Returns 0 to run, 1 when --help was printed (exit 0),
- * -1 after printing a one-line error to stderr (exit 2). */
+ * -EINVAL after printing a one-line error to stderr (exit 2). */
 int sim_opts_parse(struct sim_opts *o, int argc, char **argv);
 
 /* "both", "progress" or "license". */

@@ -1,6 +1,7 @@
 /* sim_publish.c: connect to NATS, wait for the stream, publish with retries until stored. */
 #include "sim_publish.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,7 @@ int sim_publish_connect(struct sim_publish *p, const char *urls, double timeout_
     natsStatus s = sim_publish_options(p, urls);
     if (s != NATS_OK) {
         sim_term_error("invalid NATS options (%s)", sim_publish_error(s));
-        return -1;
+        return -EINVAL;
     }
     int64_t start = sim_clock_now_us();
     int64_t deadline = start + (int64_t)(timeout_s * 1e6);
@@ -112,13 +113,13 @@ int sim_publish_connect(struct sim_publish *p, const char *urls, double timeout_
         if (now >= deadline) {
             sim_term_error("NATS unreachable at %s for %.0f s: %s", urls, timeout_s,
                            sim_publish_error(s));
-            return -1;
+            return -ETIMEDOUT;
         }
         sim_term_status("waiting for NATS at %s: %s (giving up in %.0f s)", urls,
                         sim_publish_error(s), (double)(deadline - now) / 1e6);
         if (!sim_publish_pause(deadline - now < 1000000 ? deadline - now : 1000000)) {
             sim_term_error("interrupted while connecting to NATS");
-            return -1;
+            return -EINTR;
         }
     }
     atomic_store(&p->connected, true);
@@ -129,7 +130,7 @@ int sim_publish_connect(struct sim_publish *p, const char *urls, double timeout_
     s = natsConnection_JetStream(&p->js, p->nc, &jo);
     if (s != NATS_OK) {
         sim_term_error("cannot use JetStream: %s", sim_publish_error(s));
-        return -1;
+        return -EIO;
     }
     return 0;
 }
@@ -170,7 +171,7 @@ int sim_publish_stream(struct sim_publish *p, const char *stream, bool create)
             }
             if (jerr != JSStreamNameExistErr) { /* someone else creating it is fine */
                 sim_term_error("cannot create stream %s: %s", stream, sim_publish_error(s));
-                return -1;
+                return -EIO;
             }
             continue;
         }
@@ -184,7 +185,7 @@ int sim_publish_stream(struct sim_publish *p, const char *stream, bool create)
                             sim_publish_error(s), waited);
         if (!sim_publish_pause(1000000)) {
             sim_term_error("interrupted while waiting for stream %s", stream);
-            return -1;
+            return -EINTR;
         }
     }
 }
@@ -224,7 +225,7 @@ int sim_publish_send(struct sim_publish *p, const char *subject, const char *dat
         failures++;
         p->retries++;
         if (!sim_publish_pause(backoff_ms * 1000))
-            return -1;
+            return -EINTR;
         backoff_ms = backoff_ms * 2 > SIM_PUBLISH_BACKOFF_MAX_MS ? SIM_PUBLISH_BACKOFF_MAX_MS
                                                                  : backoff_ms * 2;
     }

@@ -21,20 +21,22 @@ struct sim_publish {
 };
 
 /* Connect to the comma-separated `urls`, trying for up to timeout_s seconds.
- * Once connected, the connection reconnects forever. Returns 0, or -1 after
- * printing a one-line error (unreachable, or interrupted). */
+ * Once connected, the connection reconnects forever. Returns 0, or after
+ * printing a one-line error -EINVAL (bad options), -ETIMEDOUT (unreachable),
+ * -EINTR (interrupted) or -EIO (no JetStream). */
 int sim_publish_connect(struct sim_publish *p, const char *urls, double timeout_s);
 
 /* Wait until the stream exists, checking every second; with `create`, create
  * it (subjects batch.>, license.>, verification.>) when it is missing.
- * Returns 0, or -1 after printing an error (creation failed, or interrupted). */
+ * Returns 0, or after printing an error -EIO (creation failed) or -EINTR
+ * (interrupted). */
 int sim_publish_stream(struct sim_publish *p, const char *stream, bool create);
 
 /* Publish one event and wait until JetStream has stored it. Failures (NATS
  * reconnecting, no stream leader, timeouts) are retried with backoff for as
  * long as it takes; a per-run message id makes every retry safe (JetStream
- * drops duplicates), and order is kept. Returns 0, or -1 only if a stop was
- * asked for while retrying. */
+ * drops duplicates), and order is kept. Returns 0, or -EINTR only if a
+ * stop was asked for while retrying. */
 int sim_publish_send(struct sim_publish *p, const char *subject, const char *data, size_t len);
 
 /* Is the connection up right now? */

@@ -35,7 +35,7 @@ static bool sim_run_finished(const struct sim_run *r, int64_t now_us)
     return r->opts->batches > 0;
 }
 
-/* Carry out one scheduled item; returns 0, or -1 if publishing was interrupted. */
+/* Carry out one scheduled item; returns 0, or -EINTR if publishing was interrupted. */
 static int sim_run_dispatch(struct sim_run *r, const struct sim_heap_item *item)
 {
     if (item->kind == SIM_HEAP_VERIFICATION)
@@ -60,14 +60,16 @@ static void sim_run_announce(const struct sim_opts *o)
     sbuf_free(&what);
 }
 
-/* Start everything at now_us; returns 0, or -1 if interrupted. */
+/* Start everything at now_us; returns 0, or -EINTR if interrupted. */
 static int sim_run_start(struct sim_run *r, int64_t now_us)
 {
     const struct sim_opts *o = r->opts;
     sim_run_announce(o);
-    for (int i = 0; i < o->batches; i++)
-        if (sim_batch_start(&r->batches[i], &r->env, now_us) != 0)
-            return -1;
+    for (int i = 0; i < o->batches; i++) {
+        int rc = sim_batch_start(&r->batches[i], &r->env, now_us);
+        if (rc != 0)
+            return rc;
+    }
     sim_verify_start(&r->verify, &r->env, now_us);
     return 0;
 }

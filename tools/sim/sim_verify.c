@@ -48,7 +48,7 @@ int sim_verify_fire(struct sim_verify *v, struct sim_env *env, int64_t due_us)
     int r = sim_publish_send(env->pub, subject, sbuf_str(&p), p.len);
     sbuf_free(&p);
     if (r != 0)
-        return -1;
+        return r;
 
     v->count++;
     v->by_status[status]++;

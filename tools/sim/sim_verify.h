@@ -22,7 +22,7 @@ void sim_verify_start(struct sim_verify *v, struct sim_env *env, int64_t now_us)
 
 /* Publish the verification due at due_us and schedule the next one (gaps of
  * a Poisson process: random, `rate` per second on average).
- * Returns 0, or -1 if publishing was interrupted. */
+ * Returns 0, or -EINTR if publishing was interrupted. */
 int sim_verify_fire(struct sim_verify *v, struct sim_env *env, int64_t due_us);
 
 #endif

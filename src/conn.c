@@ -440,6 +440,34 @@ void conn_flush_done(conn *c, const unsigned char *buf, size_t len, ssize_t sent
 
 static int conn_write_some(conn *c, int budget);
 
+void conn_tick(conn *c, int64_t now_ms)
+{
+    const wsg_config *cfg = c->hub->cfg;
+    conn_keepalive(c, now_ms);
+    if (c->claims && c->claims->exp <= now_ms / 1000) /* seconds: exp * 1000 can overflow */
+        conn_close(c, 4002, "token expired", false);
+    else if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))
+        return;
+    else if (cfg->idle_timeout_ms > 0 && c->nsubs == 0 &&
+             now_ms - c->created_ms > cfg->idle_timeout_ms)
+        conn_close(c, 1000, "idle: no subscription", false);
+}
+
+const char *conn_id(const conn *c)
+{
+    return c->id;
+}
+
+int conn_close_code(const conn *c)
+{
+    return c->close_code;
+}
+
+bool conn_close_sent(const conn *c)
+{
+    return c->close_sent;
+}
+
 void conn_keepalive(conn *c, int64_t now_ms)
 {
     const wsg_config *cfg = c->hub->cfg;

@@ -311,17 +311,8 @@ void hub_tick(hub *h, int64_t now_ms)
     metrics.ready = hub_ready(h, NULL);
     metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);
     metrics_tick(now_ms);
-    const wsg_config *cfg = h->cfg;
-    for (conn *c = h->conns; c; c = c->next) {
-        conn_keepalive(c, now_ms);
-        if (c->claims && c->claims->exp <= now_ms / 1000) /* seconds: exp * 1000 can overflow */
-            conn_close(c, 4002, "token expired", false);
-        else if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))
-            continue;
-        else if (cfg->idle_timeout_ms > 0 && c->nsubs == 0 &&
-                 now_ms - c->created_ms > cfg->idle_timeout_ms)
-            conn_close(c, 1000, "idle: no subscription", false);
-    }
+    for (conn *c = h->conns; c; c = c->next)
+        conn_tick(c, now_ms);
     if (h->draining && (!h->conns || now_ms >= h->drain_deadline_ms))
         h->done = true;
 }

@@ -128,8 +128,9 @@ static void server_closed(struct lws *wsi, server_pss *pss)
         admit_release(h, pss->ip);
     pss->admitted = false;
     if (pss->conn) {
-        log_event(LOG_INFO, "conn_close", "s:conn", pss->conn->id, "i:code",
-                  pss->conn->close_code ? pss->conn->close_code : 1000, NULL);
+        int code = conn_close_code(pss->conn);
+        log_event(LOG_INFO, "conn_close", "s:conn", conn_id(pss->conn), "i:code",
+                  code ? code : 1000, NULL);
         conn_destroy(pss->conn);
         pss->conn = NULL;
         if (h->draining && !h->conns)
@@ -287,7 +288,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss && pss->conn ? conn_writable(pss->conn) : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        return pss && pss->conn && pss->conn->close_sent; /* 1: our close went out, no echo */
+        return pss && pss->conn && conn_close_sent(pss->conn); /* 1: our close went out, no echo */
     case LWS_CALLBACK_CLOSED:
         server_closed(wsi, pss);
         break;

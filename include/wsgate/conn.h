@@ -73,9 +73,16 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip);
 /* The socket closed: unsubscribe everything, drop the queue, free c. */
 void conn_destroy(conn *c);
 
+/* Once a second: keepalive, token expiry (4002), the slow-consumer grace
+ * (4001), the idle close of a client without subscriptions. */
+void conn_tick(conn *c, int64_t now_ms);
 /* Keepalive, once a second: ping a connection quiet for heartbeat_ms, hang
  * up one quiet for ping_timeout_ms (a frame or a pong from it counts). */
 void conn_keepalive(conn *c, int64_t now_ms);
+/* Its id ("c1f"), the close code decided (0: none), whether our close frame is out. */
+const char *conn_id(const conn *c);
+int conn_close_code(const conn *c);
+bool conn_close_sent(const conn *c);
 /* The client answered a ping. */
 void conn_pong(conn *c);
 /* A piece of a client message arrived (LWS_CALLBACK_RECEIVE). Returns what

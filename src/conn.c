@@ -414,13 +414,19 @@ static int conn_out_pending(conn *c)
     return 0;
 }
 
-bool conn_flush_take(conn *c, unsigned char *out, size_t cap, size_t *len, int *fd)
+/* Must c's frames wait for WRITEABLE (a close, a ping or the rest of an
+ * earlier write goes first)? */
+static bool conn_must_wait(const conn *c)
 {
-    if (!c->qlen || c->tls || c->pend || c->close_code || c->ping_due || c->hangup ||
-        lws_partial_buffered(c->wsi))
+    return c->close_code || c->ping_due || c->hangup || c->pend || lws_partial_buffered(c->wsi);
+}
+
+bool conn_flush_take(conn *c, unsigned char *out, size_t cap, int64_t now_ns, size_t *len, int *fd)
+{
+    if (!c->qlen || c->tls || conn_must_wait(c))
         return false;
     int budget = CONN_WRITE_BUDGET;
-    *len = conn_take_batch(c, out, cap, &budget, hub_mono_ns());
+    *len = conn_take_batch(c, out, cap, &budget, now_ns);
     *fd = lws_get_socket_fd(c->wsi);
     return *len > 0;
 }
@@ -543,7 +549,7 @@ void conn_flush(conn *c)
 {
     if (!c->qlen)
         return;
-    if (c->close_code || c->ping_due || c->hangup || c->pend || lws_partial_buffered(c->wsi)) {
+    if (conn_must_wait(c)) {
         lws_callback_on_writable(c->wsi); /* those go through WRITEABLE */
         return;
     }

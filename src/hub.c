@@ -231,7 +231,7 @@ static void hub_flush(hub *h)
         }
         size_t len;
         int fd;
-        if (!conn_flush_take(c, h->arena + used, HUB_JOB_MAX, &len, &fd)) {
+        if (!conn_flush_take(c, h->arena + used, HUB_JOB_MAX, t0, &len, &fd)) {
             conn_flush(c);
             continue;
         }

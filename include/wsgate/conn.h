@@ -102,7 +102,7 @@ void conn_flush(conn *c);
  * when c can be written with a plain send() now (else false: conn_flush it);
  * then, back on the service thread, what send() made of it (bytes taken, or
  * -errno). */
-bool conn_flush_take(conn *c, unsigned char *out, size_t cap, size_t *len, int *fd);
+bool conn_flush_take(conn *c, unsigned char *out, size_t cap, int64_t now_ns, size_t *len, int *fd);
 void conn_flush_done(conn *c, const unsigned char *buf, size_t len, ssize_t sent);
 
 /* Queue a server frame (takes a new reference) and ask for WRITEABLE.

@@ -213,13 +213,12 @@ void replay_pump(conn *c)
 {
     if (!c->nreplays)
         return; /* the common case, on every write: nothing to look at */
-    for (uint32_t i = 0; i < c->nsubs && conn_has_room(c); i++) {
-        replay *r = c->subs[i]->replay;
-        if (r && r->running) {
-            replay_feed(r); /* may free r and, on failure, remove subs[i] */
-            if (i < c->nsubs && c->subs[i]->replay != r)
-                i--; /* subs[i] changed (removed and swapped): look at it again */
-        }
+    for (uint32_t i = 0; i < c->nsubs && conn_has_room(c);) {
+        conn_sub *s = c->subs[i];
+        if (s->replay && s->replay->running)
+            replay_feed(s->replay); /* may end it or, on failure, remove s (swapped out) */
+        if (i < c->nsubs && c->subs[i] == s)
+            i++; /* else subs[i] is another subscription now: look at it */
     }
 }
 

@@ -86,10 +86,11 @@ async function expect401(gw, { headers = {}, query = '' } = {}, reason) {
   assert.equal(r.status, 401, `HTTP status of the refused upgrade (${reason ?? ''})`);
   assert.match(String(r.headers['www-authenticate'] ?? ''), /^Bearer/, 'WWW-Authenticate: Bearer');
   assert.equal(r.headers.upgrade, undefined, 'no Upgrade header on a refusal');
-  if (reason) {
-    const reasons = await pollUntil(() => (refusedReasons(gw).length > n ? refusedReasons(gw) : null), { timeoutMs: ms(5000), message: 'an upgrade_refused log line' });
-    assert.equal(reasons[reasons.length - 1], reason, 'logged refusal reason');
-  }
+  // Every refusal logs one line, written after the response may have
+  // arrived: wait for this one's line on every call so that the next call's
+  // count starts after it, then read the line at this call's index.
+  const reasons = await pollUntil(() => (refusedReasons(gw).length > n ? refusedReasons(gw) : null), { timeoutMs: ms(5000), message: 'an upgrade_refused log line' });
+  if (reason) assert.equal(reasons[n], reason, 'logged refusal reason');
   return r;
 }
 

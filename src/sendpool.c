@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#define SENDPOOL_CHUNK    32 /* jobs claimed at a time */
-#define SENDPOOL_MIN_JOBS 64 /* fewer: the caller sends them alone (waking costs more) */
+#define SENDPOOL_CHUNK    32           /* jobs claimed at a time */
+#define SENDPOOL_MIN_JOBS 64           /* fewer: the caller sends them alone (waking costs more) */
+#define SENDPOOL_STACK    (256 * 1024) /* a sender only calls send(): 256 KiB, not 8 MiB */
 
 struct sendpool {
     int threads;
@@ -99,15 +100,20 @@ sendpool *sendpool_create(int threads)
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->idle, NULL);
     p->workers = xcalloc((size_t)p->threads, sizeof(*p->workers));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, SENDPOOL_STACK);
     for (int i = 1; i < p->threads; i++) {
-        int rc = pthread_create(&p->workers[i], NULL, sendpool_main, p);
+        int rc = pthread_create(&p->workers[i], &attr, sendpool_main, p);
         if (rc != 0) {
+            pthread_attr_destroy(&attr);
             p->threads = i; /* join those started */
             sendpool_destroy(p);
             errno = rc;
             return NULL;
         }
     }
+    pthread_attr_destroy(&attr);
     return p;
 }
 

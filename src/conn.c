@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,9 @@ _Static_assert(FRAME_PRE == LWS_PRE, "FRAME_PRE must equal LWS_PRE");
  * lws_close_reason()", which also closes the socket at once). */
 #define CONN_WRITE_CLOSE ((enum lws_write_protocol)4)
 
-#define CONN_WRITE_BUDGET  256 /* frames per write-out (a dispatch slice's worth) */
-#define CONN_BATCH_BYTES   CONN_BATCH_MAX
+#define CONN_WRITE_BUDGET  256            /* frames per write-out (a dispatch slice's worth) */
+#define CONN_BATCH_BYTES   CONN_BATCH_MAX /* TLS: bytes of frames copied into one lws_write() */
+#define CONN_SEND_BYTES    (1 << 20)      /* plain: bytes of frames in one sendmsg() */
 #define CONN_SLOW_GRACE_MS 1000  /* over the queue bound this long (and not writable): 4001 */
 #define CONN_CLOSE_DROP_MS 10000 /* a close the peer does not read: drop the socket after this */
 
@@ -332,68 +334,76 @@ static void conn_written(wsg_frame *slot, int64_t now_ns)
     frame_unref(f);
 }
 
-/* The header of an unmasked, final text frame of len bytes; returns its size. */
-static size_t conn_ws_header(unsigned char *h, size_t len)
-{
-    h[0] = 0x81;
-    if (len < 126) {
-        h[1] = (unsigned char)len;
-        return 2;
-    }
-    if (len < 65536) {
-        h[1] = 126;
-        h[2] = (unsigned char)(len >> 8);
-        h[3] = (unsigned char)len;
-        return 4;
-    }
-    h[1] = 127;
-    for (int i = 0; i < 8; i++)
-        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-    return 10;
-}
-
-/* Frame queued frames into out (at most cap bytes, *budget frames), taking
- * them off the queue; returns the bytes used (0 when the first frame does
- * not fit: it goes out alone through lws). */
+/* Copy queued frames' wire bytes into out (at most cap bytes, *budget
+ * frames), taking them off the queue; returns the bytes used (0 when the
+ * first frame does not fit: it goes out alone through lws). For TLS, where
+ * lws needs the bytes in one buffer. */
 static size_t conn_take_batch(conn *c, unsigned char *out, size_t cap, int *budget, int64_t now_ns)
 {
     size_t used = 0;
     for (; c->qlen && *budget > 0; --*budget) {
         wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
-        if (used + 10 + f->len > cap)
+        if (used + frame_wire_len(f) > cap)
             break;
-        used += conn_ws_header(out + used, f->len);
-        memcpy(out + used, frame_data(f), f->len);
-        used += f->len;
+        memcpy(out + used, frame_wire(f), frame_wire_len(f));
+        used += frame_wire_len(f);
         conn_written(conn_pop(c), now_ns);
     }
     return used;
 }
 
-/* Keep the bytes of data frames the socket did not take (written first next time). */
-static void conn_keep(conn *c, const unsigned char *rest, size_t n)
+/* Point iov at the wire bytes of the frames at the head of the queue: at
+ * most max frames and CONN_SEND_BYTES (the first frame whatever its size).
+ * Nothing leaves the queue (conn_sent takes what a send wrote): the queue's
+ * references keep the frames alive meanwhile. Returns the count; *len the bytes. */
+static int conn_gather(const conn *c, struct iovec *iov, int max, size_t *len)
 {
-    if (!n)
-        return;
-    c->pend = xmalloc(n);
-    memcpy(c->pend, rest, n);
-    c->pend_len = n;
-    c->pend_off = 0;
+    int n = 0;
+    *len = 0;
+    for (uint32_t i = 0; i < c->qlen && n < max; i++) {
+        const wsg_frame *f = conn_slot_frame(c->q[(c->qhead + i) % c->qcap]);
+        if (n > 0 && *len + frame_wire_len(f) > CONN_SEND_BYTES)
+            break;
+        iov[n++] = (struct iovec){(void *)frame_wire(f), frame_wire_len(f)};
+        *len += frame_wire_len(f);
+    }
+    return n;
 }
 
-/* Write framed data: with send() on a plain socket (what it refuses waits in
- * c->pend), through lws on TLS (which keeps the rest itself; buf must have
- * LWS_PRE bytes of headroom). Returns 0, -EIO (lws_write failed) or the
- * negative errno of send(). */
-static int conn_out(conn *c, unsigned char *buf, size_t len)
+/* A send of gathered frames wrote `sent` bytes: those frames leave the queue
+ * (counted as written); the unsent rest of a frame it cut waits in c->pend,
+ * to be written first. */
+static void conn_sent(conn *c, size_t sent, int64_t now_ns)
 {
+    while (sent > 0) {
+        const wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
+        size_t w = frame_wire_len(f), part = sent < w ? sent : w;
+        if (part < w) {
+            c->pend = xmalloc(w - part);
+            memcpy(c->pend, frame_wire(f) + part, w - part);
+            c->pend_len = w - part;
+            c->pend_off = 0;
+        }
+        sent -= part;
+        conn_written(conn_pop(c), now_ns);
+    }
+}
+
+/* Write gathered frames to a plain socket with one sendmsg(). Returns 0 (the
+ * socket may have taken only part: *all tells) or the negative errno. */
+static int conn_send_frames(conn *c, int budget, int64_t now_ns, bool *all)
+{
+    struct iovec iov[CONN_WRITE_BUDGET];
+    size_t len;
+    int n = conn_gather(c, iov, budget < CONN_WRITE_BUDGET ? budget : CONN_WRITE_BUDGET, &len);
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     metrics.socket_writes++;
-    if (c->tls)
-        return lws_write(c->wsi, buf, len, LWS_WRITE_RAW) < (int)len ? -EIO : 0;
-    ssize_t n = send(lws_get_socket_fd(c->wsi), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    ssize_t sent = sendmsg(lws_get_socket_fd(c->wsi), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         return -errno;
-    conn_keep(c, buf + (n > 0 ? n : 0), len - (size_t)(n > 0 ? n : 0));
+    sent = sent > 0 ? sent : 0;
+    conn_sent(c, (size_t)sent, now_ns);
+    *all = (size_t)sent == len;
     return 0;
 }
 
@@ -421,23 +431,23 @@ static bool conn_must_wait(const conn *c)
     return c->close_code || c->ping_due || c->hangup || c->pend || lws_partial_buffered(c->wsi);
 }
 
-bool conn_flush_take(conn *c, unsigned char *out, size_t cap, int64_t now_ns, size_t *len, int *fd)
+bool conn_flush_take(conn *c, struct iovec *iov, int max, int *iovcnt, int *fd)
 {
     if (!c->qlen || c->tls || conn_must_wait(c))
         return false;
-    int budget = CONN_WRITE_BUDGET;
-    *len = conn_take_batch(c, out, cap, &budget, now_ns);
+    size_t len;
+    *iovcnt = conn_gather(c, iov, max < CONN_WRITE_BUDGET ? max : CONN_WRITE_BUDGET, &len);
     *fd = lws_get_socket_fd(c->wsi);
-    return *len > 0;
+    return *iovcnt > 0;
 }
 
-void conn_flush_done(conn *c, const unsigned char *buf, size_t len, ssize_t sent)
+void conn_flush_done(conn *c, ssize_t sent, int64_t now_ns)
 {
     metrics.socket_writes++;
     if (sent < 0)
         c->hangup = true; /* the socket failed: WRITEABLE hangs up */
     else
-        conn_keep(c, buf + sent, len - (size_t)sent);
+        conn_sent(c, (size_t)sent, now_ns);
     if (conn_has_room(c))
         replay_pump(c);
     if (c->qlen || c->pend || c->hangup)
@@ -564,24 +574,37 @@ void conn_flush(conn *c)
         lws_callback_on_writable(c->wsi);
 }
 
-/* Write queued frames, up to budget of them, in as few send()s as the batch
- * buffer allows; stop when the socket takes only part. Returns 0, or a
- * negative errno when the socket failed (-EIO when lws_write did). */
+/* Write queued frames, up to budget of them: on a plain socket straight from
+ * the shared frames with sendmsg(), on TLS copied into as few lws_write()s as
+ * the batch buffer allows; stop when the socket takes only part. Returns 0,
+ * or a negative errno when the socket failed (-EIO when lws_write did). */
 static int conn_write_some(conn *c, int budget)
 {
     static unsigned char batch[LWS_PRE + CONN_BATCH_BYTES]; /* the service thread's */
     int64_t now_ns = hub_mono_ns();
     while (c->qlen && budget > 0 && !c->pend) {
-        wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
-        if (f->len + 10 <= CONN_BATCH_BYTES && (!c->tls || c->qlen > 1)) {
-            size_t used = conn_take_batch(c, batch + LWS_PRE, CONN_BATCH_BYTES, &budget, now_ns);
-            int rc = conn_out(c, batch + LWS_PRE, used);
+        if (!c->tls) {
+            uint32_t before = c->qlen;
+            bool all;
+            int rc = conn_send_frames(c, budget, now_ns, &all);
             if (rc != 0)
                 return rc;
+            budget -= (int)(before - c->qlen);
+            if (!all)
+                break; /* the socket is full: WRITEABLE comes back */
+            continue;
+        }
+        wsg_frame *f = conn_slot_frame(c->q[c->qhead]);
+        if (frame_wire_len(f) <= CONN_BATCH_BYTES && c->qlen > 1) {
+            size_t used = conn_take_batch(c, batch + LWS_PRE, CONN_BATCH_BYTES, &budget, now_ns);
+            metrics.socket_writes++;
+            if (lws_write(c->wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int)used)
+                return -EIO;
         } else {
             budget--;
             wsg_frame *slot = conn_pop(c);
             metrics.socket_writes++;
+            /* writes the frame's own header bytes into its headroom again */
             int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
             bool ok = n >= (int)f->len;
             conn_written(slot, now_ns);

@@ -6,12 +6,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Write the header of a final, unmasked text frame of f->len bytes at the
+ * end of f's headroom (the bytes lws_write would put there). */
+static void frame_header(wsg_frame *f)
+{
+    unsigned char h[10] = {0x81};
+    size_t len = f->len, n;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        n = 2;
+    } else if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        n = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        n = 10;
+    }
+    f->hdr = (uint8_t)n;
+    memcpy(f->mem + FRAME_PRE - n, h, n);
+}
+
 wsg_frame *frame_from_sbuf(sbuf *b)
 {
     wsg_frame *f = xcalloc(1, sizeof(*f));
     f->refs = 1;
     f->len = b->len;
     f->mem = sbuf_release(b);
+    frame_header(f);
     return f;
 }
 
@@ -23,6 +48,7 @@ wsg_frame *frame_create(const void *data, size_t len)
     f->mem = xmalloc(FRAME_PRE + len + 1);
     memcpy(f->mem + FRAME_PRE, data, len);
     f->mem[FRAME_PRE + len] = '\0';
+    frame_header(f);
     return f;
 }
 

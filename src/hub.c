@@ -15,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <time.h>
 
-#define HUB_FD_RESERVE 128       /* open files kept for NATS, HTTP requests, logs */
-#define HUB_ARENA_MAX  (8 << 20) /* framed bytes of one slice of a round's sends */
-#define HUB_JOB_MAX    (1 << 20) /* framed bytes one connection sends at the end of a round */
+#define HUB_FD_RESERVE 128   /* open files kept for NATS, HTTP requests, logs */
+#define HUB_IOV_MAX    65536 /* frames (iovecs) of one slice of a round's sends */
+#define HUB_JOB_IOV    256   /* frames one connection sends at the end of a round */
 
 int64_t hub_now_ms(void)
 {
@@ -75,7 +76,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
         h->auth = NULL;
         return -EAGAIN;
     }
-    h->arena = xmalloc(HUB_ARENA_MAX);
+    h->iov = xmalloc(HUB_IOV_MAX * sizeof(*h->iov));
     metrics.send_threads = sendpool_threads(h->pool);
     h->subs = sublist_create();
     h->ring = ring_create(cfg->ring_msgs, cfg->ring_bytes);
@@ -100,7 +101,7 @@ void hub_fini(hub *h)
     sendpool_destroy(h->pool);
     free(h->jobs);
     free(h->job_conns);
-    free(h->arena);
+    free(h->iov);
     batches_destroy(h->batches);
     lastvalue_destroy(h->lv);
     ring_destroy(h->ring);
@@ -203,17 +204,19 @@ static void hub_on_msg(hub *h, nb_event *ev)
 }
 
 /* Send the jobs gathered so far on every core, then let each connection see
- * what its send() did. */
+ * what its send did. */
 static void hub_flush_jobs(hub *h, size_t n)
 {
     sendpool_run(h->pool, h->jobs, n);
+    int64_t now_ns = hub_mono_ns();
     for (size_t i = 0; i < n; i++)
-        conn_flush_done(h->job_conns[i], h->jobs[i].buf, h->jobs[i].len, h->jobs[i].sent);
+        conn_flush_done(h->job_conns[i], h->jobs[i].sent, now_ns);
 }
 
-/* End of a dispatch round: write what it queued, one send per connection,
- * the sends of plain sockets spread over the pool's threads (in slices of
- * at most HUB_ARENA_MAX bytes), the others (TLS, closing, ...) here. */
+/* End of a dispatch round: write what it queued, one send per connection
+ * straight from the shared frames, the sends of plain sockets spread over
+ * the pool's threads (in slices of at most HUB_IOV_MAX frames), the others
+ * (TLS, closing, ...) here. */
 static void hub_flush(hub *h)
 {
     h->dispatching = false;
@@ -225,13 +228,12 @@ static void hub_flush(hub *h)
         conn *c = h->flush;
         h->flush = c->flush_next;
         c->flush_queued = false;
-        if (used + HUB_JOB_MAX > HUB_ARENA_MAX) {
+        if (used + HUB_JOB_IOV > HUB_IOV_MAX) {
             hub_flush_jobs(h, n);
             n = used = 0;
         }
-        size_t len;
-        int fd;
-        if (!conn_flush_take(c, h->arena + used, HUB_JOB_MAX, t0, &len, &fd)) {
+        int iovcnt, fd;
+        if (!conn_flush_take(c, h->iov + used, HUB_JOB_IOV, &iovcnt, &fd)) {
             conn_flush(c);
             continue;
         }
@@ -240,9 +242,9 @@ static void hub_flush(hub *h)
             h->jobs = xrealloc(h->jobs, h->capjobs * sizeof(*h->jobs));
             h->job_conns = xrealloc(h->job_conns, h->capjobs * sizeof(*h->job_conns));
         }
-        h->jobs[n] = (sendpool_job){.fd = fd, .buf = h->arena + used, .len = len};
+        h->jobs[n] = (sendpool_job){.fd = fd, .iov = h->iov + used, .iovcnt = iovcnt};
         h->job_conns[n++] = c;
-        used += len;
+        used += (size_t)iovcnt;
     }
     hub_flush_jobs(h, n);
     metrics.send_rounds++;

@@ -1,4 +1,4 @@
-/* sendpool.c: send() a dispatch round's per-connection buffers on every core.
+/* sendpool.c: run a dispatch round's sends (one sendmsg() per connection) on every core.
  *
  * A round: the caller publishes the job array and bumps `round` under the
  * lock, wakes the workers, and takes chunks itself; each sender claims
@@ -39,7 +39,8 @@ struct sendpool {
 
 static void sendpool_one(sendpool_job *j)
 {
-    ssize_t n = send(j->fd, j->buf, j->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    struct msghdr m = {.msg_iov = (struct iovec *)j->iov, .msg_iovlen = (size_t)j->iovcnt};
+    ssize_t n = sendmsg(j->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0)
         j->sent = n;
     else

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct iovec;
+
 #define CONN_BATCH_MAX 65536 /* most bytes of frames coalesced into one send() */
 
 struct lws;
@@ -98,12 +100,13 @@ int conn_writable(conn *c);
  * (or for a close or ping, which go through WRITEABLE). */
 void conn_flush(conn *c);
 /* The same in two halves, for a round sent on several threads (sendpool):
- * take c's next batch of frames, framed into out (at most cap bytes),
- * when c can be written with a plain send() now (else false: conn_flush it);
- * then, back on the service thread, what send() made of it (bytes taken, or
- * -errno). */
-bool conn_flush_take(conn *c, unsigned char *out, size_t cap, int64_t now_ns, size_t *len, int *fd);
-void conn_flush_done(conn *c, const unsigned char *buf, size_t len, ssize_t sent);
+ * when c can be written with a plain send now (else false: conn_flush it),
+ * point iov (room for max) at c's next frames, straight in the shared
+ * frames, which stay queued; then, back on the service thread, what the
+ * send made of them (bytes taken, or -errno): the frames written leave the
+ * queue, counted as written at now_ns. */
+bool conn_flush_take(conn *c, struct iovec *iov, int max, int *iovcnt, int *fd);
+void conn_flush_done(conn *c, ssize_t sent, int64_t now_ns);
 
 /* Queue a server frame (takes a new reference) and ask for WRITEABLE.
  * `live` frames count toward the slow-consumer bound and may conflate. */

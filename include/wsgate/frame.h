@@ -1,7 +1,10 @@
 /* frame.h: refcounted outgoing WebSocket frames, encoded once and shared by every recipient.
  *
- * A frame's bytes sit after LWS_PRE bytes of headroom so lws_write() can put
- * the WebSocket header in front without a copy. Frames are referenced only
+ * A frame's bytes sit after LWS_PRE bytes of headroom whose last 2 to 10
+ * bytes hold its WebSocket header (final, text, unmasked), written once when
+ * the frame is made: a plain socket gets a frame's wire bytes straight from
+ * the shared frame (one iovec each, no copy per recipient), and lws_write()
+ * on TLS writes the same header bytes in the same place. Frames are referenced only
  * on the lws service thread once published (no atomics); a frame built on
  * another thread is handed over with its single reference. */
 #ifndef WSGATE_FRAME_H
@@ -21,6 +24,7 @@ typedef struct wsg_frame {
     int64_t stored_ns;  /* CLOCK_REALTIME ns JetStream stored it (live msg frames), else 0 */
     char *subject;      /* msg frames: the event subject (owned); NULL otherwise */
     size_t len;         /* payload bytes */
+    uint8_t hdr;        /* WebSocket header bytes in front of the payload */
     unsigned char *mem; /* allocation: FRAME_PRE headroom, then len payload bytes */
 } wsg_frame;
 
@@ -35,6 +39,15 @@ wsg_frame *frame_create(const void *data, size_t len);
 static inline unsigned char *frame_data(const wsg_frame *f)
 {
     return f->mem + FRAME_PRE;
+}
+/* The frame on the wire: its WebSocket header, then the payload. */
+static inline const unsigned char *frame_wire(const wsg_frame *f)
+{
+    return f->mem + FRAME_PRE - f->hdr;
+}
+static inline size_t frame_wire_len(const wsg_frame *f)
+{
+    return f->hdr + f->len;
 }
 /* Add a reference; returns f. */
 wsg_frame *frame_ref(wsg_frame *f);

@@ -22,6 +22,7 @@
 struct lws_context;
 struct conn;
 struct conn_sub;
+struct iovec;
 
 typedef struct hub {
     const wsg_config *cfg;
@@ -46,7 +47,7 @@ typedef struct hub {
     struct sendpool_job *jobs; /* a round's sends ... */
     struct conn **job_conns;   /* ... and their connections */
     size_t capjobs;
-    unsigned char *arena;                  /* a round's framed bytes (HUB_ARENA_MAX at most) */
+    struct iovec *iov;                     /* a round's frames to send (HUB_IOV_MAX at most) */
     struct replay *replays;                /* running replays (replay.c) */
     struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
     uint32_t nreplays;                     /* running */

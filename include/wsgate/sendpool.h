@@ -1,4 +1,4 @@
-/* sendpool.h: send() a dispatch round's per-connection buffers on every core.
+/* sendpool.h: run a dispatch round's sends (one sendmsg() per connection) on every core.
  *
  * On loopback and fast networks the kernel's work for one send() (about
  * 8.6 us here, most of the receiver's TCP work included) dwarfs the
@@ -16,11 +16,14 @@
 
 typedef struct sendpool sendpool;
 
-/* One send: `len` bytes at `buf` to socket `fd`, non-blocking. */
+struct iovec;
+
+/* One send: the iovcnt pieces at iov, in order, to socket `fd`, with one
+ * non-blocking sendmsg(). */
 typedef struct sendpool_job {
     int fd;
-    const unsigned char *buf;
-    size_t len;
+    int iovcnt;
+    const struct iovec *iov;
     ssize_t sent; /* out: bytes the socket took (0 when it took none), or -errno */
 } sendpool_job;
 

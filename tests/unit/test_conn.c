@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* ---- libwebsockets stubs: the linker takes these over the shared library's ---- */
@@ -1089,6 +1090,7 @@ static void test_flush_without_writeable(void **state)
     stub.choked = false;
     flush(c);
     expect_msg("a.z", 3);
+
     frame_unref(f1);
     frame_unref(f2);
     frame_unref(f3);
@@ -1158,6 +1160,70 @@ static void test_plain_socket_partial_sends(void **state)
     assert_int_equal(have, 0);
     expect_ok(NULL, "a.>", 0);
     for (uint64_t s = 1; s <= 300; s++)
+        expect_msg("a.x", s);
+    assert_int_equal(unread(), 0);
+    conn_destroy(c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A round sent in two halves (conn_flush_take on the service thread, the
+ * sendmsg on a sender, conn_flush_done back on the service thread) over a
+ * socket that takes frames in part: the frames the send did not reach stay
+ * queued (they still count toward the bound), the cut frame's rest goes
+ * first, and the client reads every frame whole and in order. */
+static void test_flush_halves_partial_sends(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    stub.plain = true;
+    stub.fd = sv[0];
+    fx->cfg.queue_bytes = 64 << 20;
+    conn *c = open_conn();
+    static unsigned char acc[4 * 1048576];
+    size_t have = 0;
+    flush(c);
+    drain_socket(sv[1], acc, &have);
+    json_decref(expect_frame("hello", NULL));
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
+    flush(c);
+    drain_socket(sv[1], acc, &have);
+    expect_ok(NULL, "a.>", 0);
+    uint64_t seq = 0;
+    bool cut = false, left_queued = false;
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 10; k++) { /* 10 frames of 60 to 3,000 bytes per round */
+            seq++;
+            wsg_frame *f = event("a.x", seq, 60 + (size_t)(seq * 397 % 2940));
+            fan_out(f);
+            frame_unref(f);
+        }
+        struct iovec iov[300];
+        int n, fd;
+        uint32_t before = c->qlen;
+        if (conn_flush_take(c, iov, 300, &n, &fd)) {
+            assert_int_equal(c->qlen, before); /* nothing leaves before the send */
+            struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+            ssize_t sent = sendmsg(fd, &m, MSG_DONTWAIT);
+            conn_flush_done(c, sent < 0 ? 0 : sent, 0);
+            cut = cut || c->pend != NULL;
+            left_queued = left_queued || (c->qlen > 0 && c->qbytes > 0);
+        } else {
+            assert_int_equal(conn_writable(c), 0); /* what must wait: the rest first */
+        }
+        drain_socket(sv[1], acc, &have);
+    }
+    for (int i = 0; i < 100000 && (c->qlen || c->pend); i++) {
+        assert_int_equal(conn_writable(c), 0);
+        drain_socket(sv[1], acc, &have);
+    }
+    drain_socket(sv[1], acc, &have);
+    assert_true(cut);         /* a send cut a frame: its rest waited in pend */
+    assert_true(left_queued); /* frames the send did not reach stayed queued, counted */
+    assert_int_equal(have, 0);
+    for (uint64_t s = 1; s <= seq; s++)
         expect_msg("a.x", s);
     assert_int_equal(unread(), 0);
     conn_destroy(c);
@@ -1377,6 +1443,7 @@ int main(void)
         T(test_deliver_dedup_and_min_seq),
         T(test_flush_without_writeable),
         T(test_plain_socket_partial_sends),
+        T(test_flush_halves_partial_sends),
         T(test_resume_windows_bounded),
         T(test_resume_caps),
         T(test_writable_order_budget_refs),

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PAIRS 300
@@ -34,28 +35,32 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Many rounds of one job per socket: every job done, every byte where it belongs. */
+/* Many rounds of one job per socket, each of two pieces: every job done,
+ * every byte where it belongs, the pieces in order. */
 static void run_rounds(int threads)
 {
     sendpool *p = sendpool_create(threads);
     assert_non_null(p);
     assert_int_equal(sendpool_threads(p), threads);
     static sendpool_job jobs[PAIRS];
+    static struct iovec iov[PAIRS][2];
     static char bufs[PAIRS][32];
     for (int round = 0; round < 200; round++) {
         size_t n = (size_t)(round % 7 == 0 ? 5 : PAIRS); /* small rounds run on the caller */
         for (size_t i = 0; i < n; i++) {
             int len = snprintf(bufs[i], sizeof(bufs[i]), "r%d-j%zu", round, i);
-            jobs[i] = (sendpool_job){
-                .fd = pairs[i][0], .buf = (unsigned char *)bufs[i], .len = (size_t)len, .sent = -1};
+            iov[i][0] = (struct iovec){bufs[i], 2};
+            iov[i][1] = (struct iovec){bufs[i] + 2, (size_t)len - 2};
+            jobs[i] = (sendpool_job){.fd = pairs[i][0], .iov = iov[i], .iovcnt = 2, .sent = -1};
         }
         sendpool_run(p, jobs, n);
         for (size_t i = 0; i < n; i++) {
-            assert_int_equal(jobs[i].sent, (ssize_t)jobs[i].len);
+            size_t len = strlen(bufs[i]);
+            assert_int_equal(jobs[i].sent, (ssize_t)len);
             char got[32];
             ssize_t r = read(pairs[i][1], got, sizeof(got));
-            assert_int_equal(r, (ssize_t)jobs[i].len);
-            assert_memory_equal(got, bufs[i], jobs[i].len);
+            assert_int_equal(r, (ssize_t)len);
+            assert_memory_equal(got, bufs[i], len);
         }
     }
     sendpool_destroy(p);
@@ -76,7 +81,8 @@ static void test_full_and_broken(void **state)
 {
     sendpool *p = sendpool_create(2);
     static unsigned char big[1 << 20];
-    sendpool_job j = {.fd = pairs[0][0], .buf = big, .len = sizeof(big)};
+    struct iovec whole = {big, sizeof(big)}, ten = {big, 10};
+    sendpool_job j = {.fd = pairs[0][0], .iov = &whole, .iovcnt = 1};
     sendpool_run(p, &j, 1);
     assert_true(j.sent > 0 && (size_t)j.sent < sizeof(big)); /* the buffer filled up */
     sendpool_run(p, &j, 1);
@@ -84,7 +90,7 @@ static void test_full_and_broken(void **state)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     close(sv[1]);
-    sendpool_job broken = {.fd = sv[0], .buf = big, .len = 10};
+    sendpool_job broken = {.fd = sv[0], .iov = &ten, .iovcnt = 1};
     sendpool_run(p, &broken, 1);
     assert_int_equal(broken.sent, -EPIPE);
     close(sv[0]);

@@ -5,7 +5,7 @@
  * bits in the low bits of the pointer: CONN_COUNTED for frames that count
  * toward the slow-consumer bound (live and replayed frames; replies do not),
  * CONN_LIVE for live frames, the only ones conflation may replace. */
-#include "wsgate/conn.h"
+#include "conn_internal.h"
 
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
@@ -120,6 +120,8 @@ void conn_destroy(conn *c)
         conn_sub_free(c, s);
     }
     free(c->subs);
+    if (c->flush_at)
+        hub_flush_forget(h, c->flush_at);
     conn_queue_clear(c);
     free(c->pend);
     if (c->rx) {
@@ -232,10 +234,8 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
     hub *h = c->hub;
     if (!h->dispatching) {
         lws_callback_on_writable(c->wsi);
-    } else if (!c->flush_queued) { /* written at the end of the round: no epoll change */
-        c->flush_queued = true;
-        c->flush_next = h->flush;
-        h->flush = c;
+    } else if (!c->flush_at) { /* written at the end of the round: no epoll change */
+        c->flush_at = hub_flush_add(h, c);
     }
 }
 
@@ -433,6 +433,7 @@ static bool conn_must_wait(const conn *c)
 
 bool conn_flush_take(conn *c, struct iovec *iov, int max, int *iovcnt, int *fd)
 {
+    c->flush_at = 0;
     if (!c->qlen || c->tls || conn_must_wait(c))
         return false;
     size_t len;
@@ -467,6 +468,11 @@ void conn_tick(conn *c, int64_t now_ms)
     else if (cfg->idle_timeout_ms > 0 && c->nsubs == 0 &&
              now_ms - c->created_ms > cfg->idle_timeout_ms)
         conn_close(c, 1000, "idle: no subscription", false);
+}
+
+conn *conn_next(const conn *c)
+{
+    return c->next;
 }
 
 const char *conn_id(const conn *c)
@@ -557,6 +563,7 @@ int conn_writable(conn *c)
 
 void conn_flush(conn *c)
 {
+    c->flush_at = 0;
     if (!c->qlen)
         return;
     if (conn_must_wait(c)) {

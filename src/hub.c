@@ -101,6 +101,7 @@ void hub_fini(hub *h)
     sendpool_destroy(h->pool);
     free(h->jobs);
     free(h->job_conns);
+    free(h->flushv);
     free(h->iov);
     batches_destroy(h->batches);
     lastvalue_destroy(h->lv);
@@ -213,6 +214,21 @@ static void hub_flush_jobs(hub *h, size_t n)
         conn_flush_done(h->job_conns[i], h->jobs[i].sent, now_ns);
 }
 
+size_t hub_flush_add(hub *h, conn *c)
+{
+    if (h->nflush == h->capflush) {
+        h->capflush = h->capflush ? 2 * h->capflush : 1024;
+        h->flushv = xrealloc(h->flushv, h->capflush * sizeof(*h->flushv));
+    }
+    h->flushv[h->nflush++] = c;
+    return h->nflush;
+}
+
+void hub_flush_forget(hub *h, size_t place)
+{
+    h->flushv[place - 1] = NULL;
+}
+
 /* End of a dispatch round: write what it queued, one send per connection
  * straight from the shared frames, the sends of plain sockets spread over
  * the pool's threads (in slices of at most HUB_IOV_MAX frames), the others
@@ -220,14 +236,14 @@ static void hub_flush_jobs(hub *h, size_t n)
 static void hub_flush(hub *h)
 {
     h->dispatching = false;
-    if (!h->flush)
+    if (!h->nflush)
         return;
     int64_t t0 = hub_mono_ns();
     size_t n = 0, used = 0;
-    while (h->flush) {
-        conn *c = h->flush;
-        h->flush = c->flush_next;
-        c->flush_queued = false;
+    for (size_t i = 0; i < h->nflush; i++) {
+        conn *c = h->flushv[i];
+        if (!c)
+            continue; /* closed during the round */
         if (used + HUB_JOB_IOV > HUB_IOV_MAX) {
             hub_flush_jobs(h, n);
             n = used = 0;
@@ -247,6 +263,7 @@ static void hub_flush(hub *h)
         used += (size_t)iovcnt;
     }
     hub_flush_jobs(h, n);
+    h->nflush = 0;
     metrics.send_rounds++;
     metrics.send_round_ns += (uint64_t)(hub_mono_ns() - t0);
 }
@@ -300,7 +317,7 @@ void hub_shutdown(hub *h)
     h->draining = true;
     h->drain_deadline_ms = hub_now_ms() + h->cfg->shutdown_timeout_ms;
     log_event(LOG_INFO, "shutdown", "i:connections", (int)metrics.connections, NULL);
-    for (conn *c = h->conns; c; c = c->next)
+    for (conn *c = h->conns; c; c = conn_next(c))
         conn_close(c, 1001, "server shutting down", false);
     if (!h->conns)
         h->done = true;
@@ -313,7 +330,7 @@ void hub_tick(hub *h, int64_t now_ms)
     metrics.ready = hub_ready(h, NULL);
     metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);
     metrics_tick(now_ms);
-    for (conn *c = h->conns; c; c = c->next)
+    for (conn *c = h->conns; c; c = conn_next(c))
         conn_tick(c, now_ms);
     if (h->draining && (!h->conns || now_ms >= h->drain_deadline_ms))
         h->done = true;

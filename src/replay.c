@@ -16,6 +16,8 @@
  * delivered is not sent twice. */
 #include "wsgate/replay.h"
 
+#include "conn_internal.h"
+
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/xmalloc.h"

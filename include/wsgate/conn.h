@@ -14,61 +14,12 @@
 
 struct iovec;
 
-#define CONN_BATCH_MAX 65536 /* most bytes of frames coalesced into one send() */
-
 struct lws;
 
-/* One subscription of one connection; the sublist entry's owner. */
-typedef struct conn_sub {
-    struct conn *conn;
-    sublist_entry *entry;
-    uint64_t min_seq;      /* live frames are delivered only when seq > min_seq */
-    struct replay *replay; /* non-NULL while a resume (`since`) runs: live frames wait for it */
-} conn_sub;
-
-typedef struct conn {
-    struct conn *prev, *next; /* hub->conns */
-    struct conn *flush_next;  /* hub->flush: frames came in this dispatch round */
-    bool flush_queued;
-    struct lws *wsi;
-    hub *hub;
-    char id[20];
-
-    wsg_frame **q; /* outgoing frames: a circular array of references */
-    uint32_t qhead, qlen, qcap;
-    size_t qbytes;         /* bytes of live and replayed frames queued (bounded by queue_bytes) */
-    int64_t over_since_ms; /* when qbytes went over queue_bytes, 0 when under */
-    unsigned char *pend;   /* framed bytes a send() did not take (plain sockets), or NULL */
-    uint32_t pend_len, pend_off;
-    bool tls;           /* data goes through lws (TLS), not send() */
-    bool gone;          /* being destroyed */
-    bool replay_window; /* a JetStream window of one of its replays is out */
-    uint16_t nreplays;  /* replays of its subscriptions (running or waiting) */
-
-    conn_sub **subs;
-    uint32_t nsubs, capsubs;
-    uint64_t fanout_gen;
-
-    sbuf *rx;      /* a fragmented client message being assembled */
-    double tokens; /* ops rate limiter (token bucket) */
-    int64_t tokens_ms;
-    int64_t *err_times; /* times of the last err_limit+1 err frames (lazy) */
-    uint32_t err_next, err_count;
-
-    int close_code;         /* non-zero: close with this code at the next WRITEABLE */
-    bool close_after_queue; /* ... but only once the queue is written */
-    bool close_sent;        /* our close frame is out; waiting for the client's */
-    const char *close_reason;
-    int64_t close_deadline_ms; /* a peer that has not let the close through by then is dropped */
-    int64_t last_rx_ms;        /* last frame or pong from the client (keepalive) */
-    int64_t last_ping_ms;      /* last WebSocket ping we sent */
-    bool ping_due;             /* send a ping at the next WRITEABLE */
-    bool hangup;               /* silent peer: drop the socket at the next WRITEABLE */
-
-    auth_claims *claims; /* NULL when authentication is off */
-    int64_t created_ms;
-    char ip[48];
-} conn;
+/* A connection and one of its subscriptions (the sublist entry's owner):
+ * opaque outside conn.c and its friend replay.c (conn_internal.h). */
+typedef struct conn conn;
+typedef struct conn_sub conn_sub;
 
 /* A client completed the upgrade: register it and queue hello. */
 conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip);
@@ -81,6 +32,8 @@ void conn_tick(conn *c, int64_t now_ms);
 /* Keepalive, once a second: ping a connection quiet for heartbeat_ms, hang
  * up one quiet for ping_timeout_ms (a frame or a pong from it counts). */
 void conn_keepalive(conn *c, int64_t now_ms);
+/* The next connection of the hub's list (hub->conns), or NULL. */
+conn *conn_next(const conn *c);
 /* Its id ("c1f"), the close code decided (0: none), whether our close frame is out. */
 const char *conn_id(const conn *c);
 int conn_close_code(const conn *c);

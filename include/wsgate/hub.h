@@ -40,7 +40,8 @@ typedef struct hub {
     uint64_t next_serial;
     uint64_t fanout_gen;       /* stamps a fan-out so a connection gets each frame once */
     nb_event *backlog;         /* taken from the inbox, not applied yet */
-    struct conn *flush;        /* connections given frames in this dispatch round (conn_flush) */
+    struct conn **flushv;      /* connections given frames in this dispatch round ... */
+    size_t nflush, capflush;   /* ... (NULL: gone since), written at its end */
     bool dispatching;          /* in a dispatch round: new frames wait for its end, not WRITEABLE */
     pthread_t thread;          /* the service thread (hub_init's): the only one to touch the hub */
     struct sendpool *pool;     /* sends a round's writes on every core */
@@ -82,6 +83,11 @@ void hub_fini(hub *h);
  * half its queue bound per slice). Returns true when more are left (call
  * again soon), false when the inbox is empty or there is no bridge. */
 bool hub_poll(hub *h);
+/* c was given frames in the running dispatch round: write them at its end.
+ * Returns c's place in the round's list (keep it to leave the list). */
+size_t hub_flush_add(hub *h, struct conn *c);
+/* c, at `place` in the round's list, goes away before the round's end. */
+void hub_flush_forget(hub *h, size_t place);
 /* Once a second: age batch state, enforce time limits, watch the drain. */
 void hub_tick(hub *h, int64_t now_ms);
 /* Start a graceful shutdown: close every client with 1001, then stop. */

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "wsgate/config.h"
-#include "wsgate/conn.h"
+#include "conn_internal.h"
 #include "wsgate/hub.h"
 #include "wsgate/lastvalue.h"
 #include "wsgate/log.h"
@@ -1064,12 +1064,11 @@ static void test_flush_without_writeable(void **state)
     fx->h.dispatching = true; /* as hub_poll does */
     fan_out(f1);
     fan_out(f2);
-    assert_ptr_equal(fx->h.flush, c); /* queued for the end of the round, once */
-    assert_null(c->flush_next);
+    assert_int_equal(fx->h.nflush, 1); /* queued for the end of the round, once */
+    assert_ptr_equal(fx->h.flushv[0], c);
     assert_int_equal(stub.writable_calls, asked);
     fx->h.dispatching = false;
-    fx->h.flush = NULL;
-    c->flush_queued = false;
+    fx->h.nflush = 0;
     conn_flush(c);
     assert_int_equal(stub.write_calls, writes + 1); /* both frames, one send */
     assert_int_equal(stub.writable_calls, asked);   /* and no WRITEABLE asked for */
@@ -1082,8 +1081,7 @@ static void test_flush_without_writeable(void **state)
     fx->h.dispatching = true;
     fan_out(f3);
     fx->h.dispatching = false;
-    fx->h.flush = NULL;
-    c->flush_queued = false;
+    fx->h.nflush = 0;
     conn_flush(c);
     assert_int_equal(stub.writable_calls, asked + 1);
     assert_int_equal(c->qlen, 1);
@@ -1091,6 +1089,20 @@ static void test_flush_without_writeable(void **state)
     flush(c);
     expect_msg("a.z", 3);
 
+    /* a connection closed during the round leaves the round's list */
+    conn *c2 = open_flushed();
+    rx(c2, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
+    flush(c2);
+    expect_ok(NULL, "a.>", 0);
+    fx->h.dispatching = true;
+    fan_out(f1);
+    assert_int_equal(fx->h.nflush, 2);
+    conn_destroy(c2);
+    assert_null(fx->h.flushv[fx->h.flushv[0] == c ? 1 : 0]); /* c2's place is empty */
+    fx->h.dispatching = false;
+    fx->h.nflush = 0;
+    conn_flush(c);
+    expect_msg("a.x", 1);
     frame_unref(f1);
     frame_unref(f2);
     frame_unref(f3);

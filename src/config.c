@@ -396,7 +396,7 @@ static const struct opt options[] = {
      AT(queue_bytes), .min = 1024},
     {"max-subs", &T_INT, "256", "subscriptions per connection", AT(max_subs), .min = 1},
     {"threads", &T_INT, "0",
-     "threads sending to clients (0: one less than the CPUs the process may use, at least 1)",
+     "threads sending to clients (0: the CPUs the process may use, cgroup quota included)",
      AT(threads), .min = 0, .max = 256},
     {"max-replays", &T_INT, "64", "resumes (sub with since) running at once, in all",
      AT(max_replays), .min = 1},

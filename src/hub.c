@@ -2,6 +2,7 @@
 #include "wsgate/hub.h"
 
 #include "wsgate/conn.h"
+#include "wsgate/cpus.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/replay.h"
@@ -10,7 +11,6 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +36,13 @@ int64_t hub_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* --threads, or one less than the CPUs this process may run on (at least
- * one): a round's sends wait for the slowest sender, so a sender must not
- * share its CPU with the NATS threads and the rest of the machine's work
- * (on 2 loaded cores, 2 senders doubled the p99: docs/benchmarks.md). */
+/* --threads, or the CPUs this process may use (affinity and cgroup quota).
+ * A round's sends wait for the slowest sender: on a host where the gateway
+ * shares its cores with other busy work, fewer senders than CPUs can give a
+ * lower p99 (docs/benchmarks.md). */
 static int hub_threads(const wsg_config *cfg)
 {
-    if (cfg->threads > 0)
-        return cfg->threads;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 2)
-        return CPU_COUNT(&set) - 1;
-    return 1;
+    return cfg->threads > 0 ? cfg->threads : cpus_usable();
 }
 
 int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)

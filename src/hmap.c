@@ -20,7 +20,19 @@ void hmap_fini(hmap *m)
     hmap_init(m);
 }
 
-/* The slot holding key, or the empty slot where it belongs. cap > 0. */
+/* The slot holding the key of len bytes at key, or the empty slot where it
+ * belongs. cap > 0. */
+static hmap_slot *hmap_slot_of_n(const hmap *m, const char *key, size_t len, uint64_t hash)
+{
+    size_t mask = m->cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        hmap_slot *s = &m->slots[i];
+        if (!s->key || (s->hash == hash && strncmp(s->key, key, len) == 0 && s->key[len] == '\0'))
+            return s;
+    }
+}
+
+/* The same for a NUL-terminated key. */
 static hmap_slot *hmap_slot_of(const hmap *m, const char *key, uint64_t hash)
 {
     size_t mask = m->cap - 1;
@@ -48,6 +60,13 @@ void *hmap_get(const hmap *m, const char *key)
     if (m->count == 0)
         return NULL;
     return hmap_slot_of(m, key, hash_str(key))->value;
+}
+
+void *hmap_getn(const hmap *m, const char *key, size_t len)
+{
+    if (m->count == 0)
+        return NULL;
+    return hmap_slot_of_n(m, key, len, hash_bytes(key, len))->value;
 }
 
 void *hmap_put(hmap *m, const char *key, void *value)

@@ -26,6 +26,9 @@ void hmap_init(hmap *m);
 void hmap_fini(hmap *m);
 /* The value stored under key, or NULL. */
 void *hmap_get(const hmap *m, const char *key);
+/* The value stored under the len bytes at key (not NUL-terminated: a token
+ * inside a longer string), or NULL. */
+void *hmap_getn(const hmap *m, const char *key, size_t len);
 /* Store value under key, replacing (and returning) the previous value, or
  * NULL when the key is new. The entry keeps the key pointer given here, also
  * on a replace (so a key inside the old value may go with it). */

@@ -48,6 +48,26 @@ static void test_basics(void **state)
     hmap_fini(&m); /* twice is fine */
 }
 
+/* A key given by length: a token inside a longer string finds the entry of
+ * exactly that string, not a longer or shorter one. */
+static void test_getn(void **state)
+{
+    hmap m;
+    hmap_init(&m);
+    int ab = 1, abc = 2;
+    assert_null(hmap_getn(&m, "ab", 2));
+    hmap_put(&m, "ab", &ab);
+    hmap_put(&m, "abc", &abc);
+    const char *subject = "abc.ab.abcd";
+    assert_ptr_equal(hmap_getn(&m, subject, 3), &abc);
+    assert_ptr_equal(hmap_getn(&m, subject + 4, 2), &ab);
+    assert_ptr_equal(hmap_getn(&m, subject, 2), &ab);
+    assert_null(hmap_getn(&m, subject + 7, 4)); /* "abcd" */
+    assert_null(hmap_getn(&m, subject, 1));     /* "a" */
+    assert_null(hmap_getn(&m, subject, 0));     /* "" */
+    hmap_fini(&m);
+}
+
 enum { KEYS = 3000 };
 
 /* Random puts, replaces and deletes over a small key space (long probe runs,
@@ -99,6 +119,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_getn),
         cmocka_unit_test(test_random_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

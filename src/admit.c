@@ -1,7 +1,7 @@
 /* admit.c: upgrade admission (PROTOCOL.md "Authentication") and per-IP connection counts. */
 #include "wsgate/admit.h"
 
-#include "wsgate/hash.h"
+#include "wsgate/hmap.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
 #include "wsgate/xmalloc.h"
@@ -16,51 +16,39 @@
 #include <string.h>
 #include <strings.h>
 
+/* Open connections from one address; the map's key is its ip. */
 typedef struct admit_ip {
-    struct admit_ip *next;
-    char ip[48];
     int count;
+    char ip[]; /* the key */
 } admit_ip;
 
-#define ADMIT_BUCKETS 4096
-
 struct admit {
-    admit_ip *buckets[ADMIT_BUCKETS];
+    hmap ips; /* address -> admit_ip, only while it has connections */
 };
 
 admit *admit_create(void)
 {
-    return xcalloc(1, sizeof(admit));
+    admit *a = xcalloc(1, sizeof(admit));
+    hmap_init(&a->ips);
+    return a;
 }
 
 void admit_destroy(admit *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < ADMIT_BUCKETS; i++)
-        for (admit_ip *e = a->buckets[i], *next; e; e = next) {
-            next = e->next;
-            free(e);
-        }
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&a->ips, &i));)
+        free(s->value);
+    hmap_fini(&a->ips);
     free(a);
-}
-
-static admit_ip **admit_find(admit *a, const char *ip)
-{
-    admit_ip **e = &a->buckets[hash_str(ip) % ADMIT_BUCKETS];
-    while (*e && strcmp((*e)->ip, ip) != 0)
-        e = &(*e)->next;
-    return e;
 }
 
 void admit_release(hub *h, const char *ip)
 {
-    admit_ip **e = admit_find(h->admit, ip);
-    if (*e && --(*e)->count <= 0) {
-        admit_ip *dead = *e;
-        *e = dead->next;
-        free(dead);
-    }
+    admit_ip *e = hmap_get(&h->admit->ips, ip);
+    if (e && --e->count <= 0)
+        free(hmap_del(&h->admit->ips, ip));
 }
 
 /* The host part of an origin ("http://localhost:8080" -> "localhost"). */
@@ -215,8 +203,8 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
         return 503;
     }
     lws_get_peer_simple(wsi, ip, iplen);
-    admit_ip **e = admit_find(h->admit, ip);
-    if (cfg->max_conns_per_ip > 0 && *e && (*e)->count >= cfg->max_conns_per_ip) {
+    admit_ip *e = hmap_get(&h->admit->ips, ip);
+    if (cfg->max_conns_per_ip > 0 && e && e->count >= cfg->max_conns_per_ip) {
         *why = "too many connections from this address";
         return 503;
     }
@@ -241,10 +229,11 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
     }
     if (!claims)
         return 0; /* a check only: nothing is kept or counted */
-    if (!*e) {
-        *e = xcalloc(1, sizeof(admit_ip));
-        snprintf((*e)->ip, sizeof((*e)->ip), "%s", ip);
+    if (!e) {
+        e = xcalloc(1, sizeof(admit_ip) + strlen(ip) + 1);
+        memcpy(e->ip, ip, strlen(ip) + 1);
+        hmap_put(&h->admit->ips, e->ip, e);
     }
-    (*e)->count++;
+    e->count++;
     return 0;
 }

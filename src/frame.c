@@ -3,6 +3,7 @@
 
 #include "wsgate/xmalloc.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ static void frame_header(wsg_frame *f)
 
 wsg_frame *frame_from_sbuf(sbuf *b)
 {
+    assert(b->head == FRAME_PRE); /* the header goes into that headroom */
     wsg_frame *f = xcalloc(1, sizeof(*f));
     f->refs = 1;
     f->len = b->len;

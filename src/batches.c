@@ -3,6 +3,7 @@
 
 #include "wsgate/events.h"
 #include "wsgate/hash.h"
+#include "wsgate/hmap.h"
 #include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
 
@@ -100,12 +101,11 @@ typedef struct hpoint { /* done and failed at event time t */
 } hpoint;
 
 typedef struct batch {
-    struct batch *next;                /* hash chain */
     struct batch *lru_prev, *lru_next; /* update order, least recent first */
-    char id[TOKEN_MAX + 1];
-    char *kind;      /* NULL until an event names it */
-    int64_t total;   /* -1 when unknown */
-    int64_t workers; /* from `started`; 0 when unknown */
+    char id[TOKEN_MAX + 1];            /* the key in batches.map */
+    char *kind;                        /* NULL until an event names it */
+    int64_t total;                     /* -1 when unknown */
+    int64_t workers;                   /* from `started`; 0 when unknown */
     int64_t snap_done, snap_failed;
     int64_t lic_done, lic_failed;
     bool has_started, completed, has_licenses;
@@ -128,8 +128,7 @@ typedef struct batch {
 
 struct batches {
     batches_config cfg;
-    batch **buckets;
-    size_t nbuckets, count;
+    hmap map;                   /* id -> batch (keyed by the batch's own id) */
     batch *lru_head, *lru_tail; /* least and most recently updated */
     uint64_t evicted;
     size_t licenses; /* license ids remembered over all batches */
@@ -510,18 +509,7 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, bool h
 
 static batch *batches_find(const batches *b, const char *id)
 {
-    batch *bt = b->buckets[hash_str(id) & (b->nbuckets - 1)];
-    while (bt && strcmp(bt->id, id) != 0)
-        bt = bt->next;
-    return bt;
-}
-
-static void batches_insert(batches *b, batch *bt)
-{
-    batch **slot = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
-    bt->next = *slot;
-    *slot = bt;
-    b->count++;
+    return hmap_get(&b->map, id);
 }
 
 static void batches_lru_unlink(batches *b, batch *bt)
@@ -546,43 +534,25 @@ static void batches_lru_touch(batches *b, batch *bt)
 /* Take bt out of the map and free it. */
 static void batches_remove(batches *b, batch *bt)
 {
-    batch **p = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
-    while (*p != bt)
-        p = &(*p)->next;
-    *p = bt->next;
+    hmap_del(&b->map, bt->id);
     batches_lru_unlink(b, bt);
     b->licenses -= bt->licenses.count;
-    b->count--;
     batch_destroy(bt);
 }
 
-/* The batch of that id, created when it is new (the map doubles as it fills;
- * at max_batches the least recently updated batch makes room). */
+/* The batch of that id, created when it is new (at max_batches the least
+ * recently updated batch makes room). */
 static batch *batches_lookup(batches *b, const char *id)
 {
     batch *bt = batches_find(b, id);
     if (bt)
         return bt;
-    while (b->count >= b->cfg.max_batches && b->lru_head) {
+    while (hmap_count(&b->map) >= b->cfg.max_batches && b->lru_head) {
         batches_remove(b, b->lru_head);
         b->evicted++;
     }
-    if (b->count >= b->nbuckets) {
-        batch **old = b->buckets;
-        size_t nold = b->nbuckets;
-        b->nbuckets *= 2;
-        b->buckets = xcalloc(b->nbuckets, sizeof(batch *));
-        b->count = 0;
-        for (size_t i = 0; i < nold; i++) {
-            for (batch *next, *p = old[i]; p; p = next) {
-                next = p->next;
-                batches_insert(b, p);
-            }
-        }
-        free(old);
-    }
     bt = batch_create(id);
-    batches_insert(b, bt);
+    hmap_put(&b->map, bt->id, bt);
     batches_lru_touch(b, bt);
     return bt;
 }
@@ -596,21 +566,17 @@ batches *batches_create(const batches_config *cfg)
         b->cfg.rate_window_ms = WINDOW_MS;
     if (b->cfg.max_batches == 0)
         b->cfg.max_batches = BATCHES_MAX;
-    b->nbuckets = 64;
-    b->buckets = xcalloc(b->nbuckets, sizeof(batch *));
+    hmap_init(&b->map);
     return b;
 }
 
 void batches_reset(batches *b)
 {
-    for (size_t i = 0; i < b->nbuckets; i++) {
-        for (batch *next, *bt = b->buckets[i]; bt; bt = next) {
-            next = bt->next;
-            batch_destroy(bt);
-        }
-        b->buckets[i] = NULL;
+    for (batch *next, *bt = b->lru_head; bt; bt = next) {
+        next = bt->lru_next;
+        batch_destroy(bt);
     }
-    b->count = 0;
+    hmap_fini(&b->map);
     b->lru_head = b->lru_tail = NULL;
     b->licenses = 0;
     b->ver_total = 0;
@@ -623,13 +589,12 @@ void batches_destroy(batches *b)
     if (!b)
         return;
     batches_reset(b);
-    free(b->buckets);
     free(b);
 }
 
 size_t batches_count(const batches *b)
 {
-    return b->count;
+    return hmap_count(&b->map);
 }
 
 uint64_t batches_evicted(const batches *b)
@@ -728,10 +693,10 @@ uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total)
 {
     uint64_t n = 0;
     now_ms = clamp_ms(now_ms);
-    for (size_t i = 0; i < b->nbuckets; i++)
-        for (const batch *bt = b->buckets[i]; bt; bt = bt->next)
-            n += strcmp(batch_state(b, bt, now_ms), "stalled") == 0;
-    *total = b->count;
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&b->map, &i));)
+        n += strcmp(batch_state(b, s->value, now_ms), "stalled") == 0;
+    *total = hmap_count(&b->map);
     return n;
 }
 
@@ -841,7 +806,8 @@ static bool batch_matches(const batches *b, const batch *bt, const batches_query
 
 void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *arg, sbuf *out)
 {
-    batches_query q = {.limit = b->count ? b->count : 1, .filter = filter, .filter_arg = arg};
+    size_t count = hmap_count(&b->map);
+    batches_query q = {.limit = count ? count : 1, .filter = filter, .filter_arg = arg};
     size_t total;
     char cursor[BATCHES_CURSOR_MAX];
     batches_page_json(b, &q, now_ms, out, &total, cursor);
@@ -856,7 +822,7 @@ int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *
     if (has_after && cursor_parse(q->cursor, &after, after_id) < 0)
         return -EINVAL;
     now_ms = clamp_ms(now_ms);
-    batch **page = xmalloc((b->count + 1) * sizeof(batch *));
+    batch **page = xmalloc((hmap_count(&b->map) + 1) * sizeof(batch *));
     size_t n = 0;
     *total = 0;
     for (batch *bt = b->lru_head; bt; bt = bt->lru_next) {

@@ -950,6 +950,57 @@ static void test_idle_running_batches_age_out(void **state)
     batches_destroy(b);
 }
 
+/* Issue 10 item 14: the table of batches grows, evicts and deletes (aging)
+ * many times over; afterwards every id is found exactly when it was kept. */
+static void test_many_batches_grow_evict_delete(void **state)
+{
+    enum { N = 10000, CAP = 3000, NEW = 1500 };
+    batches_config cfg = {.max_batches = CAP, .retention_ms = 1000};
+    batches *b = batches_create(&cfg);
+    char subject[64], id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(subject, sizeof subject, "batch.b%d.started", i);
+        assert_int_equal(feed(b, subject, (uint64_t)i + 1, T0 + i, "{}"), 0);
+    }
+    assert_int_equal(batches_count(b), CAP);
+    assert_int_equal(batches_evicted(b), N - CAP);
+    /* Every third batch kept completes, then ages out. */
+    for (int i = N - CAP; i < N; i += 3) {
+        snprintf(subject, sizeof subject, "batch.b%d.completed", i);
+        assert_int_equal(feed(b, subject, (uint64_t)(N + i), T0 + N, "{}"), 0);
+    }
+    batches_tick(b, T0 + N + 1000);
+    assert_int_equal(batches_count(b), CAP - CAP / 3);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "b%d", i);
+        assert_int_equal(exists(b, id), i >= N - CAP && (i - (N - CAP)) % 3 != 0);
+    }
+    /* New batches fill the cap again, then evict the least recently updated. */
+    for (int i = 0; i < NEW; i++) {
+        snprintf(subject, sizeof subject, "batch.n%d.started", i);
+        assert_int_equal(feed(b, subject, (uint64_t)(2 * N + i), T0 + 2 * N + i, "{}"), 0);
+    }
+    size_t evicted_now = NEW - CAP / 3;
+    assert_int_equal(batches_count(b), CAP);
+    assert_int_equal(batches_evicted(b), N - CAP + evicted_now);
+    size_t rank = 0;
+    for (int i = N - CAP; i < N; i++) {
+        snprintf(id, sizeof id, "b%d", i);
+        bool kept = (i - (N - CAP)) % 3 != 0;
+        assert_int_equal(exists(b, id), kept && rank >= evicted_now);
+        rank += kept;
+    }
+    for (int i = 0; i < NEW; i++) {
+        snprintf(id, sizeof id, "n%d", i);
+        assert_true(exists(b, id));
+    }
+    assert_int_equal(list_size(b, T0), CAP);
+    uint64_t total = 0;
+    batches_stalled(b, T0, &total);
+    assert_int_equal(total, CAP);
+    batches_destroy(b);
+}
+
 /* Issue 10 item 5: `workers: 1024` and one license made a 36 KB view. */
 static void test_many_workers_bounded_view(void **state)
 {
@@ -1247,6 +1298,7 @@ int main(void)
         cmocka_unit_test(test_distinct_ids_are_capped),
         cmocka_unit_test(test_cap_evicts_least_recently_updated),
         cmocka_unit_test(test_idle_running_batches_age_out),
+        cmocka_unit_test(test_many_batches_grow_evict_delete),
         cmocka_unit_test(test_many_workers_bounded_view),
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_summary),

@@ -2,7 +2,6 @@
 #include "wsgate/batches.h"
 
 #include "wsgate/events.h"
-#include "wsgate/hash.h"
 #include "wsgate/hmap.h"
 #include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
@@ -11,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,17 +69,11 @@ enum lic_state { LIC_ASSIGNED = 1, LIC_FAILED = 2 };
 enum { ST_VERIFIED = EVENTS_VERIFIED, ST_REJECTED = EVENTS_REJECTED, ST_PENDING = EVENTS_PENDING };
 #define ST_COUNT EVENTS_STATUSES
 
-typedef struct license { /* one remembered license id; id == NULL marks a free slot */
-    char *id;
-    uint32_t hash;
-    int32_t worker; /* -1 when unknown */
-    uint8_t state;  /* enum lic_state */
+typedef struct license { /* one remembered license id, allocated with its id */
+    int32_t worker;      /* -1 when unknown */
+    uint8_t state;       /* enum lic_state */
+    char id[];           /* the key in batch.licenses */
 } license;
-
-typedef struct licset { /* open addressing, linear probing, power-of-two capacity */
-    license *slots;
-    size_t cap, count;
-} licset;
 
 typedef struct worker_count {
     int64_t done, failed;
@@ -113,7 +107,7 @@ typedef struct batch {
     int64_t duration_ms;                          /* from `completed`; -1 when absent */
     int64_t seen_ms;                              /* stream timestamp of the last event */
     uint64_t seq;
-    licset licenses;
+    hmap licenses;                  /* license id -> license (keyed by its own id) */
     worker_count *per_worker;       /* WORKERS_KEPT, indexed by worker, from the first license */
     worker_count others;            /* workers from WORKERS_KEPT on, together */
     int64_t workers_seen;           /* highest worker index seen + 1 */
@@ -159,41 +153,6 @@ static void ts_json(sbuf *out, int64_t ms)
         sbuf_printf(out, "\"%s\"", ts);
 }
 
-/* ---- the set of license ids of a batch ---- */
-
-static void licset_free(licset *s)
-{
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->slots[i].id);
-    free(s->slots);
-    memset(s, 0, sizeof(*s));
-}
-
-/* The slot of id: the one holding it, or the free one where it belongs. */
-static license *licset_slot(const licset *s, const char *id, uint32_t hash)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        license *l = &s->slots[i];
-        if (!l->id || (l->hash == hash && strcmp(l->id, id) == 0))
-            return l;
-    }
-}
-
-/* Make room for one more id (load factor at most 3/4). */
-static void licset_reserve(licset *s)
-{
-    if ((s->count + 1) * 4 <= s->cap * 3)
-        return;
-    licset bigger = {xcalloc(s->cap ? s->cap * 2 : 16, sizeof(license)), s->cap ? s->cap * 2 : 16,
-                     s->count};
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i].id)
-            *licset_slot(&bigger, s->slots[i].id, s->slots[i].hash) = s->slots[i];
-    free(s->slots);
-    *s = bigger;
-}
-
 /* ---- one batch ---- */
 
 static batch *batch_create(const char *id)
@@ -213,7 +172,10 @@ static void batch_destroy(batch *bt)
         free(bt->failures[i].hcp_id);
         free(bt->failures[i].error);
     }
-    licset_free(&bt->licenses);
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&bt->licenses, &i));)
+        free(s->value);
+    hmap_fini(&bt->licenses);
     free(bt->per_worker);
     free(bt->history);
     free(bt->kind);
@@ -287,10 +249,8 @@ static void batch_license(batches *b, batch *bt, const events_event *ev)
 {
     uint8_t state = ev->type == EVENTS_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
     bt->has_licenses = true;
-    licset_reserve(&bt->licenses);
-    uint32_t hash = (uint32_t)hash_str(ev->license_id);
-    license *l = licset_slot(&bt->licenses, ev->license_id, hash);
-    if (l->id) {
+    license *l = hmap_get(&bt->licenses, ev->license_id);
+    if (l) {
         if (l->state == LIC_ASSIGNED || state == LIC_FAILED)
             return;       /* a duplicate, or a failure reported after the assignment */
         bt->lic_failed--; /* a retry that succeeded */
@@ -301,9 +261,13 @@ static void batch_license(batches *b, batch *bt, const events_event *ev)
         batch_worker_add(bt, ev->worker, 1, 0);
         return;
     }
-    if (bt->licenses.count < LICENSES_MAX && b->licenses < LICENSES_ALL) {
-        *l = (license){xstrdup(ev->license_id), hash, (int32_t)ev->worker, state};
-        bt->licenses.count++;
+    if (hmap_count(&bt->licenses) < LICENSES_MAX && b->licenses < LICENSES_ALL) {
+        size_t n = strlen(ev->license_id) + 1;
+        l = xmalloc(offsetof(license, id) + n);
+        l->worker = (int32_t)ev->worker;
+        l->state = state;
+        memcpy(l->id, ev->license_id, n);
+        hmap_put(&bt->licenses, l->id, l);
         b->licenses++;
     }
     if (state == LIC_ASSIGNED) {
@@ -536,7 +500,7 @@ static void batches_remove(batches *b, batch *bt)
 {
     hmap_del(&b->map, bt->id);
     batches_lru_unlink(b, bt);
-    b->licenses -= bt->licenses.count;
+    b->licenses -= hmap_count(&bt->licenses);
     batch_destroy(bt);
 }
 

@@ -286,6 +286,40 @@ static void test_duplicate_license_events(void **state)
     batches_destroy(b);
 }
 
+/* Issue 10 item 14: 20,000 license ids in one batch, each seen three times
+ * (failed or assigned, then assigned: retries, then failed: late), count once. */
+static void test_many_licenses_counted_once(void **state)
+{
+    enum { N = 20000, WORKERS = 4 };
+    batches *b = make(0, 0, 0);
+    char id[32];
+    uint64_t seq = 1;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "LIC-%06d", i);
+        assert_int_equal(
+            license(b, "big", i % 10 ? "assigned" : "failed", id, i % WORKERS, seq++, T0 + i), 0);
+    }
+    assert_counts(b, "big", N - N / 10, N / 10);
+    json_t *j = get(b, "big", T0);
+    for (int w = 0; w < WORKERS; w++) /* i % 10 == 0 falls on the even workers */
+        assert_worker(j, (size_t)w, N / WORKERS - (w % 2 ? 0 : N / 20), w % 2 ? 0 : N / 20);
+    json_decref(j);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = N; i-- > 0;) {
+            snprintf(id, sizeof id, "LIC-%06d", i);
+            assert_int_equal(license(b, "big", pass ? "failed" : "assigned", id, (i + 1) % WORKERS,
+                                     seq++, T0 + N),
+                             0);
+        }
+        assert_counts(b, "big", N, 0);
+    }
+    j = get(b, "big", T0);
+    for (int w = 0; w < WORKERS; w++) /* retries moved to the next worker */
+        assert_worker(j, (size_t)w, N / WORKERS - (w % 2 ? 0 : N / 20) + (w % 2 ? N / 20 : 0), 0);
+    json_decref(j);
+    batches_destroy(b);
+}
+
 static void test_out_of_order_progress(void **state)
 {
     batches *b = make(0, 0, 0);
@@ -1279,6 +1313,7 @@ int main(void)
         cmocka_unit_test(test_license_only),
         cmocka_unit_test(test_both_sources_no_double_count),
         cmocka_unit_test(test_duplicate_license_events),
+        cmocka_unit_test(test_many_licenses_counted_once),
         cmocka_unit_test(test_out_of_order_progress),
         cmocka_unit_test(test_retry_failed_then_assigned),
         cmocka_unit_test(test_completion_and_late_events),

@@ -54,8 +54,10 @@
  */
 
 #define TOKEN_MAX    EVENTS_TOKEN_MAX /* bytes in a subject token (PROTOCOL.md) */
-#define LICENSES_MAX 1000000          /* license ids remembered per batch (about 70 MB) */
+#define LICENSES_MAX 1000000          /* license ids remembered per batch (66 MB for 10-byte ids) */
 #define LICENSES_ALL 2000000          /* ... and over all batches */
+#define LICBLOCK_MIN 256              /* bytes in a batch's first block of license records */
+#define LICBLOCK_MAX 65536            /* ... doubling up to this */
 #define WORKERS_KEPT 64               /* workers counted one by one per batch; the rest together */
 #define BATCHES_MAX  10000            /* default max_batches */
 #define HISTORY_MAX  200              /* points of a batch's history */
@@ -69,11 +71,21 @@ enum lic_state { LIC_ASSIGNED = 1, LIC_FAILED = 2 };
 enum { ST_VERIFIED = EVENTS_VERIFIED, ST_REJECTED = EVENTS_REJECTED, ST_PENDING = EVENTS_PENDING };
 #define ST_COUNT EVENTS_STATUSES
 
-typedef struct license { /* one remembered license id, allocated with its id */
+typedef struct license { /* one remembered license id, in a licblock */
     int32_t worker;      /* -1 when unknown */
     uint8_t state;       /* enum lic_state */
     char id[];           /* the key in batch.licenses */
 } license;
+
+/* License records packed one after another (each padded to the alignment of
+ * a license): ids are never forgotten one by one, only with their batch, so
+ * they need no allocation each. */
+typedef struct licblock {
+    struct licblock *next; /* the batch's older blocks */
+    size_t used, cap;      /* bytes of data */
+    char data[];
+} licblock;
+_Static_assert(offsetof(licblock, data) % _Alignof(license) == 0, "licblock data misaligned");
 
 typedef struct worker_count {
     int64_t done, failed;
@@ -108,6 +120,7 @@ typedef struct batch {
     int64_t seen_ms;                              /* stream timestamp of the last event */
     uint64_t seq;
     hmap licenses;                  /* license id -> license (keyed by its own id) */
+    licblock *licblocks;            /* where the licenses live, newest block first */
     worker_count *per_worker;       /* WORKERS_KEPT, indexed by worker, from the first license */
     worker_count others;            /* workers from WORKERS_KEPT on, together */
     int64_t workers_seen;           /* highest worker index seen + 1 */
@@ -172,10 +185,11 @@ static void batch_destroy(batch *bt)
         free(bt->failures[i].hcp_id);
         free(bt->failures[i].error);
     }
-    hmap_slot *s;
-    for (size_t i = 0; (s = hmap_next(&bt->licenses, &i));)
-        free(s->value);
     hmap_fini(&bt->licenses);
+    for (licblock *next, *blk = bt->licblocks; blk; blk = next) {
+        next = blk->next;
+        free(blk);
+    }
     free(bt->per_worker);
     free(bt->history);
     free(bt->kind);
@@ -244,6 +258,29 @@ static void batch_snapshot(batch *bt, int64_t done, int64_t failed, bool raise)
     } /* else: a late snapshot */
 }
 
+/* A new license record for id in bt's blocks (a new block when the newest is
+ * full: twice its size, up to LICBLOCK_MAX). */
+static license *batch_license_new(batch *bt, const char *id, int64_t worker, uint8_t state)
+{
+    size_t n = strlen(id) + 1, align = _Alignof(license);
+    size_t size = (offsetof(license, id) + n + align - 1) / align * align;
+    licblock *blk = bt->licblocks;
+    if (!blk || blk->cap - blk->used < size) {
+        size_t cap = blk ? blk->cap * 2 : LICBLOCK_MIN;
+        cap = cap > LICBLOCK_MAX ? LICBLOCK_MAX : cap;
+        cap = cap < size ? size : cap;
+        licblock *nb = xmalloc(offsetof(licblock, data) + cap);
+        *nb = (licblock){blk, 0, cap};
+        bt->licblocks = blk = nb;
+    }
+    license *l = (license *)(blk->data + blk->used);
+    blk->used += size;
+    l->worker = (int32_t)worker;
+    l->state = state;
+    memcpy(l->id, id, n);
+    return l;
+}
+
 /* A license.<batch>.assigned or .failed event. */
 static void batch_license(batches *b, batch *bt, const events_event *ev)
 {
@@ -262,11 +299,7 @@ static void batch_license(batches *b, batch *bt, const events_event *ev)
         return;
     }
     if (hmap_count(&bt->licenses) < LICENSES_MAX && b->licenses < LICENSES_ALL) {
-        size_t n = strlen(ev->license_id) + 1;
-        l = xmalloc(offsetof(license, id) + n);
-        l->worker = (int32_t)ev->worker;
-        l->state = state;
-        memcpy(l->id, ev->license_id, n);
+        l = batch_license_new(bt, ev->license_id, ev->worker, state);
         hmap_put(&bt->licenses, l->id, l);
         b->licenses++;
     }

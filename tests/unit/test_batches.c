@@ -320,6 +320,24 @@ static void test_many_licenses_counted_once(void **state)
     batches_destroy(b);
 }
 
+/* License ids of every length up to the longest EVENTS.md allows (longer
+ * than the first block of license records), each seen twice, count once. */
+static void test_license_ids_of_every_length(void **state)
+{
+    batches *b = make(0, 0, 0);
+    char id[257];
+    uint64_t seq = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int n = 256; n >= 1; n--) { /* the longest first */
+            memset(id, 'a' + n % 26, (size_t)n);
+            id[n] = '\0';
+            assert_int_equal(license(b, "long", "assigned", id, n % 3, seq++, T0), 0);
+        }
+        assert_counts(b, "long", 256, 0);
+    }
+    batches_destroy(b);
+}
+
 static void test_out_of_order_progress(void **state)
 {
     batches *b = make(0, 0, 0);
@@ -1314,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_both_sources_no_double_count),
         cmocka_unit_test(test_duplicate_license_events),
         cmocka_unit_test(test_many_licenses_counted_once),
+        cmocka_unit_test(test_license_ids_of_every_length),
         cmocka_unit_test(test_out_of_order_progress),
         cmocka_unit_test(test_retry_failed_then_assigned),
         cmocka_unit_test(test_completion_and_late_events),

@@ -2,7 +2,7 @@
 #include "wsgate/batches.h"
 
 #include "wsgate/events.h"
-#include "wsgate/hash.h"
+#include "wsgate/hmap.h"
 #include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
 
@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,10 @@
  */
 
 #define TOKEN_MAX    EVENTS_TOKEN_MAX /* bytes in a subject token (PROTOCOL.md) */
-#define LICENSES_MAX 1000000          /* license ids remembered per batch (about 70 MB) */
+#define LICENSES_MAX 1000000          /* license ids remembered per batch (66 MB for 10-byte ids) */
 #define LICENSES_ALL 2000000          /* ... and over all batches */
+#define LICBLOCK_MIN 256              /* bytes in a batch's first block of license records */
+#define LICBLOCK_MAX 65536            /* ... doubling up to this */
 #define WORKERS_KEPT 64               /* workers counted one by one per batch; the rest together */
 #define BATCHES_MAX  10000            /* default max_batches */
 #define HISTORY_MAX  200              /* points of a batch's history */
@@ -68,17 +71,21 @@ enum lic_state { LIC_ASSIGNED = 1, LIC_FAILED = 2 };
 enum { ST_VERIFIED = EVENTS_VERIFIED, ST_REJECTED = EVENTS_REJECTED, ST_PENDING = EVENTS_PENDING };
 #define ST_COUNT EVENTS_STATUSES
 
-typedef struct license { /* one remembered license id; id == NULL marks a free slot */
-    char *id;
-    uint32_t hash;
-    int32_t worker; /* -1 when unknown */
-    uint8_t state;  /* enum lic_state */
+typedef struct license { /* one remembered license id, in a licblock */
+    int32_t worker;      /* -1 when unknown */
+    uint8_t state;       /* enum lic_state */
+    char id[];           /* the key in batch.licenses */
 } license;
 
-typedef struct licset { /* open addressing, linear probing, power-of-two capacity */
-    license *slots;
-    size_t cap, count;
-} licset;
+/* License records packed one after another (each padded to the alignment of
+ * a license): ids are never forgotten one by one, only with their batch, so
+ * they need no allocation each. */
+typedef struct licblock {
+    struct licblock *next; /* the batch's older blocks */
+    size_t used, cap;      /* bytes of data */
+    char data[];
+} licblock;
+_Static_assert(offsetof(licblock, data) % _Alignof(license) == 0, "licblock data misaligned");
 
 typedef struct worker_count {
     int64_t done, failed;
@@ -100,12 +107,11 @@ typedef struct hpoint { /* done and failed at event time t */
 } hpoint;
 
 typedef struct batch {
-    struct batch *next;                /* hash chain */
     struct batch *lru_prev, *lru_next; /* update order, least recent first */
-    char id[TOKEN_MAX + 1];
-    char *kind;      /* NULL until an event names it */
-    int64_t total;   /* -1 when unknown */
-    int64_t workers; /* from `started`; 0 when unknown */
+    char id[TOKEN_MAX + 1];            /* the key in batches.map */
+    char *kind;                        /* NULL until an event names it */
+    int64_t total;                     /* -1 when unknown */
+    int64_t workers;                   /* from `started`; 0 when unknown */
     int64_t snap_done, snap_failed;
     int64_t lic_done, lic_failed;
     bool has_started, completed, has_licenses;
@@ -113,7 +119,8 @@ typedef struct batch {
     int64_t duration_ms;                          /* from `completed`; -1 when absent */
     int64_t seen_ms;                              /* stream timestamp of the last event */
     uint64_t seq;
-    licset licenses;
+    hmap licenses;                  /* license id -> license (keyed by its own id) */
+    licblock *licblocks;            /* where the licenses live, newest block first */
     worker_count *per_worker;       /* WORKERS_KEPT, indexed by worker, from the first license */
     worker_count others;            /* workers from WORKERS_KEPT on, together */
     int64_t workers_seen;           /* highest worker index seen + 1 */
@@ -128,8 +135,7 @@ typedef struct batch {
 
 struct batches {
     batches_config cfg;
-    batch **buckets;
-    size_t nbuckets, count;
+    hmap map;                   /* id -> batch (keyed by the batch's own id) */
     batch *lru_head, *lru_tail; /* least and most recently updated */
     uint64_t evicted;
     size_t licenses; /* license ids remembered over all batches */
@@ -160,41 +166,6 @@ static void ts_json(sbuf *out, int64_t ms)
         sbuf_printf(out, "\"%s\"", ts);
 }
 
-/* ---- the set of license ids of a batch ---- */
-
-static void licset_free(licset *s)
-{
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->slots[i].id);
-    free(s->slots);
-    memset(s, 0, sizeof(*s));
-}
-
-/* The slot of id: the one holding it, or the free one where it belongs. */
-static license *licset_slot(const licset *s, const char *id, uint32_t hash)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        license *l = &s->slots[i];
-        if (!l->id || (l->hash == hash && strcmp(l->id, id) == 0))
-            return l;
-    }
-}
-
-/* Make room for one more id (load factor at most 3/4). */
-static void licset_reserve(licset *s)
-{
-    if ((s->count + 1) * 4 <= s->cap * 3)
-        return;
-    licset bigger = {xcalloc(s->cap ? s->cap * 2 : 16, sizeof(license)), s->cap ? s->cap * 2 : 16,
-                     s->count};
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i].id)
-            *licset_slot(&bigger, s->slots[i].id, s->slots[i].hash) = s->slots[i];
-    free(s->slots);
-    *s = bigger;
-}
-
 /* ---- one batch ---- */
 
 static batch *batch_create(const char *id)
@@ -214,7 +185,11 @@ static void batch_destroy(batch *bt)
         free(bt->failures[i].hcp_id);
         free(bt->failures[i].error);
     }
-    licset_free(&bt->licenses);
+    hmap_fini(&bt->licenses);
+    for (licblock *next, *blk = bt->licblocks; blk; blk = next) {
+        next = blk->next;
+        free(blk);
+    }
     free(bt->per_worker);
     free(bt->history);
     free(bt->kind);
@@ -283,15 +258,36 @@ static void batch_snapshot(batch *bt, int64_t done, int64_t failed, bool raise)
     } /* else: a late snapshot */
 }
 
+/* A new license record for id in bt's blocks (a new block when the newest is
+ * full: twice its size, up to LICBLOCK_MAX). */
+static license *batch_license_new(batch *bt, const char *id, int64_t worker, uint8_t state)
+{
+    size_t n = strlen(id) + 1, align = _Alignof(license);
+    size_t size = (offsetof(license, id) + n + align - 1) / align * align;
+    licblock *blk = bt->licblocks;
+    if (!blk || blk->cap - blk->used < size) {
+        size_t cap = blk ? blk->cap * 2 : LICBLOCK_MIN;
+        cap = cap > LICBLOCK_MAX ? LICBLOCK_MAX : cap;
+        cap = cap < size ? size : cap;
+        licblock *nb = xmalloc(offsetof(licblock, data) + cap);
+        *nb = (licblock){blk, 0, cap};
+        bt->licblocks = blk = nb;
+    }
+    license *l = (license *)(blk->data + blk->used);
+    blk->used += size;
+    l->worker = (int32_t)worker;
+    l->state = state;
+    memcpy(l->id, id, n);
+    return l;
+}
+
 /* A license.<batch>.assigned or .failed event. */
 static void batch_license(batches *b, batch *bt, const events_event *ev)
 {
     uint8_t state = ev->type == EVENTS_ASSIGNED ? LIC_ASSIGNED : LIC_FAILED;
     bt->has_licenses = true;
-    licset_reserve(&bt->licenses);
-    uint32_t hash = (uint32_t)hash_str(ev->license_id);
-    license *l = licset_slot(&bt->licenses, ev->license_id, hash);
-    if (l->id) {
+    license *l = hmap_get(&bt->licenses, ev->license_id);
+    if (l) {
         if (l->state == LIC_ASSIGNED || state == LIC_FAILED)
             return;       /* a duplicate, or a failure reported after the assignment */
         bt->lic_failed--; /* a retry that succeeded */
@@ -302,9 +298,9 @@ static void batch_license(batches *b, batch *bt, const events_event *ev)
         batch_worker_add(bt, ev->worker, 1, 0);
         return;
     }
-    if (bt->licenses.count < LICENSES_MAX && b->licenses < LICENSES_ALL) {
-        *l = (license){xstrdup(ev->license_id), hash, (int32_t)ev->worker, state};
-        bt->licenses.count++;
+    if (hmap_count(&bt->licenses) < LICENSES_MAX && b->licenses < LICENSES_ALL) {
+        l = batch_license_new(bt, ev->license_id, ev->worker, state);
+        hmap_put(&bt->licenses, l->id, l);
         b->licenses++;
     }
     if (state == LIC_ASSIGNED) {
@@ -510,18 +506,7 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, bool h
 
 static batch *batches_find(const batches *b, const char *id)
 {
-    batch *bt = b->buckets[hash_str(id) & (b->nbuckets - 1)];
-    while (bt && strcmp(bt->id, id) != 0)
-        bt = bt->next;
-    return bt;
-}
-
-static void batches_insert(batches *b, batch *bt)
-{
-    batch **slot = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
-    bt->next = *slot;
-    *slot = bt;
-    b->count++;
+    return hmap_get(&b->map, id);
 }
 
 static void batches_lru_unlink(batches *b, batch *bt)
@@ -546,43 +531,25 @@ static void batches_lru_touch(batches *b, batch *bt)
 /* Take bt out of the map and free it. */
 static void batches_remove(batches *b, batch *bt)
 {
-    batch **p = &b->buckets[hash_str(bt->id) & (b->nbuckets - 1)];
-    while (*p != bt)
-        p = &(*p)->next;
-    *p = bt->next;
+    hmap_del(&b->map, bt->id);
     batches_lru_unlink(b, bt);
-    b->licenses -= bt->licenses.count;
-    b->count--;
+    b->licenses -= hmap_count(&bt->licenses);
     batch_destroy(bt);
 }
 
-/* The batch of that id, created when it is new (the map doubles as it fills;
- * at max_batches the least recently updated batch makes room). */
+/* The batch of that id, created when it is new (at max_batches the least
+ * recently updated batch makes room). */
 static batch *batches_lookup(batches *b, const char *id)
 {
     batch *bt = batches_find(b, id);
     if (bt)
         return bt;
-    while (b->count >= b->cfg.max_batches && b->lru_head) {
+    while (hmap_count(&b->map) >= b->cfg.max_batches && b->lru_head) {
         batches_remove(b, b->lru_head);
         b->evicted++;
     }
-    if (b->count >= b->nbuckets) {
-        batch **old = b->buckets;
-        size_t nold = b->nbuckets;
-        b->nbuckets *= 2;
-        b->buckets = xcalloc(b->nbuckets, sizeof(batch *));
-        b->count = 0;
-        for (size_t i = 0; i < nold; i++) {
-            for (batch *next, *p = old[i]; p; p = next) {
-                next = p->next;
-                batches_insert(b, p);
-            }
-        }
-        free(old);
-    }
     bt = batch_create(id);
-    batches_insert(b, bt);
+    hmap_put(&b->map, bt->id, bt);
     batches_lru_touch(b, bt);
     return bt;
 }
@@ -596,21 +563,17 @@ batches *batches_create(const batches_config *cfg)
         b->cfg.rate_window_ms = WINDOW_MS;
     if (b->cfg.max_batches == 0)
         b->cfg.max_batches = BATCHES_MAX;
-    b->nbuckets = 64;
-    b->buckets = xcalloc(b->nbuckets, sizeof(batch *));
+    hmap_init(&b->map);
     return b;
 }
 
 void batches_reset(batches *b)
 {
-    for (size_t i = 0; i < b->nbuckets; i++) {
-        for (batch *next, *bt = b->buckets[i]; bt; bt = next) {
-            next = bt->next;
-            batch_destroy(bt);
-        }
-        b->buckets[i] = NULL;
+    for (batch *next, *bt = b->lru_head; bt; bt = next) {
+        next = bt->lru_next;
+        batch_destroy(bt);
     }
-    b->count = 0;
+    hmap_fini(&b->map);
     b->lru_head = b->lru_tail = NULL;
     b->licenses = 0;
     b->ver_total = 0;
@@ -623,13 +586,12 @@ void batches_destroy(batches *b)
     if (!b)
         return;
     batches_reset(b);
-    free(b->buckets);
     free(b);
 }
 
 size_t batches_count(const batches *b)
 {
-    return b->count;
+    return hmap_count(&b->map);
 }
 
 uint64_t batches_evicted(const batches *b)
@@ -728,10 +690,10 @@ uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total)
 {
     uint64_t n = 0;
     now_ms = clamp_ms(now_ms);
-    for (size_t i = 0; i < b->nbuckets; i++)
-        for (const batch *bt = b->buckets[i]; bt; bt = bt->next)
-            n += strcmp(batch_state(b, bt, now_ms), "stalled") == 0;
-    *total = b->count;
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&b->map, &i));)
+        n += strcmp(batch_state(b, s->value, now_ms), "stalled") == 0;
+    *total = hmap_count(&b->map);
     return n;
 }
 
@@ -841,7 +803,8 @@ static bool batch_matches(const batches *b, const batch *bt, const batches_query
 
 void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *arg, sbuf *out)
 {
-    batches_query q = {.limit = b->count ? b->count : 1, .filter = filter, .filter_arg = arg};
+    size_t count = hmap_count(&b->map);
+    batches_query q = {.limit = count ? count : 1, .filter = filter, .filter_arg = arg};
     size_t total;
     char cursor[BATCHES_CURSOR_MAX];
     batches_page_json(b, &q, now_ms, out, &total, cursor);
@@ -856,7 +819,7 @@ int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *
     if (has_after && cursor_parse(q->cursor, &after, after_id) < 0)
         return -EINVAL;
     now_ms = clamp_ms(now_ms);
-    batch **page = xmalloc((b->count + 1) * sizeof(batch *));
+    batch **page = xmalloc((hmap_count(&b->map) + 1) * sizeof(batch *));
     size_t n = 0;
     *total = 0;
     for (batch *bt = b->lru_head; bt; bt = bt->lru_next) {

@@ -286,6 +286,58 @@ static void test_duplicate_license_events(void **state)
     batches_destroy(b);
 }
 
+/* Issue 10 item 14: 20,000 license ids in one batch, each seen three times
+ * (failed or assigned, then assigned: retries, then failed: late), count once. */
+static void test_many_licenses_counted_once(void **state)
+{
+    enum { N = 20000, WORKERS = 4 };
+    batches *b = make(0, 0, 0);
+    char id[32];
+    uint64_t seq = 1;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "LIC-%06d", i);
+        assert_int_equal(
+            license(b, "big", i % 10 ? "assigned" : "failed", id, i % WORKERS, seq++, T0 + i), 0);
+    }
+    assert_counts(b, "big", N - N / 10, N / 10);
+    json_t *j = get(b, "big", T0);
+    for (int w = 0; w < WORKERS; w++) /* i % 10 == 0 falls on the even workers */
+        assert_worker(j, (size_t)w, N / WORKERS - (w % 2 ? 0 : N / 20), w % 2 ? 0 : N / 20);
+    json_decref(j);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = N; i-- > 0;) {
+            snprintf(id, sizeof id, "LIC-%06d", i);
+            assert_int_equal(license(b, "big", pass ? "failed" : "assigned", id, (i + 1) % WORKERS,
+                                     seq++, T0 + N),
+                             0);
+        }
+        assert_counts(b, "big", N, 0);
+    }
+    j = get(b, "big", T0);
+    for (int w = 0; w < WORKERS; w++) /* retries moved to the next worker */
+        assert_worker(j, (size_t)w, N / WORKERS - (w % 2 ? 0 : N / 20) + (w % 2 ? N / 20 : 0), 0);
+    json_decref(j);
+    batches_destroy(b);
+}
+
+/* License ids of every length up to the longest EVENTS.md allows (longer
+ * than the first block of license records), each seen twice, count once. */
+static void test_license_ids_of_every_length(void **state)
+{
+    batches *b = make(0, 0, 0);
+    char id[257];
+    uint64_t seq = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int n = 256; n >= 1; n--) { /* the longest first */
+            memset(id, 'a' + n % 26, (size_t)n);
+            id[n] = '\0';
+            assert_int_equal(license(b, "long", "assigned", id, n % 3, seq++, T0), 0);
+        }
+        assert_counts(b, "long", 256, 0);
+    }
+    batches_destroy(b);
+}
+
 static void test_out_of_order_progress(void **state)
 {
     batches *b = make(0, 0, 0);
@@ -950,6 +1002,57 @@ static void test_idle_running_batches_age_out(void **state)
     batches_destroy(b);
 }
 
+/* Issue 10 item 14: the table of batches grows, evicts and deletes (aging)
+ * many times over; afterwards every id is found exactly when it was kept. */
+static void test_many_batches_grow_evict_delete(void **state)
+{
+    enum { N = 10000, CAP = 3000, NEW = 1500 };
+    batches_config cfg = {.max_batches = CAP, .retention_ms = 1000};
+    batches *b = batches_create(&cfg);
+    char subject[64], id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(subject, sizeof subject, "batch.b%d.started", i);
+        assert_int_equal(feed(b, subject, (uint64_t)i + 1, T0 + i, "{}"), 0);
+    }
+    assert_int_equal(batches_count(b), CAP);
+    assert_int_equal(batches_evicted(b), N - CAP);
+    /* Every third batch kept completes, then ages out. */
+    for (int i = N - CAP; i < N; i += 3) {
+        snprintf(subject, sizeof subject, "batch.b%d.completed", i);
+        assert_int_equal(feed(b, subject, (uint64_t)(N + i), T0 + N, "{}"), 0);
+    }
+    batches_tick(b, T0 + N + 1000);
+    assert_int_equal(batches_count(b), CAP - CAP / 3);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "b%d", i);
+        assert_int_equal(exists(b, id), i >= N - CAP && (i - (N - CAP)) % 3 != 0);
+    }
+    /* New batches fill the cap again, then evict the least recently updated. */
+    for (int i = 0; i < NEW; i++) {
+        snprintf(subject, sizeof subject, "batch.n%d.started", i);
+        assert_int_equal(feed(b, subject, (uint64_t)(2 * N + i), T0 + 2 * N + i, "{}"), 0);
+    }
+    size_t evicted_now = NEW - CAP / 3;
+    assert_int_equal(batches_count(b), CAP);
+    assert_int_equal(batches_evicted(b), N - CAP + evicted_now);
+    size_t rank = 0;
+    for (int i = N - CAP; i < N; i++) {
+        snprintf(id, sizeof id, "b%d", i);
+        bool kept = (i - (N - CAP)) % 3 != 0;
+        assert_int_equal(exists(b, id), kept && rank >= evicted_now);
+        rank += kept;
+    }
+    for (int i = 0; i < NEW; i++) {
+        snprintf(id, sizeof id, "n%d", i);
+        assert_true(exists(b, id));
+    }
+    assert_int_equal(list_size(b, T0), CAP);
+    uint64_t total = 0;
+    batches_stalled(b, T0, &total);
+    assert_int_equal(total, CAP);
+    batches_destroy(b);
+}
+
 /* Issue 10 item 5: `workers: 1024` and one license made a 36 KB view. */
 static void test_many_workers_bounded_view(void **state)
 {
@@ -1228,6 +1331,8 @@ int main(void)
         cmocka_unit_test(test_license_only),
         cmocka_unit_test(test_both_sources_no_double_count),
         cmocka_unit_test(test_duplicate_license_events),
+        cmocka_unit_test(test_many_licenses_counted_once),
+        cmocka_unit_test(test_license_ids_of_every_length),
         cmocka_unit_test(test_out_of_order_progress),
         cmocka_unit_test(test_retry_failed_then_assigned),
         cmocka_unit_test(test_completion_and_late_events),
@@ -1247,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_distinct_ids_are_capped),
         cmocka_unit_test(test_cap_evicts_least_recently_updated),
         cmocka_unit_test(test_idle_running_batches_age_out),
+        cmocka_unit_test(test_many_batches_grow_evict_delete),
         cmocka_unit_test(test_many_workers_bounded_view),
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_summary),

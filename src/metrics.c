@@ -178,6 +178,11 @@ void metrics_render(sbuf *out)
                 (unsigned long long)m->replays_running);
     metrics_one(out, "wsgate_replays_waiting", "gauge", "Resumes waiting for a replay slot.",
                 (unsigned long long)m->replays_waiting);
+    metrics_one(out, "wsgate_resumes_total", "counter", "Resumes (sub with since) registered.",
+                m->resumes);
+    metrics_one(out, "wsgate_resumes_cancelled_total", "counter",
+                "Resumes dropped unfinished: their subscription or connection went.",
+                m->resumes_cancelled);
     metrics_one(out, "wsgate_bad_events_total", "counter",
                 "Events whose payload does not follow EVENTS.md (delivered anyway).",
                 m->bad_events);

@@ -307,6 +307,7 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
         h->waiting = r;
     h->waiting_tail = r;
     metrics.replays_waiting++;
+    metrics.resumes++;
     replay_start_waiting(h);
 }
 
@@ -369,6 +370,7 @@ void replay_cancel(conn_sub *s)
     if (!s->replay)
         return;
     hub *h = s->conn->hub;
+    metrics.resumes_cancelled++;
     replay_free(s->replay);
     replay_start_waiting(h);
 }

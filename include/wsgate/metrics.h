@@ -37,6 +37,8 @@ typedef struct wsg_metrics {
     int64_t send_threads;          /* gauge: --threads in effect */
     uint64_t queued_bytes;         /* gauge: bytes of live and replayed frames in all queues */
     int64_t replays_waiting;       /* gauge: resumes waiting for a slot */
+    uint64_t resumes;              /* resumes (sub with since) registered */
+    uint64_t resumes_cancelled;    /* ... dropped unfinished: their subscription or connection went */
     uint64_t bad_events;           /* events whose payload batch state could not use */
     uint64_t invalid_subjects;     /* events published on an invalid subject: not delivered */
     uint64_t client_errors[PERR_COUNT];

@@ -1136,11 +1136,10 @@ static void drain_socket(int fd, unsigned char *acc, size_t *have)
     *have -= at;
 }
 
-/* On a plain socket data frames go out with send(); what the socket refuses
- * waits in the connection and goes first at the next WRITEABLE, in order. */
-static void test_plain_socket_partial_sends(void **state)
+/* A connection on a plain socket (a socketpair) whose send buffer takes 4 KiB,
+ * its hello already read from sv[1] into acc. */
+static conn *open_on_small_socket(int sv[2], unsigned char *acc, size_t *have)
 {
-    int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     int small = 4096;
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
@@ -1148,11 +1147,20 @@ static void test_plain_socket_partial_sends(void **state)
     stub.fd = sv[0];
     fx->cfg.queue_bytes = 64 << 20;
     conn *c = open_conn();
+    flush(c); /* hello, through send() */
+    drain_socket(sv[1], acc, have);
+    json_decref(expect_frame("hello", NULL));
+    return c;
+}
+
+/* On a plain socket data frames go out with send(); what the socket refuses
+ * waits in the connection and goes first at the next WRITEABLE, in order. */
+static void test_plain_socket_partial_sends(void **state)
+{
+    int sv[2];
     static unsigned char acc[4 * 1048576];
     size_t have = 0;
-    flush(c); /* hello, through send() */
-    drain_socket(sv[1], acc, &have);
-    json_decref(expect_frame("hello", NULL));
+    conn *c = open_on_small_socket(sv, acc, &have);
     rx(c, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
     for (uint64_t s = 1; s <= 300; s++) {
         wsg_frame *f = event("a.x", s, 700);
@@ -1187,18 +1195,9 @@ static void test_plain_socket_partial_sends(void **state)
 static void test_flush_halves_partial_sends(void **state)
 {
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    int small = 4096;
-    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-    stub.plain = true;
-    stub.fd = sv[0];
-    fx->cfg.queue_bytes = 64 << 20;
-    conn *c = open_conn();
     static unsigned char acc[4 * 1048576];
     size_t have = 0;
-    flush(c);
-    drain_socket(sv[1], acc, &have);
-    json_decref(expect_frame("hello", NULL));
+    conn *c = open_on_small_socket(sv, acc, &have);
     rx(c, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
     flush(c);
     drain_socket(sv[1], acc, &have);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HMAP_MIN_CAP 16
+#define HMAP_MIN_CAP 2
 
 void hmap_init(hmap *m)
 {
@@ -69,11 +69,22 @@ void *hmap_getn(const hmap *m, const char *key, size_t len)
     return hmap_slot_of_n(m, key, len, hash_bytes(key, len))->value;
 }
 
+void *hmap_getnh(const hmap *m, const char *key, size_t len, uint64_t hash)
+{
+    if (m->count == 0)
+        return NULL;
+    return hmap_slot_of_n(m, key, len, hash)->value;
+}
+
 void *hmap_put(hmap *m, const char *key, void *value)
+{
+    return hmap_puth(m, key, value, hash_str(key));
+}
+
+void *hmap_puth(hmap *m, const char *key, void *value, uint64_t hash)
 {
     if ((m->count + 1) * 2 > m->cap)
         hmap_grow(m);
-    uint64_t hash = hash_str(key);
     hmap_slot *s = hmap_slot_of(m, key, hash);
     void *old = s->key ? s->value : NULL;
     if (!s->key)

@@ -2,6 +2,7 @@
 #include "wsgate/sublist.h"
 
 #include "wsgate/hash.h"
+#include "wsgate/hmap.h"
 #include "wsgate/subject.h"
 #include "wsgate/xmalloc.h"
 
@@ -13,13 +14,13 @@
  * The trie
  * --------
  * Each pattern is a path from the root, one node per token. A node has up to
- * three kinds of children: literal tokens (a hash table, so a node with
- * thousands of children, like "batch" with one per batch id, stays O(1)), a
- * "*" child and a ">" child. The entries (pattern, owner) whose pattern ends
- * at a node sit in that node's array, their owners in a parallel array that a
- * match copies in one go; each entry knows its node and its index in the
- * arrays, so removal is a swap with the last element, then the path is
- * pruned of nodes left empty.
+ * three kinds of children: literal tokens (an hmap keyed by the child's own
+ * token, so a node with thousands of children, like "batch" with one per
+ * batch id, stays O(1)), a "*" child and a ">" child. The entries (pattern,
+ * owner) whose pattern ends at a node sit in that node's array, their owners
+ * in a parallel array that a match copies in one go; each entry knows its
+ * node and its index in the arrays, so removal is a swap with the last
+ * element, then the path is pruned of nodes left empty.
  *
  * Matching a subject walks the trie token by token, following at each node
  * the literal child for the token and the "*" child, and collecting the ">"
@@ -32,7 +33,8 @@
  * with many wildcard subscribers each one is big); a miss on a full cache
  * clears it. A result bigger than SUBLIST_CACHE_BIG is not cached at all:
  * it is kept only until the next match. Each result is one block: header,
- * owners, subject text. A hit is one hash of the subject and one lookup.
+ * owners, subject text; an hmap maps the subject text (the block's own) to
+ * it. A hit is one hash of the subject and one lookup.
  *
  * On insert or remove of a pattern P, exactly the cached subjects that P
  * matches are dropped. Scanning all cached subjects with subject_matches
@@ -47,26 +49,20 @@
 #define SUBLIST_CACHE_MAX       4096
 #define SUBLIST_CACHE_MAX_BYTES (8u << 20)
 #define SUBLIST_CACHE_BIG       (SUBLIST_CACHE_MAX_BYTES / 8)
-#define SUBLIST_CACHE_BUCKETS   (2 * SUBLIST_CACHE_MAX) /* a power of two */
 
 typedef struct sublist_node sublist_node;
 typedef struct sublist_cached sublist_cached;
 
 struct sublist_node {
     sublist_node *parent;
-    sublist_node *next;      /* next literal sibling in the parent's bucket */
-    sublist_node **buckets;  /* literal children by token hash; NULL until the first */
-    size_t nbuckets;         /* 0 or a power of two */
-    size_t nchildren;        /* literal children */
+    hmap children;           /* literal children by token (the key is the child's token) */
     sublist_node *star;      /* the "*" child */
     sublist_node *gt;        /* the ">" child */
     sublist_entry **entries; /* entries whose pattern ends here */
     void **owners;           /* their owners, side by side (a match copies this array) */
     size_t nentries, cap;
     sublist_cached *cached; /* cache trie only: the result whose subject ends here */
-    uint32_t hash;          /* of token */
-    uint32_t toklen;
-    char token[]; /* this node's token ("*", ">", a literal; "" at the root) */
+    char token[];           /* this node's token ("*", ">", a literal; "" at the root) */
 };
 
 struct sublist_entry {
@@ -78,9 +74,7 @@ struct sublist_entry {
 
 /* A cached match result: the header, then its owners, then the subject. */
 struct sublist_cached {
-    sublist_cached *next; /* next in the hash bucket */
-    sublist_node *leaf;   /* its node in the cache trie */
-    uint64_t hash;        /* of the whole subject */
+    sublist_node *leaf; /* its node in the cache trie */
     sublist_result result;
     void *owners[]; /* result.count owners, then the NUL-terminated subject */
 };
@@ -88,7 +82,8 @@ struct sublist_cached {
 /* One token of a subject being matched. */
 typedef struct sublist_token {
     const char *s;
-    uint32_t len, hash;
+    size_t len;
+    uint64_t hash; /* hash_bytes(s, len), for every node the token is looked up in */
 } sublist_token;
 
 struct sublist {
@@ -96,9 +91,9 @@ struct sublist {
     size_t count;       /* entries */
     size_t nnodes;      /* nodes under root */
 
-    sublist_node *croot;      /* the cached subjects */
-    size_t ncnodes;           /* nodes under croot */
-    sublist_cached **buckets; /* SUBLIST_CACHE_BUCKETS hash chains */
+    sublist_node *croot; /* the cached subjects */
+    size_t ncnodes;      /* nodes under croot */
+    hmap cache;          /* subject (the result's own copy) -> sublist_cached */
     size_t ncached;
     size_t cbytes;            /* memory of the cached results */
     sublist_cached *uncached; /* the last result too big to cache, or NULL */
@@ -108,14 +103,7 @@ struct sublist {
     size_t nscratch, scratch_cap;
 };
 
-/* ---- hashing and tokens ---- */
-
-/* Hash of a token, as stored in trie nodes. */
-static uint32_t sublist_token_hash(const char *s, size_t n)
-{
-    uint64_t h = hash_bytes(s, n);
-    return (uint32_t)(h ^ (h >> 32));
-}
+/* ---- tokens ---- */
 
 /* Length of the token at s (up to '.' or the end). */
 static size_t sublist_toklen(const char *s)
@@ -147,51 +135,25 @@ static void sublist_scratch_push(sublist *sl, void *p)
 
 /* ---- trie nodes (both tries) ---- */
 
-static sublist_node *sublist_node_new(sublist_node *parent, const char *tok, size_t len,
-                                      uint32_t hash)
+static sublist_node *sublist_node_new(sublist_node *parent, const char *tok, size_t len)
 {
     sublist_node *n = xcalloc(1, sizeof *n + len + 1);
     n->parent = parent;
-    n->hash = hash;
-    n->toklen = (uint32_t)len;
+    hmap_init(&n->children);
     memcpy(n->token, tok, len);
     return n;
 }
 
 static bool sublist_node_empty(const sublist_node *n)
 {
-    return n->nentries == 0 && n->nchildren == 0 && !n->star && !n->gt && !n->cached;
+    return n->nentries == 0 && hmap_count(&n->children) == 0 && !n->star && !n->gt && !n->cached;
 }
 
-/* The literal child of n for token (tok, len, hash), or NULL. */
+/* The literal child of n for the len bytes at tok, whose hash_bytes is hash, or NULL. */
 static sublist_node *sublist_node_find(const sublist_node *n, const char *tok, size_t len,
-                                       uint32_t hash)
+                                       uint64_t hash)
 {
-    if (n->nbuckets == 0)
-        return NULL;
-    for (sublist_node *c = n->buckets[hash & (n->nbuckets - 1)]; c; c = c->next)
-        if (c->hash == hash && c->toklen == len && memcmp(c->token, tok, len) == 0)
-            return c;
-    return NULL;
-}
-
-/* Double n's literal table (or create it), rehashing the children. */
-static void sublist_node_grow(sublist_node *n)
-{
-    size_t nb = n->nbuckets ? 2 * n->nbuckets : 4;
-    sublist_node **b = xcalloc(nb, sizeof *b);
-    for (size_t i = 0; i < n->nbuckets; i++) {
-        sublist_node *c = n->buckets[i];
-        while (c) {
-            sublist_node *next = c->next;
-            c->next = b[c->hash & (nb - 1)];
-            b[c->hash & (nb - 1)] = c;
-            c = next;
-        }
-    }
-    free(n->buckets);
-    n->buckets = b;
-    n->nbuckets = nb;
+    return hmap_getnh(&n->children, tok, len, hash);
 }
 
 /* The child of n for one pattern token, created (and counted in *nodes) if missing. */
@@ -200,22 +162,17 @@ static sublist_node *sublist_node_child(sublist_node *n, const char *tok, size_t
     if (len == 1 && (tok[0] == '*' || tok[0] == '>')) {
         sublist_node **slot = tok[0] == '*' ? &n->star : &n->gt;
         if (!*slot) {
-            *slot = sublist_node_new(n, tok, 1, 0);
+            *slot = sublist_node_new(n, tok, 1);
             (*nodes)++;
         }
         return *slot;
     }
-    uint32_t hash = sublist_token_hash(tok, len);
+    uint64_t hash = hash_bytes(tok, len);
     sublist_node *c = sublist_node_find(n, tok, len, hash);
     if (c)
         return c;
-    if (n->nchildren >= n->nbuckets) /* load factor at most 1 */
-        sublist_node_grow(n);
-    c = sublist_node_new(n, tok, len, hash);
-    sublist_node **head = &n->buckets[hash & (n->nbuckets - 1)];
-    c->next = *head;
-    *head = c;
-    n->nchildren++;
+    c = sublist_node_new(n, tok, len);
+    hmap_puth(&n->children, c->token, c, hash);
     (*nodes)++;
     return c;
 }
@@ -251,13 +208,9 @@ static void sublist_node_detach(sublist_node *c)
     } else if (p->gt == c) {
         p->gt = NULL;
     } else {
-        sublist_node **link = &p->buckets[c->hash & (p->nbuckets - 1)];
-        while (*link != c)
-            link = &(*link)->next;
-        *link = c->next;
-        p->nchildren--;
+        hmap_del(&p->children, c->token);
     }
-    free(c->buckets);
+    hmap_fini(&c->children);
     free(c->entries);
     free(c->owners);
     free(c);
@@ -277,14 +230,9 @@ static void sublist_node_prune(sublist_node *n, size_t *nodes)
 /* Free n and its whole subtree, with the entries and cached results in it. */
 static void sublist_node_free(sublist_node *n)
 {
-    for (size_t i = 0; i < n->nbuckets; i++) {
-        sublist_node *c = n->buckets[i];
-        while (c) {
-            sublist_node *next = c->next;
-            sublist_node_free(c);
-            c = next;
-        }
-    }
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&n->children, &i));)
+        sublist_node_free(s->value); /* frees the key, which hmap_next does not read again */
     if (n->star)
         sublist_node_free(n->star);
     if (n->gt)
@@ -293,7 +241,7 @@ static void sublist_node_free(sublist_node *n)
         free(n->entries[i]);
     free(n->entries);
     free(n->owners);
-    free(n->buckets);
+    hmap_fini(&n->children);
     free(n->cached);
     free(n);
 }
@@ -306,14 +254,6 @@ static const char *sublist_cached_subject(const sublist_cached *c)
     return (const char *)&c->owners[c->result.count];
 }
 
-static sublist_cached *sublist_cache_find(const sublist *sl, const char *subject, uint64_t hash)
-{
-    for (sublist_cached *c = sl->buckets[hash & (SUBLIST_CACHE_BUCKETS - 1)]; c; c = c->next)
-        if (c->hash == hash && strcmp(sublist_cached_subject(c), subject) == 0)
-            return c;
-    return NULL;
-}
-
 /* Bytes of the block of a result of n owners for a subject of len bytes. */
 static size_t sublist_cached_size(size_t n, size_t len)
 {
@@ -323,11 +263,9 @@ static size_t sublist_cached_size(size_t n, size_t len)
 /* Unlink one cached result from the hash map and the cache trie, and free it. */
 static void sublist_cache_drop(sublist *sl, sublist_cached *c)
 {
-    sl->cbytes -= sublist_cached_size(c->result.count, strlen(sublist_cached_subject(c)));
-    sublist_cached **link = &sl->buckets[c->hash & (SUBLIST_CACHE_BUCKETS - 1)];
-    while (*link != c)
-        link = &(*link)->next;
-    *link = c->next;
+    const char *subject = sublist_cached_subject(c);
+    sl->cbytes -= sublist_cached_size(c->result.count, strlen(subject));
+    hmap_del(&sl->cache, subject);
     c->leaf->cached = NULL;
     sublist_node_prune(c->leaf, &sl->ncnodes);
     sl->ncached--;
@@ -337,29 +275,28 @@ static void sublist_cache_drop(sublist *sl, sublist_cached *c)
 static void sublist_cache_clear(sublist *sl)
 {
     sublist_node_free(sl->croot); /* frees the cached results too */
-    sl->croot = sublist_node_new(NULL, "", 0, 0);
+    sl->croot = sublist_node_new(NULL, "", 0);
     sl->ncnodes = 0;
-    memset(sl->buckets, 0, SUBLIST_CACHE_BUCKETS * sizeof *sl->buckets);
+    hmap_clear(&sl->cache); /* its keys died with the results */
     sl->ncached = 0;
     sl->cbytes = 0;
 }
 
-/* Cache the owners in sl->scratch as the result for subject (or, when too
- * big to cache, keep them in sl->uncached until the next match). */
-static sublist_cached *sublist_cache_add(sublist *sl, const char *subject, uint64_t hash)
+/* Cache the owners in sl->scratch as the result for subject, of len bytes
+ * and hash_bytes hash (or, when too big to cache, keep them in sl->uncached
+ * until the next match). */
+static sublist_cached *sublist_cache_add(sublist *sl, const char *subject, size_t len,
+                                         uint64_t hash)
 {
-    size_t len = strlen(subject);
     size_t n = sl->nscratch;
     size_t size = sublist_cached_size(n, len);
     sublist_cached *c = xmalloc(size);
-    c->hash = hash;
     c->result.owners = c->owners;
     c->result.count = n;
     if (n)
         memcpy(c->owners, sl->scratch, n * sizeof(void *));
     memcpy((char *)&c->owners[n], subject, len + 1);
     if (size > SUBLIST_CACHE_BIG) {
-        c->next = NULL;
         c->leaf = NULL;
         sl->uncached = c;
         return c;
@@ -367,9 +304,7 @@ static sublist_cached *sublist_cache_add(sublist *sl, const char *subject, uint6
     if (sl->ncached == SUBLIST_CACHE_MAX || sl->cbytes + size > SUBLIST_CACHE_MAX_BYTES)
         sublist_cache_clear(sl);
     sl->cbytes += size;
-    sublist_cached **head = &sl->buckets[hash & (SUBLIST_CACHE_BUCKETS - 1)];
-    c->next = *head;
-    *head = c;
+    hmap_puth(&sl->cache, sublist_cached_subject(c), c, hash);
     c->leaf = sublist_node_path(sl->croot, subject, &sl->ncnodes);
     c->leaf->cached = c;
     sl->ncached++;
@@ -381,9 +316,9 @@ static void sublist_cache_collect_all(sublist *sl, const sublist_node *n)
 {
     if (n->cached)
         sublist_scratch_push(sl, n->cached);
-    for (size_t i = 0; i < n->nbuckets; i++)
-        for (const sublist_node *c = n->buckets[i]; c; c = c->next)
-            sublist_cache_collect_all(sl, c);
+    hmap_slot *s;
+    for (size_t i = 0; (s = hmap_next(&n->children, &i));)
+        sublist_cache_collect_all(sl, s->value);
 }
 
 static void sublist_cache_sweep(sublist *sl, const sublist_node *n, const char *p);
@@ -406,17 +341,16 @@ static void sublist_cache_sweep(sublist *sl, const sublist_node *n, const char *
     size_t len = sublist_toklen(p);
     const char *rest = p[len] == '.' ? p + len + 1 : NULL;
     if (len == 1 && (p[0] == '*' || p[0] == '>')) {
-        for (size_t i = 0; i < n->nbuckets; i++) {
-            for (const sublist_node *c = n->buckets[i]; c; c = c->next) {
-                if (p[0] == '>')
-                    sublist_cache_collect_all(sl, c);
-                else
-                    sublist_cache_sweep_child(sl, c, rest);
-            }
+        hmap_slot *s;
+        for (size_t i = 0; (s = hmap_next(&n->children, &i));) {
+            if (p[0] == '>')
+                sublist_cache_collect_all(sl, s->value);
+            else
+                sublist_cache_sweep_child(sl, s->value, rest);
         }
         return;
     }
-    const sublist_node *c = sublist_node_find(n, p, len, sublist_token_hash(p, len));
+    const sublist_node *c = sublist_node_find(n, p, len, hash_bytes(p, len));
     if (c)
         sublist_cache_sweep_child(sl, c, rest);
 }
@@ -466,9 +400,9 @@ static void sublist_walk(sublist *sl, const sublist_node *n, const sublist_token
 sublist *sublist_create(void)
 {
     sublist *sl = xcalloc(1, sizeof *sl);
-    sl->root = sublist_node_new(NULL, "", 0, 0);
-    sl->croot = sublist_node_new(NULL, "", 0, 0);
-    sl->buckets = xcalloc(SUBLIST_CACHE_BUCKETS, sizeof *sl->buckets);
+    sl->root = sublist_node_new(NULL, "", 0);
+    sl->croot = sublist_node_new(NULL, "", 0);
+    hmap_init(&sl->cache);
     return sl;
 }
 
@@ -479,7 +413,7 @@ void sublist_destroy(sublist *sl)
     sublist_node_free(sl->croot);
     sublist_node_free(sl->root);
     free(sl->uncached);
-    free(sl->buckets);
+    hmap_fini(&sl->cache);
     free(sl->scratch);
     free(sl);
 }
@@ -532,8 +466,9 @@ const sublist_result *sublist_match(sublist *sl, const char *subject)
     static const sublist_result none = {NULL, 0};
     free(sl->uncached); /* the previous big result: valid until this call */
     sl->uncached = NULL;
-    uint64_t hash = hash_str(subject);
-    sublist_cached *c = sublist_cache_find(sl, subject, hash);
+    size_t len = strlen(subject);
+    uint64_t hash = hash_bytes(subject, len);
+    sublist_cached *c = hmap_getnh(&sl->cache, subject, len, hash);
     if (c) {
         sl->hits++;
         return &c->result;
@@ -544,16 +479,16 @@ const sublist_result *sublist_match(sublist *sl, const char *subject)
     sublist_token toks[SUBJECT_MAX_TOKENS];
     size_t ntoks = 0;
     for (const char *t = subject;;) {
-        size_t len = sublist_toklen(t);
-        toks[ntoks++] = (sublist_token){t, (uint32_t)len, sublist_token_hash(t, len)};
-        t += len;
+        size_t tlen = sublist_toklen(t);
+        toks[ntoks++] = (sublist_token){t, tlen, hash_bytes(t, tlen)};
+        t += tlen;
         if (*t == '\0')
             break;
         t++;
     }
     sl->nscratch = 0;
     sublist_walk(sl, sl->root, toks, 0, ntoks);
-    return &sublist_cache_add(sl, subject, hash)->result;
+    return &sublist_cache_add(sl, subject, len, hash)->result;
 }
 
 size_t sublist_count(const sublist *sl)

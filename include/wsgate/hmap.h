@@ -33,6 +33,11 @@ void *hmap_getn(const hmap *m, const char *key, size_t len);
  * NULL when the key is new. The entry keeps the key pointer given here, also
  * on a replace (so a key inside the old value may go with it). */
 void *hmap_put(hmap *m, const char *key, void *value);
+/* hmap_getn and hmap_put with the key's hash given, which must be
+ * hash_bytes(key, len) (hash_str(key) for hmap_puth): for a caller that
+ * looks one key up in several maps, or looks it up and then stores it. */
+void *hmap_getnh(const hmap *m, const char *key, size_t len, uint64_t hash);
+void *hmap_puth(hmap *m, const char *key, void *value, uint64_t hash);
 /* Remove key; returns its value, or NULL when absent. */
 void *hmap_del(hmap *m, const char *key);
 /* Iterate: `for (size_t i = 0; (s = hmap_next(m, &i));)` visits each entry

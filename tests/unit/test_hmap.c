@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "wsgate/hash.h"
 #include "wsgate/hmap.h"
 
 #include <stdio.h>
@@ -68,6 +69,63 @@ static void test_getn(void **state)
     hmap_fini(&m);
 }
 
+/* With the hash given (hmap_getnh, hmap_puth) the map is the same map:
+ * entries stored either way are found either way. */
+static void test_hash_given(void **state)
+{
+    hmap m;
+    hmap_init(&m);
+    static char keys[100][8];
+    static int values[100];
+    for (int k = 0; k < 100; k++) {
+        snprintf(keys[k], sizeof keys[k], "t%d", k);
+        if (k % 2)
+            assert_null(hmap_puth(&m, keys[k], &values[k], hash_str(keys[k])));
+        else
+            assert_null(hmap_put(&m, keys[k], &values[k]));
+    }
+    assert_int_equal(hmap_count(&m), 100);
+    char subject[32];
+    for (int k = 0; k < 100; k++) {
+        /* the key as a token inside a subject */
+        int n = snprintf(subject, sizeof subject, "a.%s.b", keys[k]);
+        size_t len = (size_t)n - 4;
+        assert_ptr_equal(hmap_getnh(&m, subject + 2, len, hash_bytes(subject + 2, len)),
+                         &values[k]);
+        assert_ptr_equal(hmap_get(&m, keys[k]), &values[k]);
+    }
+    assert_null(hmap_getnh(&m, "t1000", 5, hash_bytes("t1000", 5)));
+    assert_ptr_equal(hmap_getnh(&m, "t1x", 2, hash_bytes("t1x", 2)), &values[1]); /* "t1" */
+    assert_null(hmap_getnh(&m, "t1x", 1, hash_bytes("t1x", 1)));                  /* "t" */
+    /* replace through puth: the old value back */
+    assert_ptr_equal(hmap_puth(&m, keys[2], &values[3], hash_str(keys[2])), &values[2]);
+    assert_ptr_equal(hmap_get(&m, keys[2]), &values[3]);
+    hmap_fini(&m);
+    assert_null(hmap_getnh(&m, "t1", 2, hash_bytes("t1", 2)));
+}
+
+/* Small maps stay small: a map with one entry holds 2 slots (a trie node
+ * with one child pays 48 bytes), and grows by doubling from there. */
+static void test_small(void **state)
+{
+    hmap m;
+    hmap_init(&m);
+    int v[5];
+    hmap_put(&m, "a", &v[0]);
+    assert_int_equal(m.cap, 2);
+    hmap_put(&m, "b", &v[1]);
+    assert_int_equal(m.cap, 4);
+    hmap_put(&m, "c", &v[2]);
+    assert_int_equal(m.cap, 8);
+    assert_ptr_equal(hmap_del(&m, "a"), &v[0]);
+    assert_ptr_equal(hmap_del(&m, "b"), &v[1]);
+    assert_ptr_equal(hmap_get(&m, "c"), &v[2]);
+    assert_ptr_equal(hmap_del(&m, "c"), &v[2]);
+    assert_int_equal(hmap_count(&m), 0);
+    assert_null(hmap_get(&m, "c"));
+    hmap_fini(&m);
+}
+
 enum { KEYS = 3000 };
 
 /* Random puts, replaces and deletes over a small key space (long probe runs,
@@ -120,6 +178,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basics),
         cmocka_unit_test(test_getn),
+        cmocka_unit_test(test_hash_given),
+        cmocka_unit_test(test_small),
         cmocka_unit_test(test_random_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -367,6 +367,100 @@ static void test_cache_invalidation_remove(void **state)
     sublist_destroy(sl);
 }
 
+/* A node with thousands of literal children in both tries: 4,000 cached
+ * subjects under w. "w.*" visits every child of w in the cache trie and
+ * drops them all; a literal or a pattern elsewhere drops only its own
+ * subjects; removing the children one by one in random order drops one
+ * subject each and prunes both tries back to nothing. */
+static void test_wide_node_cache(void **state)
+{
+    enum { N = 5000, CACHED = 4000 };
+    sublist *sl = sublist_create();
+    sublist_entry **e = xmalloc(N * sizeof *e);
+    size_t *order = xmalloc(N * sizeof *order);
+    char s[64];
+    size_t h, m;
+    for (size_t i = 0; i < N; i++) {
+        snprintf(s, sizeof s, "w.c%zu", i);
+        e[i] = sublist_insert(sl, s, OWNER(i + 1));
+        order[i] = i;
+    }
+    assert_int_equal(sublist_node_count(sl), 1 + N);
+    for (size_t i = 0; i < CACHED; i++) {
+        snprintf(s, sizeof s, "w.c%zu", i);
+        assert_int_equal(match_count(sl, s), 1);
+    }
+    assert_int_equal(match_count(sl, "v.c1"), 0);
+    stats_delta(sl, &h, &m);
+
+    /* A pattern elsewhere leaves w's subjects cached. */
+    sublist_entry *v = sublist_insert(sl, "v.*", OWNER(N + 1));
+    for (size_t i = 0; i < CACHED; i++) {
+        snprintf(s, sizeof s, "w.c%zu", i);
+        assert_int_equal(match_count(sl, s), 1);
+    }
+    assert_int_equal(match_count(sl, "v.c1"), 1);
+    stats_delta(sl, &h, &m);
+    assert_int_equal(h, CACHED);
+    assert_int_equal(m, 1);
+
+    /* "w.*" drops every subject under w, and only those. */
+    sublist_entry *star = sublist_insert(sl, "w.*", OWNER(N + 2));
+    for (size_t i = 0; i < CACHED; i++) {
+        snprintf(s, sizeof s, "w.c%zu", i);
+        assert_int_equal(match_count(sl, s), 2);
+    }
+    assert_int_equal(match_count(sl, "v.c1"), 1);
+    stats_delta(sl, &h, &m);
+    assert_int_equal(h, 1);
+    assert_int_equal(m, CACHED);
+
+    /* "*.c17" visits every child of the cache root, then one child of w. */
+    sublist_entry *c17 = sublist_insert(sl, "*.c17", OWNER(N + 3));
+    assert_int_equal(match_count(sl, "w.c17"), 3);
+    assert_int_equal(match_count(sl, "w.c18"), 2);
+    assert_int_equal(match_count(sl, "v.c1"), 1);
+    stats_delta(sl, &h, &m);
+    assert_int_equal(h, 2);
+    assert_int_equal(m, 1);
+
+    /* Remove the literals in random order: each drops its own subject only. */
+    rng_seed(7);
+    for (size_t i = N - 1; i > 0; i--) {
+        size_t j = rng(i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (size_t k = 0; k < N; k++) {
+        size_t i = order[k];
+        sublist_remove(sl, e[i]);
+        if (k % 7 != 0 || i >= CACHED || k + 1 == N || order[k + 1] >= CACHED)
+            continue; /* check now and then, subjects in the cache only */
+        stats_delta(sl, &h, &m);
+        snprintf(s, sizeof s, "w.c%zu", i);
+        const sublist_result *r = sublist_match(sl, s);
+        assert_int_equal(r->count, i == 17 ? 2 : 1);
+        assert_int_equal(occurrences(r, OWNER(i + 1)), 0);
+        snprintf(s, sizeof s, "w.c%zu", order[k + 1]);
+        assert_int_equal(match_count(sl, s), order[k + 1] == 17 ? 3 : 2);
+        stats_delta(sl, &h, &m);
+        assert_int_equal(h, 1);
+        assert_int_equal(m, 1);
+    }
+    /* Left: v, v.*, w, w.*, *, *.c17. */
+    assert_int_equal(sublist_node_count(sl), 6);
+    assert_int_equal(match_count(sl, "w.c1"), 1);
+    sublist_remove(sl, star);
+    sublist_remove(sl, v);
+    sublist_remove(sl, c17);
+    assert_int_equal(sublist_node_count(sl), 0);
+    assert_int_equal(match_count(sl, "w.c1"), 0);
+    assert_int_equal(match_count(sl, "w.c17"), 0);
+    free(order);
+    free(e);
+    sublist_destroy(sl);
+}
+
 /* More distinct subjects than the cache holds: results stay right. */
 static void test_cache_overflow(void **state)
 {
@@ -662,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_cache_invalidation_insert),
         cmocka_unit_test(test_cache_invalidation_remove),
         cmocka_unit_test(test_cache_overflow),
+        cmocka_unit_test(test_wide_node_cache),
         cmocka_unit_test(test_invalid_subject),
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_random_vs_brute_force),

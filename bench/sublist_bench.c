@@ -219,6 +219,16 @@ static const char *const mix_first[MIX_FIRST] = {"batch", "license", "user", "ve
 static const char *const mix_last[MIX_LAST] = {"progress", "done", "failed", "created",
                                                "x",        "y",    "z",      "w"};
 
+/* The i-th token of a mix pattern or subject: a first word, an id, or a last word. */
+static void mix_word(char *tok, size_t size, size_t i)
+{
+    if (i == 0)
+        snprintf(tok, size, "%s", mix_first[rng(MIX_FIRST)]);
+    else if (i == 1)
+        snprintf(tok, size, "i%zu", rng(MIX_IDS));
+    else
+        snprintf(tok, size, "%s", mix_last[rng(MIX_LAST)]);
+}
 /* A random pattern of 2..4 tokens: about 60% literal, the rest with a "*"
  * (in any position) or a final ">". */
 static void mix_pattern(char *buf, size_t size)
@@ -233,12 +243,8 @@ static void mix_pattern(char *buf, size_t size)
             snprintf(tok, sizeof tok, "*");
         else if (gt && i == ntok - 1)
             snprintf(tok, sizeof tok, ">");
-        else if (i == 0)
-            snprintf(tok, sizeof tok, "%s", mix_first[rng(MIX_FIRST)]);
-        else if (i == 1)
-            snprintf(tok, sizeof tok, "i%zu", rng(MIX_IDS));
         else
-            snprintf(tok, sizeof tok, "%s", mix_last[rng(MIX_LAST)]);
+            mix_word(tok, sizeof tok, i);
         n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? "." : "", tok);
     }
 }
@@ -252,12 +258,8 @@ static void mix_subject(char *buf, size_t size, size_t unique)
         char tok[24];
         if (unique && i == ntok - 1)
             snprintf(tok, sizeof tok, "u%zu", unique);
-        else if (i == 0)
-            snprintf(tok, sizeof tok, "%s", mix_first[rng(MIX_FIRST)]);
-        else if (i == 1)
-            snprintf(tok, sizeof tok, "i%zu", rng(MIX_IDS));
         else
-            snprintf(tok, sizeof tok, "%s", mix_last[rng(MIX_LAST)]);
+            mix_word(tok, sizeof tok, i);
         n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? "." : "", tok);
     }
 }

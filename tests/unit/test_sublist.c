@@ -31,6 +31,17 @@ static size_t rng(size_t n)
     return (size_t)(rng_state % n);
 }
 
+/* Put order[0..n) in a random order (Fisher-Yates), from seed. */
+static void shuffle(size_t *order, size_t n, uint64_t seed)
+{
+    rng_seed(seed);
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = rng(i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
 /* How many times owner appears in r. */
 static size_t occurrences(const sublist_result *r, void *owner)
 {
@@ -222,12 +233,7 @@ static void test_swap_remove(void **state)
         alive[i + 1] = 1;
         order[i] = i;
     }
-    rng_seed(42);
-    for (size_t i = N - 1; i > 0; i--) {
-        size_t j = rng(i + 1), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    shuffle(order, N, 42);
     for (size_t k = 0; k < N; k++) {
         size_t victim = order[k];
         assert_ptr_equal(sublist_entry_owner(e[victim]), OWNER(victim + 1));
@@ -425,12 +431,7 @@ static void test_wide_node_cache(void **state)
     assert_int_equal(m, 1);
 
     /* Remove the literals in random order: each drops its own subject only. */
-    rng_seed(7);
-    for (size_t i = N - 1; i > 0; i--) {
-        size_t j = rng(i + 1), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    shuffle(order, N, 7);
     for (size_t k = 0; k < N; k++) {
         size_t i = order[k];
         sublist_remove(sl, e[i]);

@@ -326,9 +326,12 @@ static void conn_written(wsg_frame *slot, int64_t now_ns)
     if (f->seq) {
         metrics.deliveries++;
         if ((uintptr_t)slot & CONN_FANOUT) {
-            if (f->recv_ns)
-                metrics_latency_observe((double)(now_ns - f->recv_ns) / 1e9);
-            metrics_stored_observe(f->stored_ns);
+            if (f->recv_ns) {
+                int64_t since_recv = now_ns - f->recv_ns;
+                metrics_latency_observe((double)since_recv / 1e9);
+                if (f->stored_age_ns >= 0)
+                    metrics_stored_observe(f->stored_age_ns + since_recv);
+            }
         }
     }
     frame_unref(f);

@@ -36,6 +36,7 @@ wsg_frame *frame_from_sbuf(sbuf *b)
     assert(b->head == FRAME_PRE); /* the header goes into that headroom */
     wsg_frame *f = xcalloc(1, sizeof(*f));
     f->refs = 1;
+    f->stored_age_ns = -1;
     f->len = b->len;
     f->mem = sbuf_release(b);
     frame_header(f);
@@ -46,6 +47,7 @@ wsg_frame *frame_create(const void *data, size_t len)
 {
     wsg_frame *f = xcalloc(1, sizeof(*f));
     f->refs = 1;
+    f->stored_age_ns = -1;
     f->len = len;
     f->mem = xmalloc(FRAME_PRE + len + 1);
     memcpy(f->mem + FRAME_PRE, data, len);

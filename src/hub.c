@@ -176,6 +176,7 @@ static void hub_on_msg(hub *h, nb_event *ev)
     metrics.messages_received++;
     metrics.stream_last_seq = f->seq;
     f->recv_ns = hub_mono_ns();
+    f->stored_age_ns = metrics_stored_age(f->stored_ns); /* one clock read per event */
     if (ev->event_rc == 0) {
         batches_apply(h->batches, &ev->event, f->seq, ev->ts_ms);
     } else if (ev->event_rc != EVENTS_NOT_STATE) {

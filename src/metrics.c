@@ -20,24 +20,35 @@ static int metrics_bucket(double seconds)
     return i;
 }
 
-void metrics_latency_observe(double seconds)
+/* Add one observation to a histogram (its buckets, sum and count). */
+static void metrics_observe(uint64_t *buckets, double *sum, uint64_t *count, double seconds)
 {
-    metrics.latency_buckets[metrics_bucket(seconds)]++;
-    metrics.latency_sum += seconds;
-    metrics.latency_count++;
+    buckets[metrics_bucket(seconds)]++;
+    *sum += seconds;
+    (*count)++;
 }
 
-void metrics_stored_observe(int64_t stored_ns)
+void metrics_latency_observe(double seconds)
+{
+    metrics_observe(metrics.latency_buckets, &metrics.latency_sum, &metrics.latency_count, seconds);
+}
+
+int64_t metrics_stored_age(int64_t stored_ns)
 {
     if (stored_ns <= 0)
-        return;
+        return -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t d = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - stored_ns;
-    double seconds = d > 0 ? (double)d / 1e9 : 0;
-    metrics.stored_buckets[metrics_bucket(seconds)]++;
-    metrics.stored_sum += seconds;
-    metrics.stored_count++;
+    return d > 0 ? d : 0;
+}
+
+void metrics_stored_observe(int64_t age_ns)
+{
+    if (age_ns < 0)
+        return;
+    metrics_observe(metrics.stored_buckets, &metrics.stored_sum, &metrics.stored_count,
+                    (double)age_ns / 1e9);
 }
 
 void metrics_tick(int64_t now_ms)

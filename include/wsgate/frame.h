@@ -18,14 +18,15 @@
 
 typedef struct wsg_frame {
     int refs;
-    bool lastvalue;     /* msg frame on a last-value subject: may be conflated */
-    uint64_t seq;       /* stream sequence of a msg frame, 0 for control frames */
-    int64_t recv_ns;    /* CLOCK_MONOTONIC ns when NATS delivered it (msg frames), else 0 */
-    int64_t stored_ns;  /* CLOCK_REALTIME ns JetStream stored it (live msg frames), else 0 */
-    char *subject;      /* msg frames: the event subject (owned); NULL otherwise */
-    size_t len;         /* payload bytes */
-    uint8_t hdr;        /* WebSocket header bytes in front of the payload */
-    unsigned char *mem; /* allocation: FRAME_PRE headroom, then len payload bytes */
+    bool lastvalue;        /* msg frame on a last-value subject: may be conflated */
+    uint64_t seq;          /* stream sequence of a msg frame, 0 for control frames */
+    int64_t recv_ns;       /* CLOCK_MONOTONIC ns when NATS delivered it (msg frames), else 0 */
+    int64_t stored_ns;     /* CLOCK_REALTIME ns JetStream stored it (live msg frames), else 0 */
+    int64_t stored_age_ns; /* how old it was at recv_ns (metrics_stored_age), -1 unknown */
+    char *subject;         /* msg frames: the event subject (owned); NULL otherwise */
+    size_t len;            /* payload bytes */
+    uint8_t hdr;           /* WebSocket header bytes in front of the payload */
+    unsigned char *mem;    /* allocation: FRAME_PRE headroom, then len payload bytes */
 } wsg_frame;
 
 #define FRAME_PRE 16 /* == LWS_PRE in libwebsockets 4.1 (checked by a static assert in conn.c) */

@@ -38,9 +38,9 @@ typedef struct wsg_metrics {
     uint64_t queued_bytes;         /* gauge: bytes of live and replayed frames in all queues */
     int64_t replays_waiting;       /* gauge: resumes waiting for a slot */
     uint64_t resumes;              /* resumes (sub with since) registered */
-    uint64_t resumes_cancelled;    /* ... dropped unfinished: their subscription or connection went */
-    uint64_t bad_events;           /* events whose payload batch state could not use */
-    uint64_t invalid_subjects;     /* events published on an invalid subject: not delivered */
+    uint64_t resumes_cancelled; /* ... dropped unfinished: their subscription or connection went */
+    uint64_t bad_events;        /* events whose payload batch state could not use */
+    uint64_t invalid_subjects;  /* events published on an invalid subject: not delivered */
     uint64_t client_errors[PERR_COUNT];
     int nats_connected;                            /* gauge 0/1 */
     uint64_t stream_last_seq;                      /* gauge: last stream sequence seen */
@@ -61,10 +61,14 @@ extern wsg_metrics metrics;
 
 /* Record one delivery latency (NATS receipt to socket write), in seconds. */
 void metrics_latency_observe(double seconds);
-/* Record one delivery of a frame JetStream stored at stored_ns (CLOCK_REALTIME
- * ns; the message's stream timestamp): the time from then to now. 0 is ignored
- * (a frame without a stream timestamp); clock skew below zero counts as 0. */
-void metrics_stored_observe(int64_t stored_ns);
+/* How long ago JetStream stored a message whose stream timestamp is stored_ns
+ * (CLOCK_REALTIME ns): read once per event at receipt, so that a delivery
+ * needs no clock of its own. Clock skew below zero counts as 0; -1 when
+ * stored_ns is 0 (no stream timestamp). */
+int64_t metrics_stored_age(int64_t stored_ns);
+/* Record one delivery of a frame that was age_ns old (since JetStream stored
+ * it) when it went to the socket. A negative age (no timestamp) is ignored. */
+void metrics_stored_observe(int64_t age_ns);
 /* Once a second (service thread): keeps the snapshots that metrics_stats_json
  * takes its window from. now_ms is any clock that only moves forward. */
 void metrics_tick(int64_t now_ms);

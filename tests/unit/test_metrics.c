@@ -237,9 +237,9 @@ static int64_t realtime_ns(void)
  * in le=1), one from the future counts as 0, one without a timestamp is skipped. */
 static void test_stored_histogram(void **state)
 {
-    metrics_stored_observe(realtime_ns() - 2000000000LL);
-    metrics_stored_observe(realtime_ns() + 3600000000000LL);
-    metrics_stored_observe(0);
+    metrics_stored_observe(metrics_stored_age(realtime_ns() - 2000000000LL));
+    metrics_stored_observe(metrics_stored_age(realtime_ns() + 3600000000000LL));
+    metrics_stored_observe(metrics_stored_age(0));
     assert_int_equal(metrics.stored_count, 2);
     assert_int_equal(metrics.latency_count, 0);
     char *text = render();

@@ -173,6 +173,8 @@ bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
         c->over_since_ms = 0;
         return false;
     }
+    if (!now_ms)
+        now_ms = hub_now_ms();
     if (bytes <= 4 * bound) {
         if (!c->over_since_ms)
             c->over_since_ms = now_ms;
@@ -248,7 +250,7 @@ static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
     if (tags & CONN_LIVE) {
         if (f->lastvalue && c->qlen)
             conn_conflate(c, f);
-        if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, hub_now_ms()))
+        if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, 0)) /* no clock read */
             return;
     }
     conn_push(c, f, tags);
@@ -551,7 +553,7 @@ int conn_writable(conn *c)
     if (conn_write_some(c, lws_partial_buffered(c->wsi) ? 0 : CONN_WRITE_BUDGET) != 0)
         return -1;
     if (c->over_since_ms)
-        conn_check_slow(c, c->qbytes, hub_now_ms());
+        conn_check_slow(c, c->qbytes, 0);
     if (conn_has_room(c))
         replay_pump(c);
     if (c->qlen == 0 && c->qcap > 64) { /* give a burst's memory back while idle */

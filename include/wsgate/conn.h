@@ -71,7 +71,9 @@ bool conn_has_room(const conn *c);
 /* Deliver a live event frame matched through subscription s (fan-out). */
 void conn_deliver(conn_sub *s, wsg_frame *f, uint64_t gen);
 /* Apply the slow-consumer bound to a queue of `bytes`: close with 4001 and
- * return true when the client is slow (also called once a second). */
+ * return true when the client is slow (also called once a second). now_ms 0:
+ * read the clock only if the queue is over the bound (the fan-out passes 0,
+ * so a delivery to a client within its bound reads no clock). */
 bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms);
 /* Close with code after (or, when !after_queue, ahead of) what is queued. */
 void conn_close(conn *c, int code, const char *reason, bool after_queue);

@@ -21,14 +21,8 @@ http_port() { echo $((NATS_PORT + 4000 + $1 - 1)); }
 route_port() { echo $((NATS_PORT + 2000 + $1 - 1)); }
 gw_port() { echo $((GATEWAY_PORT + $1 - 1)); }
 
-wait_http() { # url seconds
-  for _ in $(seq 1 $(($2 * 10))); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "timed out waiting for $1 (logs in $DIR/)" >&2
-  return 1
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh # the cd above put us at the top of the checkout
 
 # start NAME CMD...: run CMD in the background (own session), log and pid in $DIR
 start() {
@@ -94,7 +88,7 @@ up() {
       -n "n$i" --cluster_name WSGATE --cluster "nats://127.0.0.1:$(route_port "$i")" --routes "$routes"
   done
   for i in "${NODES[@]}"; do
-    wait_http "http://127.0.0.1:$(http_port "$i")/healthz?js-enabled-only=true" 30
+    wait_http "http://127.0.0.1:$(http_port "$i")/healthz?js-enabled-only=true" 30 "logs in $DIR/"
   done
 
   # gateway i talks to NATS node i first (then the others): the load is spread
@@ -108,13 +102,13 @@ up() {
       --max-conns-per-ip 0 --log-format json ${WSGATE_ARGS:-}
   done
   for i in "${NODES[@]}"; do
-    wait_http "http://127.0.0.1:$(gw_port "$i")/readyz" 60
+    wait_http "http://127.0.0.1:$(gw_port "$i")/readyz" 60 "logs in $DIR/"
   done
 
   haproxy_cfg >"$DIR/haproxy.cfg"
   haproxy -c -q -f "$DIR/haproxy.cfg"
   start haproxy haproxy -f "$DIR/haproxy.cfg" -db
-  wait_http "http://127.0.0.1:$WSGATE_PORT/readyz" 20
+  wait_http "http://127.0.0.1:$WSGATE_PORT/readyz" 20 "logs in $DIR/"
 
   local all
   all=$(IFS=,; echo "${urls[*]}")

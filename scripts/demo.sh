@@ -28,14 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-wait_http() { # url seconds
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "timed out waiting for $1" >&2
-  return 1
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh # the cd above put us at the top of the checkout
 
 if curl -fsS -o /dev/null "http://127.0.0.1:$((NATS_PORT + 4000))/healthz" 2>/dev/null; then
   echo "using the nats-server already running on :$NATS_PORT"

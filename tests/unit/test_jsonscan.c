@@ -13,16 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct doc {
-    const char *p;
-    size_t len;
-} doc;
-
-/* A string literal with its exact length (NUL bytes allowed inside). */
-#define D(s)                                                                                       \
-    {                                                                                              \
-        s, sizeof(s) - 1                                                                           \
-    }
+#include "doc.h"
 
 static void check_table(const doc *docs, size_t n, bool want)
 {

@@ -12,16 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct doc {
-    const char *p;
-    size_t len;
-} doc;
-
-/* A string literal with its exact length (NUL bytes allowed inside). */
-#define D(s)                                                                                       \
-    {                                                                                              \
-        s, sizeof(s) - 1                                                                           \
-    }
+#include "doc.h"
 
 /* Encode cp in exactly n bytes (1..4), overlong or not. */
 static size_t utf8_encode(uint32_t cp, int n, unsigned char *out)

@@ -1,18 +1,11 @@
 /* fuzz_frame.c: libFuzzer target for protocol_parse on client frames, with reply round trips. */
+#include "fuzz.h"
 #include "wsgate/protocol.h"
 
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 /* A reply frame must be a JSON object whose "id" is the command's id, byte for byte. */
 static void fuzz_check_reply(wsg_frame *f, const proto_cmd *cmd)

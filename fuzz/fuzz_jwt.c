@@ -1,4 +1,5 @@
 /* fuzz_jwt.c: libFuzzer target for auth_verify with fixed HS256, RS256 and ES256 keys. */
+#include "fuzz.h"
 #include "wsgate/auth.h"
 #include "wsgate/subject.h"
 #include "wsgate/xmalloc.h"
@@ -27,7 +28,6 @@ static const char SECRET[] = "wsgate-fuzz-secret";
 static auth *keys[3];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* auth_create from data written to a temporary file (secret or PEM). */
 static auth *fuzz_load(const void *data, size_t n, bool is_secret)

@@ -4,6 +4,7 @@
  * valid JSON carrying the payload back exactly, decode (events_decode) into
  * what the decoder promises, and feed the batch state (batches_apply)
  * without crashing. Input: a subject line, a NUL, the payload. */
+#include "fuzz.h"
 #include "wsgate/batches.h"
 #include "wsgate/events.h"
 #include "wsgate/jsonscan.h"
@@ -15,8 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static batches *fuzz_state;
 

@@ -1,5 +1,6 @@
 /* fuzz_subject.c: libFuzzer target for subject syntax, matching and containment, with invariants.
  */
+#include "fuzz.h"
 #include "wsgate/subject.h"
 #include "wsgate/xmalloc.h"
 
@@ -18,14 +19,6 @@
  *   - containment is sound: contains(a, b) and matches(b, x) => matches(a, x),
  *     for s and for subjects built from b by filling in its wildcards.
  */
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 /* The next NUL-terminated string of data[*pos..size), as a new string. */
 static char *fuzz_next(const uint8_t *data, size_t size, size_t *pos)

@@ -1,4 +1,5 @@
 /* fuzz_utf8.c: libFuzzer target for UTF-8 decoding, validation, clipping and JSON escaping. */
+#include "fuzz.h"
 #include "wsgate/sbuf.h"
 #include "wsgate/utf8.h"
 
@@ -18,14 +19,6 @@
  *   - sbuf_json_str's output is valid UTF-8 and one JSON string, equal to
  *     the input when the input is valid UTF-8.
  */
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static size_t fuzz_encode(uint32_t cp, unsigned char *out)
 {

@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FRAME_FIN_TEXT 0x81 /* FIN, opcode 1 (text) */
+#define FRAME_RSV1     0x40 /* permessage-deflate: the payload is compressed */
+
 /* Write the header of a final, unmasked text frame of f->len bytes at the
- * end of f's headroom (the bytes lws_write would put there). */
-static void frame_header(wsg_frame *f)
+ * end of f's headroom (the bytes lws_write would put there); first is its
+ * first byte (FIN, RSV bits, opcode). */
+static void frame_header(wsg_frame *f, unsigned char first)
 {
-    unsigned char h[10] = {0x81};
+    unsigned char h[10] = {first};
     size_t len = f->len, n;
     if (len < 126) {
         h[1] = (unsigned char)len;
@@ -39,7 +43,7 @@ wsg_frame *frame_from_sbuf(sbuf *b)
     f->stored_age_ns = -1;
     f->len = b->len;
     f->mem = sbuf_release(b);
-    frame_header(f);
+    frame_header(f, FRAME_FIN_TEXT);
     return f;
 }
 
@@ -52,7 +56,24 @@ wsg_frame *frame_create(const void *data, size_t len)
     f->mem = xmalloc(FRAME_PRE + len + 1);
     memcpy(f->mem + FRAME_PRE, data, len);
     f->mem[FRAME_PRE + len] = '\0';
-    frame_header(f);
+    frame_header(f, FRAME_FIN_TEXT);
+    return f;
+}
+
+wsg_frame *frame_compressed(wsg_frame *src, unsigned char *mem, size_t len, bool chained)
+{
+    wsg_frame *f = xcalloc(1, sizeof(*f));
+    f->refs = 1;
+    f->lastvalue = src->lastvalue;
+    f->seq = src->seq;
+    f->recv_ns = src->recv_ns;
+    f->stored_ns = src->stored_ns;
+    f->stored_age_ns = src->stored_age_ns;
+    f->len = len;
+    f->chained = chained;
+    f->src = frame_ref(src);
+    f->mem = mem;
+    frame_header(f, FRAME_FIN_TEXT | FRAME_RSV1);
     return f;
 }
 
@@ -66,6 +87,7 @@ void frame_unref(wsg_frame *f)
 {
     if (!f || --f->refs > 0)
         return;
+    frame_unref(f->src);
     free(f->subject);
     free(f->mem);
     free(f);

@@ -26,6 +26,9 @@ typedef struct wsg_frame {
     char *subject;         /* msg frames: the event subject (owned); NULL otherwise */
     size_t len;            /* payload bytes */
     uint8_t hdr;           /* WebSocket header bytes in front of the payload */
+    bool chained;          /* compressed with a shared context: needs the frames before it */
+    struct wsg_frame *src; /* a compressed frame (RSV1 set): the frame it compresses (a
+                              reference; subject and the rest are src's), else NULL */
     unsigned char *mem;    /* allocation: FRAME_PRE headroom, then len payload bytes */
 } wsg_frame;
 
@@ -36,6 +39,16 @@ typedef struct wsg_frame {
 wsg_frame *frame_from_sbuf(sbuf *b);
 /* Copy len bytes into a new frame with one reference. */
 wsg_frame *frame_create(const void *data, size_t len);
+/* A permessage-deflate frame of src: mem holds FRAME_PRE headroom, then
+ * len bytes of deflated payload (the caller's allocation, now the frame's).
+ * The header says FIN, RSV1, text; seq, lastvalue and the timings are src's,
+ * and the frame keeps a reference to src. One reference. */
+wsg_frame *frame_compressed(wsg_frame *src, unsigned char *mem, size_t len, bool chained);
+/* The uncompressed frame f stands for: f->src, or f itself. */
+static inline const wsg_frame *frame_origin(const wsg_frame *f)
+{
+    return f->src ? f->src : f;
+}
 /* Payload pointer (headroom in front of it). */
 static inline unsigned char *frame_data(const wsg_frame *f)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [TARGET...]: build the libFuzzer targets with clang and run each for SECONDS (default 60).
 #
-# Targets: fuzz_jwt fuzz_subject fuzz_frame fuzz_payload fuzz_utf8 (all by default; "jwt" works for
+# Targets: fuzz_jwt fuzz_subject fuzz_frame fuzz_payload fuzz_utf8 fuzz_deflate (all by default; "jwt" works for
 # "fuzz_jwt"). Each runs over fuzz/out/<target>, a working copy of its seed
 # corpus fuzz/corpus/<name> that grows from run to run (fuzz/out is
 # gitignored). A crash leaves its reproducer in fuzz/out/<target>.crashes/
@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 if [ $# -gt 0 ]; then shift; fi
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(fuzz_jwt fuzz_subject fuzz_frame fuzz_payload fuzz_utf8); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(fuzz_jwt fuzz_subject fuzz_frame fuzz_payload fuzz_utf8 fuzz_deflate); fi
 for i in "${!targets[@]}"; do
   targets[$i]=fuzz_${targets[$i]#fuzz_}
 done

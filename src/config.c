@@ -477,6 +477,20 @@ static const struct opt options[] = {
     {"tls-cert", &T_FILE, NULL, "TLS certificate, with --tls-key", AT(tls_cert)},
     {"tls-key", &T_FILE, NULL, "TLS private key, with --tls-cert", AT(tls_key)},
 
+    /* compression */
+    {"compression", &T_BOOL, "true", "negotiate permessage-deflate with clients that offer it",
+     AT(compression)},
+    {"compression-min-bytes", &T_SIZE, "64", "frames smaller than this are sent uncompressed",
+     AT(compression_min)},
+    {"compression-groups", &T_INT, "256",
+     "shared compressors (one per set of subscriptions held by 2+ clients); 0: none",
+     AT(compression_groups), .min = 0, .max = 100000},
+    {"compression-level", &T_INT, "6", "zlib level of the shared compressors (1 fast, 9 small)",
+     AT(compression_level), .min = 1, .max = 9},
+    {"compression-mem-level", &T_INT, "8",
+     "zlib memLevel (1-9): a compressor takes 128 KiB + 2^(9+N) bytes", AT(compression_mem_level),
+     .min = 1, .max = 9},
+
     /* logs */
     {"log-level", &T_LOG_LEVEL, "info", "lowest level logged: debug, info, warn or error",
      AT(log_level)},

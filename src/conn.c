@@ -48,12 +48,21 @@ static inline bool conn_slot_live(wsg_frame *slot)
     return (uintptr_t)slot & CONN_LIVE;
 }
 
+/* What a queued frame counts toward the slow-consumer bound: the size of the
+ * message it stands for (a compressed frame keeps its original alive, and the
+ * bound means the same with compression on or off). */
+static inline size_t conn_frame_bytes(const wsg_frame *f)
+{
+    return frame_origin(f)->len;
+}
+
 static inline bool conn_slot_counted(wsg_frame *slot)
 {
     return (uintptr_t)slot & CONN_COUNTED;
 }
 
-conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
+conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip,
+                  const pmd_params *pmd)
 {
     conn *c = xcalloc(1, sizeof(*c));
     c->wsi = wsi;
@@ -72,12 +81,28 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip)
     h->conns = c;
     metrics.connections++;
     metrics.connections_total++;
+    if (pmd) {
+        zmember_init(&c->z, pmd->server_bits, pmd->server_no_takeover);
+        metrics.compressed_connections++;
+    }
     log_event(LOG_INFO, "conn_open", "s:conn", c->id, "s:ip", c->ip, "s:client",
-              claims ? claims->sub : NULL, NULL);
+              claims ? claims->sub : NULL, "i:deflate_bits", (int)c->z.bits, NULL);
     wsg_frame *hello = protocol_hello(c->id, h->epoch, h->cfg->heartbeat_ms, h->cfg->max_frame);
     conn_send(c, hello, false);
     frame_unref(hello);
     return c;
+}
+
+/* The subscription set changed: move c to the compression group of the new set. */
+static void conn_z_update(conn *c)
+{
+    if (!c->z.bits || c->gone)
+        return;
+    const char **patterns = xmalloc((c->nsubs ? c->nsubs : 1) * sizeof(*patterns));
+    for (uint32_t i = 0; i < c->nsubs; i++)
+        patterns[i] = sublist_entry_pattern(c->subs[i]->entry);
+    zmember_set(c->hub->zg, &c->z, patterns, c->nsubs);
+    free(patterns);
 }
 
 static void conn_sub_free(conn *c, conn_sub *s)
@@ -94,6 +119,7 @@ void conn_sub_remove(conn *c, conn_sub *s)
         if (c->subs[i] == s) {
             c->subs[i] = c->subs[--c->nsubs];
             conn_sub_free(c, s);
+            conn_z_update(c);
             return;
         }
     }
@@ -111,6 +137,16 @@ static void conn_queue_clear(conn *c)
     c->qbytes = 0;
 }
 
+/* Drop a client message being assembled. */
+static void conn_rx_free(conn *c)
+{
+    if (!c->rx)
+        return;
+    sbuf_free(c->rx);
+    free(c->rx);
+    c->rx = NULL;
+}
+
 void conn_destroy(conn *c)
 {
     hub *h = c->hub;
@@ -120,14 +156,14 @@ void conn_destroy(conn *c)
         conn_sub_free(c, s);
     }
     free(c->subs);
+    zmember_clear(h->zg, &c->z);
+    if (c->z.bits)
+        metrics.compressed_connections--;
     if (c->flush_at)
         hub_flush_forget(h, c->flush_at);
     conn_queue_clear(c);
     free(c->pend);
-    if (c->rx) {
-        sbuf_free(c->rx);
-        free(c->rx);
-    }
+    conn_rx_free(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -186,6 +222,24 @@ bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
     return true;
 }
 
+/* A frame c was given from its compression group leaves the queue unsent:
+ * the frames queued after it refer to it, so every queued group frame goes
+ * back to its uncompressed original (which no client window holds), and c
+ * is out of step until the group's next sync point. */
+static void conn_unchain(conn *c)
+{
+    for (uint32_t i = 0; i < c->qlen; i++) {
+        wsg_frame **slot = &c->q[(c->qhead + i) % c->qcap];
+        wsg_frame *f = conn_slot_frame(*slot);
+        if (!f->chained)
+            continue;
+        uintptr_t tags = (uintptr_t)*slot & CONN_TAGS; /* counted by its original's size already */
+        *slot = (wsg_frame *)((uintptr_t)frame_ref(f->src) | tags);
+        frame_unref(f);
+    }
+    zmember_diverge(c->hub->zg, &c->z);
+}
+
 /* Conflation: drop the newest queued live frame of f's last-value subject
  * (f is then queued at the tail), so frames still leave in stream order:
  * replacing it in place would send f ahead of older frames of other
@@ -196,15 +250,19 @@ static void conn_conflate(conn *c, const wsg_frame *f)
     for (uint32_t i = c->qlen; i-- > 0;) {
         uint32_t at = (c->qhead + i) % c->qcap;
         wsg_frame *old = conn_slot_frame(c->q[at]);
-        if (!old->lastvalue || strcmp(old->subject, f->subject) != 0)
+        if (!old->lastvalue || strcmp(frame_origin(old)->subject, f->subject) != 0)
             continue;
         if (!conn_slot_live(c->q[at]))
             return;
+        if (old->chained) {
+            conn_unchain(c); /* old is now its original, in the same slot */
+            old = conn_slot_frame(c->q[at]);
+        }
         for (uint32_t k = i; k + 1 < c->qlen; k++)
             c->q[(c->qhead + k) % c->qcap] = c->q[(c->qhead + k + 1) % c->qcap];
         c->qlen--;
-        c->qbytes -= old->len;
-        metrics.queued_bytes -= old->len;
+        c->qbytes -= conn_frame_bytes(old);
+        metrics.queued_bytes -= conn_frame_bytes(old);
         frame_unref(old);
         metrics.conflated++;
         return;
@@ -229,7 +287,7 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
     if (c->qlen == c->qcap)
         conn_queue_grow(c);
     if (tags & CONN_COUNTED)
-        c->qbytes += f->len, metrics.queued_bytes += f->len;
+        c->qbytes += conn_frame_bytes(f), metrics.queued_bytes += conn_frame_bytes(f);
     c->q[(c->qhead + c->qlen) % c->qcap] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
     if (c->qlen++ != 0)
         return; /* a write is coming already */
@@ -241,7 +299,8 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
     }
 }
 
-/* Queue f with tags: a live frame conflates or meets the slow-consumer bound. */
+/* Queue f with tags: a live frame conflates or meets the slow-consumer
+ * bound; a fan-out frame goes compressed when c negotiated it. */
 static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
 {
     HUB_ON_SERVICE_THREAD(c->hub);
@@ -253,7 +312,13 @@ static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
         if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, 0)) /* no clock read */
             return;
     }
-    conn_push(c, f, tags);
+    if (!(tags & CONN_FANOUT) || !c->z.bits) {
+        conn_push(c, f, tags);
+        return;
+    }
+    wsg_frame *out = zmember_frame(c->hub->zg, &c->z, f);
+    conn_push(c, out, tags);
+    frame_unref(out);
 }
 
 void conn_send(conn *c, wsg_frame *f, bool live)
@@ -314,7 +379,7 @@ static wsg_frame *conn_pop(conn *c)
     c->qhead = (c->qhead + 1) % c->qcap;
     c->qlen--;
     if (conn_slot_counted(slot))
-        c->qbytes -= f->len, metrics.queued_bytes -= f->len;
+        c->qbytes -= conn_frame_bytes(f), metrics.queued_bytes -= conn_frame_bytes(f);
     return slot;
 }
 
@@ -325,6 +390,10 @@ static void conn_written(wsg_frame *slot, int64_t now_ns)
 {
     wsg_frame *f = conn_slot_frame(slot);
     metrics.bytes_sent += f->len;
+    if (f->src) {
+        metrics.deflate_in_bytes += f->src->len;
+        metrics.deflate_out_bytes += f->len;
+    }
     if (f->seq) {
         metrics.deliveries++;
         if ((uintptr_t)slot & CONN_FANOUT) {
@@ -616,9 +685,10 @@ static int conn_write_some(conn *c, int budget)
             budget--;
             wsg_frame *slot = conn_pop(c);
             metrics.socket_writes++;
-            /* writes the frame's own header bytes into its headroom again */
-            int n = lws_write(c->wsi, frame_data(f), f->len, LWS_WRITE_TEXT);
-            bool ok = n >= (int)f->len;
+            /* raw: the frame's own header (lws would write RSV1 clear) */
+            size_t w = frame_wire_len(f);
+            int n = lws_write(c->wsi, (unsigned char *)frame_wire(f), w, LWS_WRITE_RAW);
+            bool ok = n >= (int)w;
             conn_written(slot, now_ns);
             if (!ok)
                 return -EIO;
@@ -712,6 +782,7 @@ static void conn_op_sub(conn *c, const proto_cmd *cmd)
     }
     c->subs[c->nsubs++] = s;
     metrics.subscriptions++;
+    conn_z_update(c);
     if (cmd->has_since) {
         replay_resume(c, s, cmd);
         return;
@@ -728,6 +799,7 @@ static void conn_op_unsub(conn *c, const proto_cmd *cmd)
     if (s) {
         c->subs[at] = c->subs[--c->nsubs];
         conn_sub_free(c, s);
+        conn_z_update(c);
     }
     conn_send_owned(c, protocol_ok(cmd->has_id ? cmd->id : NULL, cmd->subject, c->hub->last_seq),
                     false);
@@ -765,36 +837,55 @@ static void conn_message(conn *c, const char *buf, size_t len, bool binary)
     }
 }
 
+/* A complete compressed client message: inflate it (bounded by --max-frame) and handle it. */
+static void conn_message_deflated(conn *c, const void *buf, size_t len, bool binary)
+{
+    sbuf out;
+    sbuf_init(&out, 0);
+    int rc = pmd_inflate(buf, len, c->hub->cfg->max_frame, &out);
+    if (rc == -EMSGSIZE)
+        conn_close(c, 1009, "message too big", false);
+    else if (rc != 0)
+        conn_close(c, 1007, "invalid compressed data", false);
+    else
+        conn_message(c, sbuf_str(&out), out.len, binary);
+    sbuf_free(&out);
+}
+
 int conn_receive(conn *c, const void *in, size_t len)
 {
     c->last_rx_ms = hub_now_ms();
     size_t remaining = lws_remaining_packet_payload(c->wsi);
     bool complete = lws_is_final_fragment(c->wsi) && remaining == 0;
     size_t have = c->rx ? c->rx->len : 0;
+    /* a new message: its first frame says whether it is compressed */
+    bool deflated = c->rx ? c->rx_deflated : (lws_get_reserved_bits(c->wsi) & PMD_RSV1) != 0;
     if (have + len + remaining > c->hub->cfg->max_frame) {
-        if (c->rx) {
-            sbuf_free(c->rx);
-            free(c->rx);
-            c->rx = NULL;
-        }
+        conn_rx_free(c);
         conn_close(c, 1009, "message too big", false);
     }
     if (c->close_code)
         return 0; /* closing: ignore what the client still says */
+    bool binary = lws_frame_is_binary(c->wsi);
     if (complete && !c->rx) {
-        conn_message(c, in, len, lws_frame_is_binary(c->wsi));
+        if (deflated)
+            conn_message_deflated(c, in, len, binary);
+        else
+            conn_message(c, in, len, binary);
         return 0;
     }
     if (!c->rx) {
         c->rx = xmalloc(sizeof(*c->rx));
         sbuf_init(c->rx, 0);
+        c->rx_deflated = deflated;
     }
     sbuf_put(c->rx, in, len);
     if (complete) {
-        conn_message(c, sbuf_str(c->rx), c->rx->len, lws_frame_is_binary(c->wsi));
-        sbuf_free(c->rx);
-        free(c->rx);
-        c->rx = NULL;
+        if (deflated)
+            conn_message_deflated(c, sbuf_str(c->rx), c->rx->len, binary);
+        else
+            conn_message(c, sbuf_str(c->rx), c->rx->len, binary);
+        conn_rx_free(c);
     }
     return 0;
 }

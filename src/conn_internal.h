@@ -6,6 +6,7 @@
 #define WSGATE_CONN_INTERNAL_H
 
 #include "wsgate/conn.h"
+#include "wsgate/zgroup.h"
 
 #define CONN_BATCH_MAX 65536 /* most bytes of frames coalesced into one send() */
 
@@ -39,8 +40,10 @@ struct conn {
     uint32_t nsubs, capsubs;
     uint64_t fanout_gen;
 
-    sbuf *rx;      /* a fragmented client message being assembled */
-    double tokens; /* ops rate limiter (token bucket) */
+    zmember z;        /* permessage-deflate: its place in a shared compressor's group */
+    sbuf *rx;         /* a fragmented client message being assembled */
+    bool rx_deflated; /* ... which is compressed (RSV1 on its first frame) */
+    double tokens;    /* ops rate limiter (token bucket) */
     int64_t tokens_ms;
     int64_t *err_times; /* times of the last err_limit+1 err frames (lazy) */
     uint32_t err_next, err_count;

@@ -5,9 +5,11 @@
 #include "wsgate/cpus.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
+#include "wsgate/pmd.h"
 #include "wsgate/replay.h"
 #include "wsgate/sendpool.h"
 #include "wsgate/xmalloc.h"
+#include "wsgate/zgroup.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -81,6 +83,11 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
                          .idle_ms = cfg->batch_idle_ms,
                          .max_batches = (size_t)cfg->max_batches};
     h->batches = batches_create(&bc);
+    zgroups_limits zl = {.min_bytes = cfg->compression_min,
+                         .max_groups = cfg->compression_groups,
+                         .level = cfg->compression_level,
+                         .mem_level = cfg->compression_mem_level};
+    h->zg = zgroups_create(&zl);
     return 0;
 }
 
@@ -93,6 +100,9 @@ void hub_fini(hub *h)
     while (h->conns) /* normally empty: lws closed them all */
         conn_destroy(h->conns);
     replay_fini(h);
+    zgroups_destroy(h->zg);
+    h->zg = NULL;
+    pmd_fini();
     sendpool_destroy(h->pool);
     free(h->jobs);
     free(h->job_conns);

@@ -163,6 +163,37 @@ void metrics_render(sbuf *out)
                 "msg frames written to clients, replays included.", m->deliveries);
     metrics_one(out, "wsgate_bytes_sent_total", "counter", "WebSocket payload bytes written.",
                 m->bytes_sent);
+    metrics_one(
+        out, "wsgate_compressed_connections", "gauge",
+        "Connections that negotiated permessage-deflate.",
+        (unsigned long long)(m->compressed_connections > 0 ? m->compressed_connections : 0));
+    metrics_one(out, "wsgate_deflate_in_bytes_total", "counter",
+                "Payload bytes of frames written compressed, before compression.",
+                m->deflate_in_bytes);
+    metrics_one(out, "wsgate_deflate_out_bytes_total", "counter",
+                "Payload bytes of frames written compressed, after compression.",
+                m->deflate_out_bytes);
+    metrics_one(out, "wsgate_deflate_groups", "gauge",
+                "Shared compressors (a set of subscriptions held by 2+ connections).",
+                (unsigned long long)(m->deflate_groups > 0 ? m->deflate_groups : 0));
+    metrics_one(out, "wsgate_deflate_members", "gauge",
+                "Connections attached to a shared compressor.",
+                (unsigned long long)(m->deflate_members > 0 ? m->deflate_members : 0));
+    metrics_one(out, "wsgate_deflate_joins_total", "counter",
+                "Connections that came in step with their group at a sync point.",
+                m->deflate_joins);
+    metrics_one(out, "wsgate_deflate_leaves_total", "counter",
+                "Connections that fell out of step (conflation, a replay, a missed frame).",
+                m->deflate_leaves);
+    metrics_one(out, "wsgate_deflate_resets_total", "counter",
+                "Sync points: a shared compressor started afresh for a newcomer.",
+                m->deflate_resets);
+    metrics_one(out, "wsgate_deflate_group_frames_total", "counter",
+                "Events compressed for a group (once per event and group).",
+                m->deflate_group_frames);
+    metrics_one(out, "wsgate_deflate_solo_frames_total", "counter",
+                "Events compressed alone (once per event, shared by every connection out of step).",
+                m->deflate_solo_frames);
     metrics_one(out, "wsgate_socket_writes_total", "counter",
                 "Writes to client sockets (each carries one or more frames).", m->socket_writes);
     metrics_one(out, "wsgate_slow_consumer_closes_total", "counter",

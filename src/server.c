@@ -7,6 +7,7 @@
 #include "wsgate/hub.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
+#include "wsgate/pmd.h"
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
@@ -28,6 +29,8 @@ typedef struct server_pss {
     http_response *resp; /* HTTP response being written */
     size_t sent;
     bool admitted;
+    bool deflate; /* permessage-deflate negotiated (with pmd's parameters) */
+    pmd_params pmd;
     char ip[48];
 } server_pss;
 
@@ -104,7 +107,48 @@ static int server_established(struct lws *wsi, server_pss *pss)
         return -1;
     }
     pss->admitted = true;
-    pss->conn = conn_create(h, wsi, claims, pss->ip);
+    pss->conn = conn_create(h, wsi, claims, pss->ip, pss->deflate ? &pss->pmd : NULL);
+    return 0;
+}
+
+/* LWS_CALLBACK_CONFIRM_EXTENSION_OKAY: lws found `name` in the client's
+ * offer; we take permessage-deflate when one of its offers can be honoured
+ * (pmd_negotiate reads the whole header: lws looks at the first offer only).
+ * Returns what the lws callback returns: 0 takes the extension, 1 declines. */
+static int server_extension(struct lws *wsi, server_pss *pss, const char *name)
+{
+    char offer[1024];
+    if (!pss || strcmp(name, "permessage-deflate") != 0 ||
+        lws_hdr_total_length(wsi, WSI_TOKEN_EXTENSIONS) >= (int)sizeof(offer) ||
+        lws_hdr_copy(wsi, offer, sizeof(offer), WSI_TOKEN_EXTENSIONS) < 0)
+        return 1;
+    pss->deflate = pmd_negotiate(offer, &pss->pmd) == 0;
+    return pss->deflate ? 0 : 1;
+}
+
+/* LWS_CALLBACK_ADD_HEADERS of an upgrade: lws has just written
+ * "Sec-WebSocket-Extensions: permessage-deflate" and its line end (it cannot
+ * write parameters with values); put ours on that line (pmd_answer: always
+ * client_no_context_takeover). Returns what the lws callback returns: 0, or
+ * -1 to fail the handshake when the line is not where lws 4.1 puts it. */
+static int server_add_headers(server_pss *pss, struct lws_process_html_args *args)
+{
+    static const char line_end[] = "permessage-deflate\r\n";
+    size_t n = sizeof(line_end) - 1;
+    if (!pss || !pss->deflate)
+        return 0;
+    if (memcmp(args->p - n, line_end, n) != 0) {
+        log_event(LOG_ERROR, "deflate_handshake", "s:error", "extension line not found", NULL);
+        return -1;
+    }
+    char answer[128];
+    int len = pmd_answer(&pss->pmd, answer, sizeof(answer));
+    if (len < 0 || len + 2 > args->max_len + 2)
+        return -1;
+    memcpy(args->p - 2, answer, (size_t)len);
+    memcpy(args->p - 2 + len, "\r\n", 2);
+    args->p += len;
+    args->max_len -= len;
     return 0;
 }
 
@@ -277,6 +321,10 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_CLOSED_HTTP:
         server_closed(wsi, pss);
         break;
+    case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY:
+        return server_extension(wsi, pss, in);
+    case LWS_CALLBACK_ADD_HEADERS:
+        return server_add_headers(pss, in);
     case LWS_CALLBACK_ESTABLISHED:
         return server_established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
@@ -306,6 +354,26 @@ static const struct lws_protocols server_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* The permessage-deflate extension as lws sees it: registering it makes lws
+ * negotiate it and let RSV1 through on the connections that took it. It
+ * changes nothing itself: what we send is compressed already (zgroup.c) and
+ * written raw; what clients send reaches conn_receive as it came, and is
+ * inflated there (pmd.c). Returns 0 for every reason: "not handled". */
+static int server_ext_callback(struct lws_context *ctx, const struct lws_extension *ext,
+                               struct lws *wsi, enum lws_extension_callback_reasons reason,
+                               void *user, void *in, size_t len)
+{
+    static const struct lws_ext_options no_options[] = {{NULL, 0}};
+    if (reason == LWS_EXT_CB_CONSTRUCT)
+        *(const struct lws_ext_options **)in = no_options; /* lws then echoes no option */
+    return 0;
+}
+
+static const struct lws_extension server_extensions[] = {
+    {"permessage-deflate", server_ext_callback, NULL},
+    {NULL, NULL, NULL},
+};
+
 static void server_tick(lws_sorted_usec_list_t *sul)
 {
     hub *h = lws_context_user(server_ctx);
@@ -325,6 +393,8 @@ static struct lws_context *server_context(const wsg_config *cfg, hub *h, lws_ret
     info.port = cfg->listen_port;
     info.iface = strcmp(cfg->listen_host, "0.0.0.0") == 0 ? NULL : cfg->listen_host;
     info.protocols = server_protocols;
+    if (cfg->compression)
+        info.extensions = server_extensions;
     info.user = h;
     info.vhost_name = "wsgate";
     info.server_string = "wsgate/" WSGATE_VERSION;

@@ -75,6 +75,13 @@ typedef struct wsg_config {
     char *tls_cert;    /* --tls-cert FILE, --tls-key FILE */
     char *tls_key;
 
+    /* compression (permessage-deflate, see zgroup.h) */
+    bool compression;          /* --compression BOOL, default on: negotiate permessage-deflate */
+    size_t compression_min;    /* --compression-min-bytes BYTES, default 64: smaller go as is */
+    int compression_groups;    /* --compression-groups N, default 256: shared compressors */
+    int compression_level;     /* --compression-level N, default 6 (zlib 1-9) */
+    int compression_mem_level; /* --compression-mem-level N, default 8 (zlib 1-9) */
+
     /* logs */
     int log_level;  /* --log-level debug|info|warn|error, default info (enum log_level) */
     int log_format; /* --log-format auto|json|text, default auto (enum log_format) */

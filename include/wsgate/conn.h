@@ -5,6 +5,7 @@
 #include "wsgate/auth.h"
 #include "wsgate/frame.h"
 #include "wsgate/hub.h"
+#include "wsgate/pmd.h"
 #include "wsgate/protocol.h"
 
 #include <stdbool.h>
@@ -21,8 +22,10 @@ struct lws;
 typedef struct conn conn;
 typedef struct conn_sub conn_sub;
 
-/* A client completed the upgrade: register it and queue hello. */
-conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip);
+/* A client completed the upgrade: register it and queue hello. pmd: what
+ * permessage-deflate negotiated, NULL when it did not. */
+conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip,
+                  const pmd_params *pmd);
 /* The socket closed: unsubscribe everything, drop the queue, free c. */
 void conn_destroy(conn *c);
 

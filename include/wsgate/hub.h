@@ -34,6 +34,7 @@ typedef struct hub {
     auth *auth; /* NULL when authentication is off */
     nats_bridge *bridge;
     struct admit *admit; /* per-IP connection counts */
+    struct zgroups *zg;  /* shared permessage-deflate compressors */
 
     struct conn *conns; /* every open connection (doubly linked) */
     int64_t max_conns;  /* --max-conns, or what the open-file limit allows */

@@ -20,24 +20,34 @@ typedef struct metrics_snap {
 } metrics_snap;
 
 typedef struct wsg_metrics {
-    int64_t connections;           /* gauge: open WebSocket connections */
-    int64_t subscriptions;         /* gauge: subscriptions summed over connections */
-    uint64_t connections_total;    /* accepted upgrades */
-    uint64_t connections_refused;  /* upgrades refused (auth, origin, limits) */
-    uint64_t messages_received;    /* events from NATS */
-    uint64_t deliveries;           /* msg frames written to clients, replays included */
-    uint64_t bytes_sent;           /* WebSocket payload bytes written */
-    uint64_t socket_writes;        /* lws_write calls for clients (one per batch of frames) */
-    uint64_t slow_consumer_closes; /* closes with 4001 */
-    uint64_t conflated;            /* queued last-value messages replaced */
-    uint64_t replayed;             /* msg frames sent by replays */
-    int64_t replays_running;       /* gauge: resumes running */
-    uint64_t send_rounds;          /* dispatch rounds that wrote to clients */
-    uint64_t send_round_ns;        /* their wall time, writes included (all threads) */
-    int64_t send_threads;          /* gauge: --threads in effect */
-    uint64_t queued_bytes;         /* gauge: bytes of live and replayed frames in all queues */
-    int64_t replays_waiting;       /* gauge: resumes waiting for a slot */
-    uint64_t resumes;              /* resumes (sub with since) registered */
+    int64_t connections;            /* gauge: open WebSocket connections */
+    int64_t subscriptions;          /* gauge: subscriptions summed over connections */
+    uint64_t connections_total;     /* accepted upgrades */
+    uint64_t connections_refused;   /* upgrades refused (auth, origin, limits) */
+    uint64_t messages_received;     /* events from NATS */
+    uint64_t deliveries;            /* msg frames written to clients, replays included */
+    uint64_t bytes_sent;            /* WebSocket payload bytes written */
+    int64_t compressed_connections; /* gauge: connections that negotiated permessage-deflate */
+    uint64_t deflate_in_bytes;      /* payload bytes of frames written compressed, before ... */
+    uint64_t deflate_out_bytes;     /* ... and after compression */
+    int64_t deflate_groups;         /* gauge: shared compressors (zgroup.c) */
+    int64_t deflate_members;        /* gauge: connections attached to them */
+    uint64_t deflate_joins;         /* members that came in step at a sync point */
+    uint64_t deflate_leaves;        /* members that fell out of step */
+    uint64_t deflate_resets;        /* sync points: a shared compressor reset */
+    uint64_t deflate_group_frames;  /* events compressed for a group (once per group) */
+    uint64_t deflate_solo_frames;   /* events compressed alone (once per event) */
+    uint64_t socket_writes;         /* lws_write calls for clients (one per batch of frames) */
+    uint64_t slow_consumer_closes;  /* closes with 4001 */
+    uint64_t conflated;             /* queued last-value messages replaced */
+    uint64_t replayed;              /* msg frames sent by replays */
+    int64_t replays_running;        /* gauge: resumes running */
+    uint64_t send_rounds;           /* dispatch rounds that wrote to clients */
+    uint64_t send_round_ns;         /* their wall time, writes included (all threads) */
+    int64_t send_threads;           /* gauge: --threads in effect */
+    uint64_t queued_bytes;          /* gauge: bytes of live and replayed frames in all queues */
+    int64_t replays_waiting;        /* gauge: resumes waiting for a slot */
+    uint64_t resumes;               /* resumes (sub with since) registered */
     uint64_t resumes_cancelled; /* ... dropped unfinished: their subscription or connection went */
     uint64_t bad_events;        /* events whose payload batch state could not use */
     uint64_t invalid_subjects;  /* events published on an invalid subject: not delivered */

@@ -3,6 +3,7 @@
 // are fed in windows as the client drains (no whole-stream copies), and the
 // resumes of a client that leaves are cancelled.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { test, before, after, startNats, startGateway, natsClient, publishMany, connect, getMetrics, metricValue, pollUntil, delay, ms } from '../lib/harness.mjs';
 
@@ -10,7 +11,9 @@ let nats;
 let gw;
 let pub;
 const EVENTS = 5000;
-const pad = 'x'.repeat(2000);
+// Incompressible padding: permessage-deflate (on by default, and offered by
+// ws) must not let the kernel's socket buffers absorb what should queue.
+const pad = () => crypto.randomBytes(2000).toString('base64').slice(0, 2000);
 let seqs;
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -21,7 +24,7 @@ before(async () => {
   // A 10-message ring: resumes come from JetStream. A small queue bound.
   gw = await startGateway({ natsUrl: nats.url, args: ['--queue-bytes', '65536', '--ring-msgs', '10'] });
   pub = await natsClient(nats.url);
-  const events = Array.from({ length: EVENTS }, (_, i) => ({ subject: `license.bnd${i % 50}.assigned`, data: { batch_id: `bnd${i % 50}`, i, pad } }));
+  const events = Array.from({ length: EVENTS }, (_, i) => ({ subject: `license.bnd${i % 50}.assigned`, data: { batch_id: `bnd${i % 50}`, i, pad: pad() } }));
   seqs = await publishMany(pub.js, events, { window: 128 });
   await pollUntil(async () => (await metric('wsgate_stream_last_seq')) >= seqs.at(-1), { message: 'gateway caught up' });
 });
@@ -96,7 +99,7 @@ test('a client that never reads is dropped within seconds and counted once', { t
   const c = await connect(g.wsUrl, { label: 'never-reads' });
   await c.sub('license.bndlive.>');
   c.pause();
-  const live = (n, from) => Array.from({ length: n }, (_, i) => ({ subject: 'license.bndlive.assigned', data: { batch_id: 'bndlive', i: from + i, pad } }));
+  const live = (n, from) => Array.from({ length: n }, (_, i) => ({ subject: 'license.bndlive.assigned', data: { batch_id: 'bndlive', i: from + i, pad: pad() } }));
   let published = 0;
   while ((await m('wsgate_slow_consumer_closes_total')) === 0 && published < 40000) {
     await publishMany(pub.js, live(50, published), { window: 50 });

@@ -2,6 +2,7 @@
 // bytes the gateway holds for it exceed --queue-bytes; a client that reads
 // is not.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { test, before, after, startNats, startGateway, natsClient, publishMany, connect, getMetrics, metricValue, pollUntil, withTimeout, ms } from '../lib/harness.mjs';
 
 let nats;
@@ -20,8 +21,10 @@ after(async () => {
   await nats?.stop();
 });
 
-const pad = 'x'.repeat(2048);
-const events = (tag, from, n) => Array.from({ length: n }, (_, i) => ({ subject: `license.${tag}.assigned`, data: { batch_id: tag, i: from + i, pad } }));
+// Incompressible padding: permessage-deflate (on by default, and offered by
+// ws) must not let the kernel's socket buffers absorb what should queue.
+const pad = () => crypto.randomBytes(2048).toString('base64').slice(0, 2048);
+const events = (tag, from, n) => Array.from({ length: n }, (_, i) => ({ subject: `license.${tag}.assigned`, data: { batch_id: tag, i: from + i, pad: pad() } }));
 
 test('a paused client is closed with 4001 and counted', { timeout: 180000 }, async (t) => {
   const slow = await connect(gw.wsUrl, { label: 'slow' });

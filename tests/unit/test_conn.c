@@ -177,6 +177,12 @@ int lws_is_final_fragment(struct lws *wsi)
     return stub.final;
 }
 
+unsigned char lws_get_reserved_bits(struct lws *wsi)
+{
+    assert_ptr_equal(wsi, WSI);
+    return 0;
+}
+
 int lws_frame_is_binary(struct lws *wsi)
 {
     assert_ptr_equal(wsi, WSI);
@@ -233,7 +239,7 @@ static int teardown(void **state)
 
 static conn *open_conn(void)
 {
-    conn *c = conn_create(&fx->h, WSI, NULL, "127.0.0.1");
+    conn *c = conn_create(&fx->h, WSI, NULL, "127.0.0.1", NULL);
     assert_non_null(c);
     return c;
 }

@@ -109,6 +109,26 @@ static void metrics_stats_one(sbuf *out, const char *name, const uint64_t *now,
     sbuf_putc(out, '}');
 }
 
+/* ,"compression":{...}: what permessage-deflate saved since the start. */
+static void metrics_stats_compression(sbuf *out)
+{
+    const wsg_metrics *m = &metrics;
+    sbuf_printf(out,
+                ",\"compression\":{\"connections\":%lld,\"groups\":%lld,\"members\":%lld,"
+                "\"bytes_sent\":%llu,\"deflate_in_bytes\":%llu,\"deflate_out_bytes\":%llu,"
+                "\"saved\":",
+                (long long)m->compressed_connections, (long long)m->deflate_groups,
+                (long long)m->deflate_members, (unsigned long long)m->bytes_sent,
+                (unsigned long long)m->deflate_in_bytes, (unsigned long long)m->deflate_out_bytes);
+    /* of everything sent: the bytes compression took off, over what would have gone */
+    uint64_t would = m->bytes_sent - m->deflate_out_bytes + m->deflate_in_bytes;
+    if (would)
+        sbuf_printf(out, "%.4f}",
+                    (double)(m->deflate_in_bytes - m->deflate_out_bytes) / (double)would);
+    else
+        sbuf_puts(out, "null}");
+}
+
 void metrics_stats_json(sbuf *out, int64_t now_ms)
 {
     /* the oldest snapshot kept (about a minute old), or none yet: since the start */
@@ -122,6 +142,7 @@ void metrics_stats_json(sbuf *out, int64_t now_ms)
     sbuf_putc(out, ',');
     metrics_stats_one(out, "delivery_stored_latency_seconds", metrics.stored_buckets,
                       base ? base->stored : NULL);
+    metrics_stats_compression(out);
     sbuf_putc(out, '}');
 }
 

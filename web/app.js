@@ -540,12 +540,24 @@ function fmtSeconds(s) {
   return `${s.toFixed(s < 10 ? 1 : 0)} s`;
 }
 
+// What permessage-deflate saved of the bytes sent to clients (GET /api/stats "compression").
+function renderCompression(z) {
+  const el = $('deflate-stat');
+  el.hidden = !z || !isNum(z.saved);
+  if (el.hidden) return;
+  setText(el.querySelector('dd'), `${Math.round(z.saved * 100)}%`);
+  setAttr(el, 'title', `permessage-deflate: ${compact(z.deflate_in_bytes)} B compressed to ${compact(z.deflate_out_bytes)} B; ` +
+    `${z.connections} compressed connections, ${z.groups} shared compressors (${z.members} members)`);
+}
+
 async function pollLatency() {
   const el = $('latency-stat');
   try {
     const res = await fetch('/api/stats', { cache: 'no-store' });
     if (!res.ok) return;
-    const st = (await res.json()).delivery_stored_latency_seconds;
+    const stats = await res.json();
+    renderCompression(stats.compression);
+    const st = stats.delivery_stored_latency_seconds;
     el.hidden = !st || !isNum(st.p50);
     if (el.hidden) return;
     setText(el.querySelector('dd'), `${fmtSeconds(st.p50)} / ${fmtSeconds(st.p99)}`);

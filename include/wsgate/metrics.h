@@ -86,7 +86,8 @@ void metrics_tick(int64_t now_ms);
 void metrics_render(sbuf *out);
 /* Append a JSON object with p50/p99 of both latency histograms over the last
  * minute or so (null when nothing was delivered in it), estimated from the
- * buckets the way Prometheus' histogram_quantile does. */
+ * buckets the way Prometheus' histogram_quantile does, and what
+ * permessage-deflate saved since the start ("compression"). */
 void metrics_stats_json(sbuf *out, int64_t now_ms);
 /* The q-quantile (0 < q < 1) of a histogram with METRICS_BUCKETS + 1 bucket
  * counts (not cumulative, last one +Inf), interpolated linearly inside its

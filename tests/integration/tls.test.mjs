@@ -74,6 +74,29 @@ test('wss:// with the certificate trusted: hello, then a published msg end to en
   assert.deepEqual(m.data, { over: 'tls' });
 });
 
+test('wss:// with permessage-deflate: two clients share a compressor, every event intact, large ones too', async (t) => {
+  const counter = async (name) => Number((await httpsGet(`https://127.0.0.1:${gwTls.port}/metrics`)).text.match(new RegExp(`^${name} (\\d+)$`, 'm'))[1]);
+  const before_ = await counter('wsgate_deflate_in_bytes_total');
+  const clients = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await connect(`wss://127.0.0.1:${gwTls.port}/ws`, { label: `tls-z${i}`, wsOptions: { ca, perMessageDeflate: { threshold: 0 } } });
+    t.after(() => c.close());
+    assert.equal(c.ws.extensions, 'permessage-deflate');
+    await c.sub('license.btlsz.>');
+    clients.push(c);
+  }
+  // 150 small events, then some above the 64 KiB a TLS write batches (written alone)
+  const events = Array.from({ length: 160 }, (_, i) => ({ i, batch_id: 'btlsz', pad: i >= 150 ? `${i}`.repeat(40000) : `license ${i}` }));
+  const seqs = [];
+  for (const e of events) seqs.push(await publish(natsc.js, 'license.btlsz.assigned', e));
+  for (const c of clients) {
+    const got = await c.collect((f) => f.op === 'msg', events.length, ms(30000), 'msgs over TLS');
+    assert.deepEqual(got.map((m) => m.seq), seqs);
+    got.forEach((m, i) => assert.deepEqual(m.data, events[i]));
+  }
+  assert.ok((await counter('wsgate_deflate_in_bytes_total')) - before_ > 2 * 10 * 80000, 'went compressed');
+});
+
 test('wss://localhost also verifies (DNS name in the certificate)', async (t) => {
   const c = await connect(`wss://localhost:${gwTls.port}/ws`, { wsOptions: { ca } });
   t.after(() => c.close());

@@ -4,7 +4,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libwebsockets-dev libwebsockets-evlib-ev libev-dev libnats-dev libjansson-dev
-      libssl-dev libcmocka-dev nats-server clang libclang-rt-14-dev
+      libssl-dev zlib1g-dev libbrotli-dev libcmocka-dev nats-server clang libclang-rt-14-dev
       clang-format python3 haproxy)
 # Node.js runs the integration and browser tests: Debian's, unless the machine
 # already has one (a nodejs package from elsewhere that bundles npm conflicts

@@ -4,6 +4,7 @@
 
 #include "wsgate/auth.h"
 #include "wsgate/batches.h"
+#include "wsgate/hmap.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
 #include "wsgate/subject.h"
@@ -12,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,10 +128,173 @@ static int http_open_file(const char *root, const char *path, struct stat *st)
     return fd;
 }
 
+/* May a body of this content type be compressed (text; not images that are already)? */
+static bool http_compressible(const char *type)
+{
+    return strncmp(type, "text/", 5) == 0 || strcmp(type, "application/json") == 0 ||
+           strcmp(type, "image/svg+xml") == 0 || strcmp(type, "image/x-icon") == 0;
+}
+
+/* Does If-None-Match `inm` (NULL: absent) name etag, by the weak comparison
+ * (RFC 9110 §13.1.2: W/ aside, the quoted tags are equal), or is it `*`? */
+static bool http_etag_match(const char *inm, const char *etag)
+{
+    if (!inm || !etag || !etag[0])
+        return false;
+    const char *want = strncmp(etag, "W/", 2) == 0 ? etag + 2 : etag;
+    size_t n = strlen(want);
+    for (const char *p = inm; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+        if (!end) { /* not an entity-tag: skip to the next element */
+            p += strcspn(p, ",");
+            continue;
+        }
+        if ((size_t)(end + 1 - p) == n && memcmp(p, want, n) == 0)
+            return true;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* The embedded files in their codings, like http_assets (http_prepare). */
+static httpz_set *http_asset_sets;
+static pthread_once_t http_prepared = PTHREAD_ONCE_INIT;
+
+static void http_prepare_once(void)
+{
+    size_t n = 0;
+    while (http_assets[n].path)
+        n++;
+    http_asset_sets = xcalloc(n ? n : 1, sizeof(*http_asset_sets));
+    for (size_t i = 0; i < n; i++)
+        httpz_set_init(&http_asset_sets[i], http_assets[i].data, http_assets[i].len,
+                       http_assets[i].etag,
+                       http_compressible(http_content_type(http_assets[i].path)));
+}
+
+void http_prepare(void)
+{
+    pthread_once(&http_prepared, http_prepare_once);
+}
+
+/* A file of --web-root as last read, in its codings; the key is its path. */
+typedef struct http_file {
+    httpz_set set;
+    char path[];
+} http_file;
+
+struct http_files {
+    hmap map; /* request path -> http_file */
+};
+
+void http_files_destroy(struct http_files *files)
+{
+    if (!files)
+        return;
+    hmap_slot *slot;
+    for (size_t i = 0; (slot = hmap_next(&files->map, &i));) {
+        http_file *f = slot->value;
+        httpz_set_fini(&f->set);
+        free(f);
+    }
+    hmap_fini(&files->map);
+    free(files);
+}
+
+/* The codings of --web-root file `path`, read now as data[0..len) with
+ * ETag etag: the cached ones when the content is what it was last time,
+ * else made now (once per version of the file) and cached. */
+static const httpz_set *http_file_set(hub *h, const char *path, const unsigned char *data,
+                                      size_t len, const char *etag, bool compress)
+{
+    if (!h->files)
+        h->files = xcalloc(1, sizeof(*h->files)); /* a zeroed hmap is an empty one */
+    http_file *f = hmap_get(&h->files->map, path);
+    if (f && f->set.len[HTTPZ_IDENTITY] == len && strcmp(f->set.etag[HTTPZ_IDENTITY], etag) == 0)
+        return &f->set;
+    if (f) {
+        httpz_set_fini(&f->set);
+    } else {
+        size_t n = strlen(path);
+        f = xmalloc(sizeof(*f) + n + 1);
+        memcpy(f->path, path, n + 1);
+        hmap_put(&h->files->map, f->path, f);
+    }
+    httpz_set_init(&f->set, data, len, etag, compress);
+    return &f->set;
+}
+
+/* The ETag of a file from disk: the first 64 bits of its SHA-1, quoted, as
+ * cmake/embed.cmake makes those of the embedded files. */
+static void http_sha1_etag(const unsigned char *data, size_t len, char out[HTTPZ_ETAG_MAX])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(data, len, md, &n, EVP_sha1(), NULL) || n < 8)
+        memset(md, 0, 8);
+    snprintf(out, HTTPZ_ETAG_MAX, "\"%02x%02x%02x%02x%02x%02x%02x%02x\"", md[0], md[1], md[2],
+             md[3], md[4], md[5], md[6], md[7]);
+}
+
+/* Status and headers for the representation of s that req accepts: 200,
+ * or 304 when If-None-Match names that representation's ETag; Vary when the
+ * type is one that is compressed. Returns its coding: the caller sets the
+ * body (identity: the file itself) and the ETag, s->etag[coding]. */
+static httpz_coding http_pick(const httpz_set *s, const char *type, const http_request *req,
+                              http_response *resp)
+{
+    httpz_coding c = httpz_choose(req->accept_encoding, s->offered);
+    bool fresh = http_etag_match(req->if_none_match, s->etag[c]);
+    http_init(resp, fresh ? 304 : 200, type, "no-cache");
+    resp->vary = http_compressible(type) ? "Accept-Encoding" : NULL;
+    resp->content_encoding = fresh ? NULL : httpz_name(c);
+    return c;
+}
+
+/* GET of a file of --web-root: read each time (a development root changes
+ * under the gateway), compressed once per content. */
+static void http_disk(hub *h, const char *path, const http_request *req, http_response *resp)
+{
+    struct stat st;
+    int fd = http_open_file(h->cfg->web_root, path, &st);
+    if (fd < 0) {
+        http_error(resp, 404, "not found");
+        return;
+    }
+    sbuf file;
+    sbuf_init(&file, 0);
+    char chunk[16384];
+    ssize_t n;
+    while (file.len < HTTP_FILE_MAX && (n = read(fd, chunk, sizeof(chunk))) > 0)
+        sbuf_put(&file, chunk, (size_t)n);
+    close(fd);
+    const unsigned char *data = (const unsigned char *)sbuf_str(&file);
+    char etag[HTTPZ_ETAG_MAX];
+    http_sha1_etag(data, file.len, etag);
+    const char *type = http_content_type(path);
+    const httpz_set *s = http_file_set(h, path, data, file.len, etag, http_compressible(type));
+    httpz_coding c = http_pick(s, type, req, resp);
+    snprintf(resp->etag_buf, sizeof(resp->etag_buf), "%s", s->etag[c]);
+    resp->etag = resp->etag_buf;
+    if (c == HTTPZ_IDENTITY) {
+        sbuf_free(&resp->body);
+        resp->body = file;
+        return;
+    }
+    sbuf_put(&resp->body, s->data[c], s->len[c]);
+    sbuf_free(&file);
+}
+
 /* A file of the dashboard: from --web-root when set, else embedded. Paths are
  * limited to [A-Za-z0-9/._-], and no component may start with a dot (no
  * "..", no /.env, no /.git/). */
-static void http_static(hub *h, const char *path, const char *if_none_match, http_response *resp)
+static void http_static(hub *h, const char *path, const http_request *req, http_response *resp)
 {
     for (const char *p = path; *p; p++) {
         if (!(*p == '/' || *p == '.' || *p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') ||
@@ -139,33 +305,48 @@ static void http_static(hub *h, const char *path, const char *if_none_match, htt
         }
     }
     if (h->cfg->web_root) {
-        struct stat st;
-        int fd = http_open_file(h->cfg->web_root, path, &st);
-        if (fd < 0) {
-            http_error(resp, 404, "not found");
-            return;
-        }
-        http_init(resp, 200, http_content_type(path), "no-cache");
-        char chunk[16384];
-        ssize_t n;
-        while (resp->body.len < HTTP_FILE_MAX && (n = read(fd, chunk, sizeof(chunk))) > 0)
-            sbuf_put(&resp->body, chunk, (size_t)n);
-        close(fd);
+        http_disk(h, path, req, resp);
         return;
     }
-    for (const struct http_asset *a = http_assets; a->path; a++) {
+    http_prepare();
+    for (size_t i = 0; http_assets[i].path; i++) {
+        const struct http_asset *a = &http_assets[i];
         if (strcmp(a->path, path) != 0)
             continue;
-        bool fresh = if_none_match && strcmp(if_none_match, a->etag) == 0;
-        http_init(resp, fresh ? 304 : 200, http_content_type(path), "no-cache");
-        resp->etag = a->etag;
-        if (!fresh) {
-            resp->data = a->data;
-            resp->len = a->len;
-        }
+        const httpz_set *s = &http_asset_sets[i];
+        httpz_coding c = http_pick(s, http_content_type(path), req, resp);
+        resp->etag = s->etag[c];
+        resp->data = c == HTTPZ_IDENTITY ? a->data : s->data[c];
+        resp->len = s->len[c];
         return;
     }
     http_error(resp, 404, "not found");
+}
+
+/* A 200 of /api/ or /metrics: says Vary; compressed for this response in
+ * the coding req accepts (HTTPZ_DYNAMIC) when over HTTP_COMPRESS_MIN bytes
+ * and smaller so. */
+static void http_compress_body(const http_request *req, http_response *resp)
+{
+    if (resp->status != 200 || resp->data)
+        return;
+    resp->vary = "Accept-Encoding";
+    if (resp->body.len < HTTP_COMPRESS_MIN)
+        return;
+    httpz_coding c =
+        httpz_choose(req->accept_encoding, HTTPZ_BIT(HTTPZ_GZIP) | HTTPZ_BIT(HTTPZ_BR));
+    if (c == HTTPZ_IDENTITY)
+        return;
+    sbuf z;
+    sbuf_init(&z, 0);
+    if (httpz_compress(c, HTTPZ_DYNAMIC, sbuf_str(&resp->body), resp->body.len, &z) == 0 &&
+        z.len < resp->body.len) {
+        sbuf_free(&resp->body);
+        resp->body = z;
+        resp->content_encoding = httpz_name(c);
+        return;
+    }
+    sbuf_free(&z);
 }
 
 /* Copy the value of argument `name` of the query (may be NULL) into buf:
@@ -401,9 +582,9 @@ static void http_route(hub *h, const http_request *req, const auth_claims *claim
     } else if (strncmp(path, "/api/", 5) == 0) {
         http_api(h, path, query, claims, resp);
     } else if (strcmp(path, "/") == 0) {
-        http_static(h, "/index.html", req->if_none_match, resp);
+        http_static(h, "/index.html", req, resp);
     } else {
-        http_static(h, path, req->if_none_match, resp);
+        http_static(h, path, req, resp);
     }
 }
 
@@ -411,13 +592,16 @@ void http_handle(hub *h, const http_request *req, http_response *resp)
 {
     bool api = strncmp(req->path, "/api/", 5) == 0;
     bool protected = api || (h->cfg->metrics_auth && strcmp(req->path, "/metrics") == 0);
+    bool dynamic = api || strcmp(req->path, "/metrics") == 0;
     if (!h->auth || !protected) {
         http_route(h, req, NULL, resp);
-        return;
+    } else {
+        auth_claims claims;
+        if (http_authenticate(h, req, &claims, resp) != 0)
+            return;
+        http_route(h, req, &claims, resp);
+        auth_claims_clear(&claims);
     }
-    auth_claims claims;
-    if (http_authenticate(h, req, &claims, resp) != 0)
-        return;
-    http_route(h, req, &claims, resp);
-    auth_claims_clear(&claims);
+    if (dynamic)
+        http_compress_body(req, resp);
 }

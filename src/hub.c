@@ -3,6 +3,7 @@
 
 #include "wsgate/conn.h"
 #include "wsgate/cpus.h"
+#include "wsgate/http.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/pmd.h"
@@ -113,6 +114,7 @@ void hub_fini(hub *h)
     ring_destroy(h->ring);
     sublist_destroy(h->subs);
     auth_destroy(h->auth);
+    http_files_destroy(h->files);
 }
 
 bool hub_ready(const hub *h, const char **why)

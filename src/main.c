@@ -1,5 +1,6 @@
 /* main.c: wsgate entry point: load the configuration, set up logs, run the server. */
 #include "wsgate/config.h"
+#include "wsgate/http.h"
 #include "wsgate/log.h"
 #include "wsgate/server.h"
 
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     }
     log_init((enum log_level)cfg.log_level, (enum log_format)cfg.log_format);
     main_raise_nofile();
+    if (!cfg.web_root)
+        http_prepare(); /* the dashboard's gzip and br variants, before the first request */
     int rc = server_run(&cfg);
     config_free(&cfg);
     return rc;

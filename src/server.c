@@ -230,15 +230,19 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
     if (!head && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         http_error(pss->resp, 405, "method not allowed");
     } else {
-        char inm[128] = "", token[AUTH_TOKEN_MAX + 16];
+        char inm[512] = "", ae[256] = "", token[AUTH_TOKEN_MAX + 16];
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) < (int)sizeof(inm))
             lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH);
+        /* Absent, empty or too long Accept-Encoding: identity. */
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING) < (int)sizeof(ae))
+            lws_hdr_copy(wsi, ae, sizeof(ae), WSI_TOKEN_HTTP_ACCEPT_ENCODING);
         char query[2048];
         server_http_query(wsi, query, sizeof(query));
         int n = admit_token(wsi, token, (int)sizeof(token));
         http_request req = {.path = path,
                             .query = query[0] ? query : NULL,
                             .if_none_match = inm[0] ? inm : NULL,
+                            .accept_encoding = ae[0] ? ae : NULL,
                             .token = n > 0 ? token : NULL,
                             .token_too_long = n < 0};
         http_handle(server_hub(wsi), &req, pss->resp);
@@ -255,6 +259,12 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
                                     (unsigned char *)"nosniff", 7, &p, end) ||
         (r->etag && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ETAG, (unsigned char *)r->etag,
                                                  (int)strlen(r->etag), &p, end)) ||
+        (r->content_encoding &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_ENCODING,
+                                      (unsigned char *)r->content_encoding,
+                                      (int)strlen(r->content_encoding), &p, end)) ||
+        (r->vary && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_VARY, (unsigned char *)r->vary,
+                                                 (int)strlen(r->vary), &p, end)) ||
         (r->www_authenticate &&
          lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
                                       (unsigned char *)r->www_authenticate,

@@ -36,6 +36,8 @@ typedef struct hub {
     struct admit *admit; /* per-IP connection counts */
     struct zgroups *zg;  /* shared permessage-deflate compressors */
 
+    struct http_files *files; /* --web-root files in their codings (http.c), NULL until used */
+
     struct conn *conns; /* every open connection (doubly linked) */
     int64_t max_conns;  /* --max-conns, or what the open-file limit allows */
     uint64_t next_serial;

@@ -12,6 +12,9 @@
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 
+#include "unz.h"
+
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +77,60 @@ static int get(fixture *fx, const char *target, const char *inm, http_response *
     http_request req = {.path = path, .query = mark, .if_none_match = inm};
     http_handle(&fx->h, &req, resp);
     return resp->status;
+}
+
+/* get with an Accept-Encoding header (NULL: none). */
+static int get_ae(fixture *fx, const char *path, const char *inm, const char *ae,
+                  http_response *resp)
+{
+    http_request req = {.path = path, .if_none_match = inm, .accept_encoding = ae};
+    http_handle(&fx->h, &req, resp);
+    return resp->status;
+}
+
+/* The coding resp's Content-Encoding names (identity when absent). */
+static httpz_coding coding_of(const http_response *resp)
+{
+    if (!resp->content_encoding)
+        return HTTPZ_IDENTITY;
+    if (strcmp(resp->content_encoding, "gzip") == 0)
+        return HTTPZ_GZIP;
+    if (strcmp(resp->content_encoding, "br") == 0)
+        return HTTPZ_BR;
+    fail_msg("Content-Encoding: %s", resp->content_encoding);
+    return HTTPZ_IDENTITY;
+}
+
+/* resp's body decoded from its Content-Encoding equals want[0..len)
+ * (skipped for br without libbrotlidec). */
+static void expect_body(const http_response *resp, const void *want, size_t len)
+{
+    size_t n, declen;
+    const unsigned char *body = http_body(resp, &n);
+    httpz_coding c = coding_of(resp);
+    if (!unz_can(c))
+        return;
+    unsigned char *dec = unz_decode(c, body, n, len, &declen);
+    if (!dec)
+        fail_msg("a %s body of %zu bytes does not decode", resp->content_encoding, n);
+    assert_int_equal(declen, len);
+    assert_memory_equal(dec, want, len);
+    free(dec);
+}
+
+/* resp's body decodes from its Content-Encoding: 0, or -EINVAL (for a body
+ * that may change between two requests, such as /metrics). */
+static int expect_decodes(const http_response *resp)
+{
+    size_t n, declen;
+    const unsigned char *body = http_body(resp, &n);
+    httpz_coding c = coding_of(resp);
+    if (!unz_can(c))
+        return 0;
+    unsigned char *dec = unz_decode(c, body, n, 16 * 1024 * 1024, &declen);
+    int rc = dec ? 0 : -EINVAL;
+    free(dec);
+    return rc;
 }
 
 /* The body of a JSON response, decoded. */
@@ -395,11 +452,12 @@ static void test_index_and_etag(void **state)
     assert_string_equal(resp.etag, a->etag);
     http_response_free(&resp);
 
-    /* A matching If-None-Match: 304, no body, the ETag again. */
+    /* A matching If-None-Match: 304, the ETag again; the body of the 200 it
+     * stands for stays in resp (server.c announces its length, sends nothing). */
     assert_int_equal(get(fx, "/", a->etag, &resp), 304);
     assert_string_equal(resp.etag, a->etag);
     http_body(&resp, &len);
-    assert_int_equal(len, 0);
+    assert_int_equal(len, a->len);
     http_response_free(&resp);
 
     /* A different one: the full file. */
@@ -416,6 +474,135 @@ static void test_index_and_etag(void **state)
         assert_int_equal(len, x->len);
         http_response_free(&resp);
     }
+}
+
+/* Every embedded file in each coding a client may ask for: the coding
+ * chosen, its ETag, Vary, a body that decodes to the file, 304 for that
+ * coding's ETag only (also weak, in a list, or `*`). */
+static void test_assets_compressed(void **state)
+{
+    fixture *fx = *state;
+    static const struct {
+        const char *ae;
+        httpz_coding want; /* when the file has that variant */
+    } asks[] = {
+        {NULL, HTTPZ_IDENTITY},          {"gzip", HTTPZ_GZIP},         {"br", HTTPZ_BR},
+        {"gzip, deflate, br", HTTPZ_BR}, {"br;q=0, gzip", HTTPZ_GZIP}, {"gzip;q=0", HTTPZ_IDENTITY},
+        {"*;q=0", HTTPZ_IDENTITY},       {"identity", HTTPZ_IDENTITY}};
+    size_t compressed = 0;
+    for (const struct http_asset *a = http_assets; a->path; a++) {
+        bool text = strncmp(http_content_type(a->path), "text/", 5) == 0 ||
+                    strcmp(http_content_type(a->path), "image/svg+xml") == 0;
+        for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+            http_response resp;
+            assert_int_equal(get_ae(fx, a->path, NULL, asks[i].ae, &resp), 200);
+            httpz_coding c = coding_of(&resp);
+            if (c != asks[i].want && !(c == HTTPZ_IDENTITY && a->len < 1024))
+                fail_msg("%s with Accept-Encoding %s: coding %d, want %d", a->path,
+                         asks[i].ae ? asks[i].ae : "(none)", c, asks[i].want);
+            compressed += c != HTTPZ_IDENTITY;
+            if (text)
+                assert_string_equal(resp.vary, "Accept-Encoding");
+            char etag[HTTPZ_ETAG_MAX];
+            assert_int_equal(httpz_etag(a->etag, c, etag), 0);
+            assert_string_equal(resp.etag, etag);
+            size_t len;
+            http_body(&resp, &len);
+            if (c != HTTPZ_IDENTITY)
+                assert_true(len < a->len);
+            expect_body(&resp, a->data, a->len);
+            http_response_free(&resp);
+
+            /* 304 for this coding's ETag, in every form; none for another coding's. */
+            char weak[HTTPZ_ETAG_MAX + 2], list[3 * HTTPZ_ETAG_MAX];
+            snprintf(weak, sizeof(weak), "W/%s", etag);
+            snprintf(list, sizeof(list), "\"nope\", W/\"x,y\" ,%s", etag);
+            const char *fresh[] = {etag, weak, list, "*"};
+            for (size_t k = 0; k < 4; k++) {
+                assert_int_equal(get_ae(fx, a->path, fresh[k], asks[i].ae, &resp), 304);
+                assert_string_equal(resp.etag, etag);
+                assert_null(resp.content_encoding);
+                if (text)
+                    assert_string_equal(resp.vary, "Accept-Encoding");
+                size_t n304;
+                http_body(&resp, &n304);
+                assert_int_equal(n304, len); /* the length of the 200's body, announced */
+                http_response_free(&resp);
+            }
+            for (httpz_coding other = HTTPZ_IDENTITY; other <= HTTPZ_BR; other++) {
+                char oe[HTTPZ_ETAG_MAX];
+                assert_int_equal(httpz_etag(a->etag, other, oe), 0);
+                if (other == c)
+                    continue;
+                assert_int_equal(get_ae(fx, a->path, oe, asks[i].ae, &resp), 200);
+                http_response_free(&resp);
+            }
+        }
+    }
+    assert_true(compressed > 0);
+}
+
+/* /api/ and /metrics: compressed per response above HTTP_COMPRESS_MIN
+ * bytes, Vary on every 200; /healthz never. */
+static void test_api_compressed(void **state)
+{
+    fixture *fx = *state;
+    for (int i = 0; i < 300; i++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "batch.z%d.started", i);
+        feed(fx, subject, "{\"total\":100,\"workers\":3}", (uint64_t)i + 1);
+    }
+    const char *paths[] = {"/api/batches", "/api/batches?limit=1000", "/api/summary",
+                           "/api/stats",   "/api/verifications",      "/api/batches/z7",
+                           "/metrics"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        http_response plain, resp;
+        assert_int_equal(get(fx, paths[i], NULL, &plain), 200);
+        assert_null(plain.content_encoding);
+        assert_string_equal(plain.vary, "Accept-Encoding");
+        size_t len;
+        const unsigned char *body = http_body(&plain, &len);
+        const char *aes[] = {"gzip",    "br", "gzip, br", "br;q=0.5, gzip", "gzip;q=0, br;q=0",
+                             "identity"};
+        const httpz_coding want[] = {HTTPZ_GZIP, HTTPZ_BR,       HTTPZ_BR,
+                                     HTTPZ_GZIP, HTTPZ_IDENTITY, HTTPZ_IDENTITY};
+        for (size_t k = 0; k < sizeof(aes) / sizeof(aes[0]); k++) {
+            char target[128];
+            snprintf(target, sizeof(target), "%s", paths[i]);
+            char *mark = strchr(target, '?');
+            if (mark)
+                *mark++ = '\0';
+            http_request req = {.path = target, .query = mark, .accept_encoding = aes[k]};
+            http_handle(&fx->h, &req, &resp);
+            assert_int_equal(resp.status, 200);
+            assert_string_equal(resp.vary, "Accept-Encoding");
+            httpz_coding c = coding_of(&resp);
+            if (c != (len >= HTTP_COMPRESS_MIN ? want[k] : HTTPZ_IDENTITY))
+                fail_msg("%s (%zu bytes), Accept-Encoding %s: coding %d", paths[i], len, aes[k], c);
+            size_t n;
+            http_body(&resp, &n);
+            if (c != HTTPZ_IDENTITY)
+                assert_true(n < len);
+            if (strcmp(paths[i], "/api/stats") != 0 && strcmp(paths[i], "/metrics") != 0)
+                expect_body(&resp, body, len); /* the same state: the same JSON */
+            else
+                assert_int_equal(expect_decodes(&resp), 0);
+            http_response_free(&resp);
+        }
+        http_response_free(&plain);
+    }
+    /* A big /api/ page is compressed; /healthz and errors never carry Vary. */
+    http_response resp;
+    assert_int_equal(get_ae(fx, "/api/batches", NULL, "gzip", &resp), 200);
+    assert_string_equal(resp.content_encoding, "gzip");
+    http_response_free(&resp);
+    assert_int_equal(get_ae(fx, "/healthz", NULL, "gzip", &resp), 200);
+    assert_null(resp.vary);
+    assert_null(resp.content_encoding);
+    http_response_free(&resp);
+    assert_int_equal(get_ae(fx, "/api/batches/none", NULL, "gzip", &resp), 404);
+    assert_null(resp.content_encoding);
+    http_response_free(&resp);
 }
 
 static void test_not_found_and_traversal(void **state)
@@ -464,9 +651,43 @@ static void test_web_root(void **state)
     const unsigned char *body = http_body(&resp, &len);
     assert_int_equal(len, 15);
     assert_memory_equal(body, "body{color:red}", 15);
+    assert_string_equal(resp.etag, "\"a9d94d6a080456e3\""); /* SHA-1, as embed.cmake makes them */
+    assert_string_equal(resp.vary, "Accept-Encoding");
     http_response_free(&resp);
     expect_404(fx, "/../secret.txt");
     expect_404(fx, "/missing.css");
+
+    /* Compressed once per content: a new content, new variants and ETags. */
+    char big[2][8192], first[HTTPZ_ETAG_MAX] = "";
+    for (int v = 0; v < 2; v++) {
+        size_t n = 0;
+        for (int i = 0; n + 64 < sizeof(big[v]); i++)
+            n += (size_t)snprintf(big[v] + n, sizeof(big[v]) - n, ".c%d{color:#%06x}\n", i,
+                                  v ? i * 7919 : i);
+        fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs(big[v], fp);
+        fclose(fp);
+        char etag[2][HTTPZ_ETAG_MAX];
+        for (int again = 0; again < 2; again++) { /* the second time from the cache */
+            assert_int_equal(get_ae(fx, "/page.css", NULL, "br, gzip", &resp), 200);
+            assert_string_equal(resp.content_encoding, "br");
+            assert_string_equal(resp.vary, "Accept-Encoding");
+            expect_body(&resp, big[v], strlen(big[v]));
+            snprintf(etag[again], sizeof(etag[again]), "%s", resp.etag);
+            assert_non_null(strstr(resp.etag, "-br\""));
+            http_response_free(&resp);
+            assert_int_equal(get_ae(fx, "/page.css", etag[again], "br", &resp), 304);
+            http_response_free(&resp);
+            assert_int_equal(get_ae(fx, "/page.css", etag[again], "gzip", &resp), 200);
+            assert_string_equal(resp.content_encoding, "gzip");
+            expect_body(&resp, big[v], strlen(big[v]));
+            http_response_free(&resp);
+        }
+        assert_string_equal(etag[0], etag[1]);
+        assert_string_not_equal(etag[0], first);
+        snprintf(first, sizeof(first), "%s", etag[0]);
+    }
     fixture_destroy(fx);
 
     unlink(secret);
@@ -506,6 +727,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_before_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_verifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_and_etag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assets_compressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_compressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_found_and_traversal, setup, teardown),
         cmocka_unit_test(test_web_root),
         cmocka_unit_test(test_helpers),

@@ -289,8 +289,20 @@ static void test_stats_window(void **state)
                         "{\"window_s\":0,"
                         "\"delivery_latency_seconds\":{\"count\":0,\"p50\":null,\"p99\":null},"
                         "\"delivery_stored_latency_seconds\":{\"count\":0,\"p50\":null,\"p99\":"
-                        "null}}");
+                        "null},\"compression\":{\"connections\":0,\"groups\":0,\"members\":0,"
+                        "\"bytes_sent\":0,\"deflate_in_bytes\":0,\"deflate_out_bytes\":0,"
+                        "\"saved\":null}}");
     sbuf_free(&b);
+
+    /* 1000 bytes sent: 200 of them compressed from 800, so 1600 would have gone: 600 saved */
+    metrics.bytes_sent = 1000;
+    metrics.deflate_in_bytes = 800;
+    metrics.deflate_out_bytes = 200;
+    sbuf_init(&b, 0);
+    metrics_stats_json(&b, 1000);
+    assert_non_null(strstr(sbuf_str(&b), "\"deflate_out_bytes\":200,\"saved\":0.3750}"));
+    sbuf_free(&b);
+    metrics.bytes_sent = metrics.deflate_in_bytes = metrics.deflate_out_bytes = 0;
 
     for (int i = 0; i < 10; i++)
         metrics_latency_observe(3.0); /* old: in (2.5, 5] */

@@ -38,7 +38,7 @@ common options:
   --gateway-arg ARG       extra wsgate argument (repeatable), e.g. --gateway-arg=--queue-bytes=4MiB
   --only wsgate|nats      run one side only (memory, fanout); deflate: a list of wsgate,nats,node
   --procs N               client processes (default: as few as the open-file limit allows)
-  --deadline SECONDS      stop everything after this long (default 175)
+  --deadline SECONDS      stop everything after this long (default 175; deflate 300)
   --json-only             print only the JSON line
 memory:   --conns N (10000)  --settle-ms MS (1500)  --connect-concurrency N (200)
 fanout:   --conns N (2000)   --msgs M (2000)  --size BYTES (256)  --subjects K (8)
@@ -54,7 +54,7 @@ deflate:  --conns N (1000)  --rates LIST (10,100 msgs/s)  --duration S (4 s of p
           --no-baseline (skip the uncompressed runs; no ratio then)
           --wsgate-on-arg ARG, --wsgate-off-arg ARG (repeatable): wsgate's arguments for its compressed
           and uncompressed runs (default: --compression on / off when wsgate --help lists --compression,
-          else none); license events of ~220 B, --size does not apply
+          else none); license events of ~216 B, --size does not apply
 fanout, replay, deflate: --stall SECONDS (5): no delivery for this long is a stall; wsgate
           then gets one HTTP request and one more wait (see bench/README.md)
 env WSBENCH_HOLD_S=N: on a fan-out stall, keep every process up N s for inspection
@@ -106,7 +106,7 @@ function parseArgsStrict() {
       'gateway-arg': { type: 'string', multiple: true, default: [] },
       only: { type: 'string' },
       procs: { type: 'string', default: '0' },
-      deadline: { type: 'string', default: '175' },
+      deadline: { type: 'string' },
       'json-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -164,7 +164,7 @@ function parseArgsStrict() {
     gatewayArgs: values['gateway-arg'],
     only: values.only,
     procs: num('procs'),
-    deadlineS: num('deadline'),
+    deadlineS: num('deadline', scenario === 'deflate' ? 300 : 175),
     jsonOnly: values['json-only'],
     wsgate: values.wsgate,
     natsServer: values['nats-server'],

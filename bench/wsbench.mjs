@@ -907,12 +907,15 @@ async function deflateSide(o, server, compressed, gwArgs) {
       const wallS = ((st.received === expected ? st.lastUs : nowUs()) - t0) / 1e6; // an incomplete rate: until now
       const lat = histSummary(st.hist);
       const perM = (x) => (st.received ? Math.round((x * 1e6 * 100) / st.received) / 100 : null);
+      const complete = st.received === expected && st.minCount === msgs;
+      // Exact only when complete: else the sockets also delivered frames the clients have not inflated yet.
+      const wirePer = st.received ? Math.round((st.wireBytes / st.received) * 10) / 10 : null;
       const r = {
         rate,
         msgs,
         expected,
         deliveries: st.received,
-        complete: st.received === expected && st.minCount === msgs,
+        complete,
         lost: expected - st.received,
         out_of_order: st.outOfOrder,
         duplicates: st.duplicates,
@@ -922,7 +925,8 @@ async function deflateSide(o, server, compressed, gwArgs) {
         seconds: Math.round(((st.lastUs - t0) / 1e6) * 1000) / 1000,
         event_bytes: Math.round((eventBytes / msgs) * 10) / 10,
         wire_bytes: st.wireBytes,
-        wire_bytes_per_delivery: st.received ? Math.round((st.wireBytes / st.received) * 10) / 10 : null,
+        wire_bytes_per_delivery: complete ? wirePer : null,
+        wire_bytes_per_delivery_partial: complete ? undefined : wirePer,
         app_bytes_per_delivery: st.received ? Math.round((st.appBytes / st.received) * 10) / 10 : null,
         latency_p50_ms: lat.p50_ms,
         latency_p99_ms: lat.p99_ms,

@@ -5,8 +5,12 @@
 //           CONNECT + PING -> PONG is ready, SUB + PING -> PONG is subscribed
 // For a fan-out run it counts deliveries per connection, checks order per
 // subject, and records latency (publish stamp in the payload vs receipt).
+// With `deflate` at connect, every connection offers permessage-deflate; with
+// `verify` at expect, every delivered payload and subject is compared byte for
+// byte with the license event rebuilt from its index and `base` (stats.licenseEvent), and
+// the bytes read from the sockets are counted from the expect on.
 import WebSocket from 'ws';
-import { nowUs, newHist, histAdd, scanPayload, isMsgFrame } from './stats.mjs';
+import { nowUs, newHist, histAdd, scanPayload, isMsgFrame, licenseEvent, licenseSubject } from './stats.mjs';
 
 const WS_OPTS = {
   perMessageDeflate: false,
@@ -31,7 +35,14 @@ const run = {
   duplicates: 0,
   unparsed: 0,
   completeSent: false,
+  verify: false,
+  base: 0,
+  corrupt: 0,
+  appBytes: 0,
 };
+
+/** Expected payload and subject per message index of the current run (verify). */
+const expected = new Map();
 
 /** Unexpected closes: code -> count; errors: first few messages. */
 const closes = {};
@@ -44,11 +55,24 @@ function noteError(msg) {
 
 const tmp = { i: 0, t: 0 };
 
-/** One delivered benchmark message in buf (payload at or after `from`). */
-function deliver(c, buf, from) {
+/** Whether payload and subject are exactly license event tmp.i (stamped tmp.t) and its subject. */
+function intact(payload, subject) {
+  let e = expected.get(tmp.i);
+  if (!e || e.t !== tmp.t) {
+    e = { t: tmp.t, payload: Buffer.from(licenseEvent(tmp.i, run.nsubj, tmp.t, run.base)), subject: Buffer.from(licenseSubject(tmp.i, run.nsubj)) };
+    expected.set(tmp.i, e);
+  }
+  return payload.equals(e.payload) && subject !== null && subject.equals(e.subject);
+}
+
+/** One delivered benchmark message in buf (payload at or after `from`; with verify, buf is the payload alone). */
+function deliver(c, buf, from, subject = null) {
   if (!scanPayload(buf, from, tmp)) {
     run.unparsed++;
     return;
+  }
+  if (run.verify && !intact(buf, subject)) {
+    if (run.corrupt++ < 3) noteError(`not intact: subject ${subject} payload ${buf.toString('utf8', 0, 160)}`);
   }
   const now = nowUs();
   if (run.firstUs === 0) run.firstUs = now;
@@ -72,8 +96,21 @@ function deliver(c, buf, from) {
 
 // ---- wsgate protocol ----
 
+const SUBJECT_KEY = Buffer.from('"subject":"');
+const DATA_KEY = Buffer.from(',"data":');
+
+/** A msg frame's payload and subject: {"op":"msg","subject":"S","seq":N,"data":PAYLOAD} (PROTOCOL.md). */
+function deliverFrame(c, buf) {
+  const s = buf.indexOf(SUBJECT_KEY);
+  const d = buf.indexOf(DATA_KEY);
+  if (s < 0 || d < 0 || buf[buf.length - 1] !== 125) return deliver(c, buf, 0); // counted as not intact
+  const s0 = s + SUBJECT_KEY.length;
+  return deliver(c, buf.subarray(d + DATA_KEY.length, buf.length - 1), 0, buf.subarray(s0, buf.indexOf(34, s0)));
+}
+
 function onGatewayFrame(c, buf) {
-  if (isMsgFrame(buf)) return deliver(c, buf, 0);
+  run.appBytes += buf.length;
+  if (isMsgFrame(buf)) return run.verify ? deliverFrame(c, buf) : deliver(c, buf, 0);
   let f;
   try {
     f = JSON.parse(buf.toString('utf8'));
@@ -93,6 +130,7 @@ function onGatewayFrame(c, buf) {
 // messages or part of one, so unparsed bytes carry over to the next frame.
 
 function onNatsData(c, buf) {
+  run.appBytes += buf.length;
   if (c.rest) {
     buf = Buffer.concat([c.rest, buf]);
     c.rest = null;
@@ -117,7 +155,12 @@ function onNatsData(c, buf) {
       const start = nl + 1;
       const end = start + size;
       if (end + 2 > n) break; // the rest of this message is in a later frame
-      deliver(c, buf.subarray(start, end), 0);
+      if (run.verify) {
+        const s0 = p + 4; // after "MSG "
+        deliver(c, buf.subarray(start, end), 0, buf.subarray(s0, buf.indexOf(32, s0)));
+      } else {
+        deliver(c, buf.subarray(start, end), 0);
+      }
       p = end + 2;
       continue;
     }
@@ -141,11 +184,23 @@ function onNatsData(c, buf) {
 
 // ---- connections ----
 
+/**
+ * The ws client's permessage-deflate option: false (no offer), or an offer with
+ * client context takeover and, when windowBits is set, server_max_window_bits.
+ */
+function deflateOption(deflate, windowBits) {
+  if (!deflate) return false;
+  return windowBits ? { serverMaxWindowBits: windowBits } : true;
+}
+
+/** Bytes read from a connection's socket so far (frame headers included; the handshake too). */
+const socketBytes = (c) => c.ws._socket?.bytesRead ?? c.bytesLast;
+
 /** Open one connection; resolves it once ready (hello / PONG), rejects on failure. */
-function open(kind, url) {
+function open(kind, url, opts = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, WS_OPTS);
-    const c = { ws, kind, count: 0, lastI: null, waiters: [], rest: null, closing: false, id: ++seqId };
+    const ws = new WebSocket(url, { ...WS_OPTS, perMessageDeflate: deflateOption(opts.deflate, opts.windowBits) });
+    const c = { ws, kind, count: 0, lastI: null, waiters: [], rest: null, closing: false, id: ++seqId, bytes0: 0, bytesLast: 0 };
     let settled = false;
     const fail = (e) => {
       if (settled) return;
@@ -173,8 +228,10 @@ function open(kind, url) {
       });
     }
     ws.on('error', (e) => fail(e));
+    ws.once('upgrade', (res) => (c.extHeader = res.headers['sec-websocket-extensions'] || ''));
     ws.on('unexpected-response', (req, res) => fail(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
     ws.on('close', (code) => {
+      c.bytesLast = ws._socket?.bytesRead ?? c.bytesLast;
       if (!settled) return fail(new Error(`closed ${code} before ready`));
       if (!c.closing) closes[code] = (closes[code] || 0) + 1;
       for (const w of c.waiters.splice(0)) w(new Error(`closed ${code}`));
@@ -214,6 +271,14 @@ function subscribe(c, subject) {
 
 function stats() {
   const counts = conns.map((c) => c.count);
+  let wireBytes = 0;
+  const extensions = {};
+  for (const c of conns) {
+    c.bytesLast = socketBytes(c);
+    wireBytes += c.bytesLast - c.bytes0;
+    const e = c.extHeader || '(none)';
+    extensions[e] = (extensions[e] || 0) + 1;
+  }
   return {
     conns: conns.length,
     open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
@@ -226,6 +291,10 @@ function stats() {
     outOfOrder: run.outOfOrder,
     duplicates: run.duplicates,
     unparsed: run.unparsed,
+    corrupt: run.corrupt,
+    wireBytes,
+    appBytes: run.appBytes,
+    extensions,
     hist: run.hist,
     closes,
     errorCount,
@@ -234,10 +303,10 @@ function stats() {
 }
 
 const handlers = {
-  async connect({ kind, url, n, concurrency }) {
+  async connect({ kind, url, n, concurrency, deflate = false, windowBits = 0 }) {
     const t0 = Date.now();
     const r = await pool(Array.from({ length: n }), concurrency, async () => {
-      conns.push(await open(kind, url));
+      conns.push(await open(kind, url, { deflate, windowBits }));
     });
     return { ...r, ms: Date.now() - t0, errors };
   },
@@ -246,12 +315,14 @@ const handlers = {
     const r = await pool(conns, concurrency, (c) => subscribe(c, subject));
     return { ...r, ms: Date.now() - t0, errors };
   },
-  async expect({ msgs, nsubj }) {
+  async expect({ msgs, nsubj, verify = false, base = 0 }) {
     Object.assign(run, { expect: msgs, nsubj, hist: newHist(), received: 0, doneConns: 0, firstUs: 0, lastUs: 0 });
-    Object.assign(run, { outOfOrder: 0, duplicates: 0, unparsed: 0, completeSent: false });
+    Object.assign(run, { outOfOrder: 0, duplicates: 0, unparsed: 0, completeSent: false, verify, base, corrupt: 0, appBytes: 0 });
+    expected.clear();
     for (const c of conns) {
       c.count = 0;
       c.lastI = new Int32Array(nsubj).fill(-1);
+      c.bytes0 = c.bytesLast = socketBytes(c);
     }
     return {};
   },

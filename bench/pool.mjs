@@ -58,19 +58,24 @@ function mergeStats(list) {
     outOfOrder: 0,
     duplicates: 0,
     unparsed: 0,
+    corrupt: 0,
+    wireBytes: 0,
+    appBytes: 0,
+    extensions: {},
     hist: newHist(),
     closes: {},
     errorCount: 0,
     errors: [],
   };
   for (const s of list) {
-    for (const k of ['conns', 'open', 'received', 'doneConns', 'outOfOrder', 'duplicates', 'unparsed', 'errorCount']) out[k] += s[k];
+    for (const k of ['conns', 'open', 'received', 'doneConns', 'outOfOrder', 'duplicates', 'unparsed', 'corrupt', 'wireBytes', 'appBytes', 'errorCount']) out[k] += s[k];
     out.minCount = Math.min(out.minCount, s.minCount);
     out.maxCount = Math.max(out.maxCount, s.maxCount);
     if (s.firstUs) out.firstUs = Math.min(out.firstUs, s.firstUs);
     out.lastUs = Math.max(out.lastUs, s.lastUs);
     histMerge(out.hist, s.hist);
     for (const [code, n] of Object.entries(s.closes)) out.closes[code] = (out.closes[code] || 0) + n;
+    for (const [e, n] of Object.entries(s.extensions)) out.extensions[e] = (out.extensions[e] || 0) + n;
     out.errors.push(...s.errors.slice(0, 5 - out.errors.length));
   }
   if (!Number.isFinite(out.minCount)) out.minCount = 0;
@@ -97,12 +102,15 @@ export class ClientPool {
     return this.pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
   }
 
-  /** Open n connections of `kind` to url, split over the workers. Resolves {ok, failed, ms, errors}. */
-  async connect(kind, url, n, { concurrency = 200 } = {}) {
+  /**
+   * Open n connections of `kind` to url, split over the workers. Resolves {ok, failed, ms, errors}.
+   * `deflate`: offer permessage-deflate (`windowBits`: also request server_max_window_bits).
+   */
+  async connect(kind, url, n, { concurrency = 200, deflate = false, windowBits = 0 } = {}) {
     const k = this.workers.length;
     const per = this.workers.map((_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
     const conc = Math.max(1, Math.ceil(concurrency / k));
-    const rs = await Promise.all(this.workers.map((w, i) => w.call('connect', { kind, url, n: per[i], concurrency: conc })));
+    const rs = await Promise.all(this.workers.map((w, i) => w.call('connect', { kind, url, n: per[i], concurrency: conc, deflate, windowBits })));
     return {
       ok: rs.reduce((a, r) => a + r.ok, 0),
       failed: rs.reduce((a, r) => a + r.failed, 0),
@@ -126,8 +134,9 @@ export class ClientPool {
   /**
    * Arm every worker to count `msgs` messages per connection; resolves a
    * promise `done` that settles (merged stats) once every connection has them.
+   * `verify`: compare every payload with licenseEvent(i, nsubj, t, base) and count socket bytes from now on.
    */
-  async expect(msgs, nsubj) {
+  async expect(msgs, nsubj, { verify = false, base = 0 } = {}) {
     let left = this.workers.length;
     const parts = [];
     const done = new Promise((resolve) => {
@@ -138,7 +147,7 @@ export class ClientPool {
         };
       }
     });
-    await Promise.all(this.workers.map((w) => w.call('expect', { msgs, nsubj })));
+    await Promise.all(this.workers.map((w) => w.call('expect', { msgs, nsubj, verify, base })));
     return { done };
   }
 

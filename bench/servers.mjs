@@ -108,10 +108,11 @@ export async function stopProc(proc, timeoutMs = 10000) {
 
 /**
  * Start nats-server on loopback: JetStream (fresh store directory) when
- * `jetstream`, a plain-text WebSocket listener (no TLS, no compression) when
- * `websocket`. Resolves {url, wsUrl, pid, proc, logs, stop()} once /healthz is 200.
+ * `jetstream`, a plain-text WebSocket listener (no TLS; permessage-deflate
+ * only with `compression`) when `websocket`. Resolves {url, wsUrl, pid, proc,
+ * logs, stop()} once /healthz is 200.
  */
-export async function startNats({ jetstream = false, websocket = false } = {}) {
+export async function startNats({ jetstream = false, websocket = false, compression = false } = {}) {
   const dir = mkTmp('nats');
   const port = await freePort();
   const httpPort = await freePort();
@@ -119,7 +120,7 @@ export async function startNats({ jetstream = false, websocket = false } = {}) {
   const conf = [`listen: "127.0.0.1:${port}"`, `http: "127.0.0.1:${httpPort}"`];
   if (jetstream) conf.push(`jetstream { store_dir: "${dir}" }`);
   if (websocket) {
-    conf.push(`websocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true, compression: false, same_origin: false }`);
+    conf.push(`websocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true, compression: ${compression}, same_origin: false }`);
   }
   const confFile = path.join(dir, 'nats.conf');
   fs.writeFileSync(confFile, conf.join('\n') + '\n');
@@ -195,6 +196,52 @@ export async function startWsgate({ natsUrl, stream, args = [], readyTimeoutMs =
       return stopProc(proc);
     },
   };
+}
+
+/**
+ * Start bench/node-gateway.mjs (the `ws` + `nats` Node.js peer) on a free
+ * loopback port, reading `stream` on natsUrl; `deflate` turns on
+ * permessage-deflate with `threshold`. Resolves {url, wsUrl, pid, proc, logs,
+ * alive(), stop()} once /readyz is 200.
+ */
+export async function startNodeGateway({ natsUrl, stream, deflate = false, threshold = 0 }) {
+  const port = await freePort();
+  const argv = [path.join(HERE, 'node-gateway.mjs'), '--listen', `127.0.0.1:${port}`, '--nats', natsUrl, '--stream', stream];
+  argv.push('--deflate', deflate ? 'on' : 'off', '--threshold', String(threshold));
+  const proc = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const logs = tail(proc.stderr);
+  tail(proc.stdout);
+  let spawnErr = null;
+  proc.once('error', (e) => (spawnErr = e));
+  const died = () => spawnErr || proc.exitCode !== null || proc.signalCode !== null;
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await pollUntil(async () => (await httpGet(url + '/readyz', 1000)).status === 200, 20000, `node gateway ${url}/readyz`, died);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`${e.message}\n${logs.join('\n')}`);
+  }
+  return {
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    pid: proc.pid,
+    proc,
+    argv,
+    logs,
+    alive: () => !died(),
+    async stop() {
+      return stopProc(proc);
+    },
+  };
+}
+
+/** The gateway's `--help` text (stdout and stderr), '' when it cannot run. */
+export function helpOf(bin) {
+  try {
+    return execFileSync(bin, ['--help'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    return `${e.stdout || ''}${e.stderr || ''}`;
+  }
 }
 
 /** VmRSS of a process, in bytes (NaN when it is gone). */

@@ -102,6 +102,67 @@ export function payload(i, nsubj, size, tUs) {
   return enc.encode(head + pad + '"}');
 }
 
+// Realistic license events for the deflate scenario: a padded payload (above)
+// is a run of one letter that any compressor shrinks to nothing, so it would
+// overstate what permessage-deflate gains. licenseEvent() writes the fields
+// EVENTS.md lists for license.<batch>.assigned with varied, realistic values:
+// a UUID license id, an HCP id, one of a few products, a worker, a duration
+// and an RFC 3339 time (about 215 bytes with "i" and "t"). The values are a
+// pure function of `base + i` (and of the stamp t), so a receiver that knows
+// `base` can rebuild the exact bytes and check that what it decompressed is
+// intact. Give every batch of messages its own `base` (the count sent before
+// it): with context takeover a repeated event would be found whole in the
+// compressor's window and shrink to a few bytes, which real events never do.
+
+/** A 32-bit hash of (a, b) (murmur3's finalizer over a mix of both). */
+function mix32(a, b) {
+  let h = (Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const hex8 = (x) => x.toString(16).padStart(8, '0');
+const PRODUCTS = ['formulary-plus', 'clinical-reference', 'drug-interactions', 'rx-insights-pro', 'cme-portal', 'dosage-calculator'];
+const COUNTRIES = ['DE', 'FR', 'IT', 'ES', 'NL', 'AT', 'BE', 'PL'];
+const TS0_MS = Date.UTC(2026, 11, 5, 9, 30, 0);
+
+/** The batch id (a subject token) of batch k. */
+export function batchIdOf(k) {
+  return `bt-${hex8(mix32(k, 0xba7c4))}`;
+}
+
+/** Subject of license event i over nsubj batches: license.<batch>.assigned. */
+export function licenseSubject(i, nsubj) {
+  return `license.${batchIdOf(i % nsubj)}.assigned`;
+}
+
+/** The payload of license event i (batch i % nsubj), stamped tUs; pure function of (i, nsubj, round(tUs), base). */
+export function licenseEvent(i, nsubj, tUs, base = 0) {
+  const g = base + i;
+  const h = (k) => mix32(g, k);
+  const a = h(1);
+  const b = h(2);
+  const c = h(3);
+  const d = h(4);
+  const uuid =
+    `${hex8(a)}-${hex8(b).slice(0, 4)}-4${hex8(b).slice(5, 8)}-` +
+    `${((c >>> 28) & 3 | 8).toString(16)}${hex8(c).slice(1, 4)}-${hex8(c).slice(4)}${hex8(d).slice(0, 8)}`;
+  const e = h(5);
+  const hcp = `HCP-${COUNTRIES[e % COUNTRIES.length]}-${String(100000000 + (h(6) % 900000000))}`;
+  const product = PRODUCTS[h(7) % PRODUCTS.length];
+  const worker = h(8) % 15;
+  const duration = 40 + (h(9) % 1900);
+  const ts = new Date(TS0_MS + g * 113 + (h(10) % 100)).toISOString();
+  return enc.encode(
+    `{"i":${i},"t":${Math.round(tUs)},"batch_id":"${batchIdOf(i % nsubj)}","license_id":"${uuid}",` +
+      `"hcp_id":"${hcp}","product":"${product}","worker":${worker},"duration_ms":${duration},"ts":"${ts}"}`,
+  );
+}
+
 const I_NEEDLE = Buffer.from('"i":');
 const T_NEEDLE = Buffer.from('"t":');
 

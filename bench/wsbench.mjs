@@ -7,15 +7,18 @@
 //   node bench/wsbench.mjs memory [--conns 10000]
 //   node bench/wsbench.mjs fanout [--conns 2000 --msgs 2000 --size 256]
 //   node bench/wsbench.mjs replay [--msgs 50000 --size 256]
+//   node bench/wsbench.mjs deflate [--conns 1000 --rates 10,100 --duration 4]
 //
 // See bench/README.md for what each figure means.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { connect as natsConnect } from 'nats';
+import { connect as natsConnect, StorageType } from 'nats';
 import {
   startNats,
   startWsgate,
+  startNodeGateway,
+  helpOf,
   rssBytes,
   cpuSeconds,
   scrapeMetrics,
@@ -25,17 +28,17 @@ import {
   bins,
 } from './servers.mjs';
 import { ClientPool } from './pool.mjs';
-import { nowUs, sleep, payload, subjectOf, histSummary, printTable, fmtInt, ratio, isMsgFrame } from './stats.mjs';
+import { nowUs, sleep, payload, subjectOf, histSummary, printTable, fmtInt, ratio, isMsgFrame, licenseEvent, licenseSubject } from './stats.mjs';
 
-const USAGE = `usage: node bench/wsbench.mjs <memory|fanout|replay> [options]
+const USAGE = `usage: node bench/wsbench.mjs <memory|fanout|replay|deflate> [options]
 
 common options:
   --wsgate BIN            gateway binary (env WSGATE_BIN; default build-bench/wsgate)
   --nats-server BIN       nats-server binary (env NATS_SERVER; default nats-server on PATH)
   --gateway-arg ARG       extra wsgate argument (repeatable), e.g. --gateway-arg=--queue-bytes=4MiB
-  --only wsgate|nats      run one side only (memory, fanout)
+  --only wsgate|nats      run one side only (memory, fanout); deflate: a list of wsgate,nats,node
   --procs N               client processes (default: as few as the open-file limit allows)
-  --deadline SECONDS      stop everything after this long (default 175)
+  --deadline SECONDS      stop everything after this long (default 175; deflate 300)
   --json-only             print only the JSON line
 memory:   --conns N (10000)  --settle-ms MS (1500)  --connect-concurrency N (200)
 fanout:   --conns N (2000)   --msgs M (2000)  --size BYTES (256)  --subjects K (8)
@@ -43,7 +46,16 @@ fanout:   --conns N (2000)   --msgs M (2000)  --size BYTES (256)  --subjects K (
 replay:   --msgs M (50000)   --size BYTES (256)  --subjects K (8)  --window W (256)
           --ring-small N (1000: ring size that forces a JetStream replay)
           --repeat N (3 replays per source on fresh connections; the median is shown)
-fanout, replay: --stall SECONDS (5): no delivery for this long is a stall; wsgate
+deflate:  --conns N (1000)  --rates LIST (10,100 msgs/s)  --duration S (4 s of publishing per rate)
+          --subjects K (8)  --window W (256)  --settle-ms MS (1500)
+          --drain S (10: after the last publish of a rate, wait at most this long for every delivery)
+          --window-bits N (0: clients do not request server_max_window_bits; else they request N)
+          --threshold N (0: the Node.js peer's perMessageDeflate threshold)
+          --no-baseline (skip the uncompressed runs; no ratio then)
+          --wsgate-on-arg ARG, --wsgate-off-arg ARG (repeatable): wsgate's arguments for its compressed
+          and uncompressed runs (default: --compression on / off when wsgate --help lists --compression,
+          else none); license events of ~216 B, --size does not apply
+fanout, replay, deflate: --stall SECONDS (5): no delivery for this long is a stall; wsgate
           then gets one HTTP request and one more wait (see bench/README.md)
 env WSBENCH_HOLD_S=N: on a fan-out stall, keep every process up N s for inspection
 `;
@@ -81,18 +93,26 @@ function parseArgsStrict() {
       'settle-ms': { type: 'string', default: '1500' },
       'connect-concurrency': { type: 'string', default: '200' },
       'ring-small': { type: 'string', default: '1000' },
+      rates: { type: 'string', default: '10,100' },
+      duration: { type: 'string', default: '4' },
+      'window-bits': { type: 'string', default: '0' },
+      drain: { type: 'string', default: '10' },
+      threshold: { type: 'string', default: '0' },
+      'no-baseline': { type: 'boolean', default: false },
+      'wsgate-on-arg': { type: 'string', multiple: true },
+      'wsgate-off-arg': { type: 'string', multiple: true },
       wsgate: { type: 'string' },
       'nats-server': { type: 'string' },
       'gateway-arg': { type: 'string', multiple: true, default: [] },
       only: { type: 'string' },
       procs: { type: 'string', default: '0' },
-      deadline: { type: 'string', default: '175' },
+      deadline: { type: 'string' },
       'json-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const scenario = positionals[0];
-  if (values.help || !['memory', 'fanout', 'replay'].includes(scenario)) {
+  if (values.help || !['memory', 'fanout', 'replay', 'deflate'].includes(scenario)) {
     process.stderr.write(USAGE);
     process.exit(values.help ? 0 : 2);
   }
@@ -105,9 +125,27 @@ function parseArgsStrict() {
     }
     return n;
   };
-  const defaults = { memory: { conns: 10000 }, fanout: { conns: 2000, msgs: 2000 }, replay: { conns: 1, msgs: 50000 } }[scenario];
-  if (values.only && !['wsgate', 'nats'].includes(values.only)) {
-    process.stderr.write('--only: wsgate or nats\n');
+  const defaults = { memory: { conns: 10000 }, fanout: { conns: 2000, msgs: 2000 }, replay: { conns: 1, msgs: 50000 }, deflate: { conns: 1000 } }[scenario];
+  const onlyOk =
+    !values.only ||
+    (scenario === 'deflate' ? values.only.split(',').every((x) => ['wsgate', 'nats', 'node'].includes(x)) : ['wsgate', 'nats'].includes(values.only));
+  if (!onlyOk) {
+    process.stderr.write(scenario === 'deflate' ? '--only: a list of wsgate, nats, node\n' : '--only: wsgate or nats\n');
+    process.exit(2);
+  }
+  const rates = values.rates.split(',').map(Number);
+  if (!rates.length || rates.some((r) => !Number.isFinite(r) || r <= 0)) {
+    process.stderr.write(`--rates: a list of positive numbers, got ${values.rates}\n`);
+    process.exit(2);
+  }
+  const duration = Number(values.duration);
+  if (!Number.isFinite(duration) || duration <= 0) {
+    process.stderr.write(`--duration: a positive number of seconds, got ${values.duration}\n`);
+    process.exit(2);
+  }
+  const windowBits = num('window-bits');
+  if (windowBits && (windowBits < 8 || windowBits > 15)) {
+    process.stderr.write('--window-bits: 8 to 15 (or 0: not requested)\n');
     process.exit(2);
   }
   return {
@@ -126,10 +164,18 @@ function parseArgsStrict() {
     gatewayArgs: values['gateway-arg'],
     only: values.only,
     procs: num('procs'),
-    deadlineS: num('deadline'),
+    deadlineS: num('deadline', scenario === 'deflate' ? 300 : 175),
     jsonOnly: values['json-only'],
     wsgate: values.wsgate,
     natsServer: values['nats-server'],
+    rates,
+    duration,
+    windowBits,
+    threshold: num('threshold'),
+    drainS: num('drain'),
+    baseline: !values['no-baseline'],
+    wsgateOnArgs: values['wsgate-on-arg'],
+    wsgateOffArgs: values['wsgate-off-arg'],
   };
 }
 
@@ -256,7 +302,16 @@ async function memory(o) {
  * Publish `count` messages with at most `window` unacknowledged (JetStream)
  * or unflushed (core NATS): at full speed, or paced to `rate` msgs/s.
  */
-async function publishAll(nc, o, jetstream, first = 0, count = o.msgs, subjectFn = (i) => subjectOf(i, o.subjects), rate = 0) {
+async function publishAll(
+  nc,
+  o,
+  jetstream,
+  first = 0,
+  count = o.msgs,
+  subjectFn = (i) => subjectOf(i, o.subjects),
+  rate = 0,
+  payloadFn = (i, tUs) => payload(i, o.subjects, o.size, tUs),
+) {
   let failed = 0;
   let firstError = null;
   const startUs = nowUs();
@@ -282,7 +337,7 @@ async function publishAll(nc, o, jetstream, first = 0, count = o.msgs, subjectFn
       await pace(i - first);
       while (inflight >= o.window) await new Promise((r) => (wake = r));
       inflight++;
-      js.publish(subjectFn(i), payload(i, o.subjects, o.size, nowUs())).then(settle, (e) => {
+      js.publish(subjectFn(i), payloadFn(i, nowUs())).then(settle, (e) => {
         failed++;
         firstError ??= e.message;
         settle();
@@ -292,7 +347,7 @@ async function publishAll(nc, o, jetstream, first = 0, count = o.msgs, subjectFn
   } else {
     for (let i = first; i < first + count; i++) {
       await pace(i - first);
-      nc.publish(subjectFn(i), payload(i, o.subjects, o.size, nowUs()));
+      nc.publish(subjectFn(i), payloadFn(i, nowUs()));
       if ((i - first + 1) % o.window === 0) await nc.flush();
     }
     await nc.flush();
@@ -707,6 +762,308 @@ async function replay(o) {
   };
 }
 
+// ---------------------------------------------------------------- deflate
+
+const DEFLATE_SERVERS = ['wsgate', 'nats', 'node'];
+const CLIENTS_BUSY = 0.8; // client processes this busy (CPU / wall, per process) were the limit
+const STREAM_SUBJECTS = ['batch.>', 'license.>', 'verification.>']; // wsgate's default stream subjects
+
+/**
+ * wsgate's arguments for its compressed and uncompressed runs: --wsgate-on-arg /
+ * --wsgate-off-arg when given, else `--compression on|off` when the binary's
+ * --help lists --compression, else none (that build does not negotiate
+ * permessage-deflate; both runs are then the same uncompressed gateway).
+ */
+function wsgateCompressionArgs(o) {
+  const listed = /--compression\b/.test(helpOf(bins.wsgate));
+  const pick = (given, value) => given ?? (listed ? ['--compression', value] : []);
+  return {
+    help_lists_compression: listed,
+    on: pick(o.wsgateOnArgs, 'on'),
+    off: pick(o.wsgateOffArgs, 'off'),
+  };
+}
+
+/**
+ * Wait for `done` (every delivery), at most --drain s; or until a stall: --stall s
+ * without progress (wsgate: one /metrics request, then once more).
+ */
+async function waitAll(pool, done, o, label, gwUrl) {
+  let stats = null;
+  let last = -1;
+  let lastChange = Date.now();
+  let poked = false;
+  const drainEnd = Date.now() + o.drainS * 1000;
+  const finished = done.then((st) => (stats = st));
+  while (!stats) {
+    await Promise.race([finished, sleep(500)]);
+    if (stats) break;
+    const st = await pool.stats();
+    if (stats) break;
+    if (Date.now() > drainEnd) {
+      problems.push(`${label}: ${fmtInt(st.received)} deliveries ${o.drainS} s after the last publish (--drain), not all`);
+      return { stats: st, stalled: false, poked };
+    }
+    if (st.received !== last) {
+      last = st.received;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > o.stallS * 1000) {
+      if (gwUrl && !poked) {
+        poked = true;
+        await scrapeMetrics(gwUrl);
+        log(`[${label}] no progress for ${o.stallS} s at ${fmtInt(st.received)} deliveries; one request to /metrics, waiting once more`);
+        lastChange = Date.now();
+        continue;
+      }
+      problems.push(`${label}: stalled at ${fmtInt(st.received)} deliveries, no progress for ${o.stallS} s (open ${st.open}, closes ${JSON.stringify(st.closes)})`);
+      return { stats: st, stalled: true, poked };
+    }
+  }
+  if (poked) problems.push(`${label}: no progress for ${o.stallS} s, resumed after an HTTP request to the gateway (a lost wake-up)`);
+  return { stats, stalled: false, poked };
+}
+
+/**
+ * One server in one configuration: a fresh nats-server with JetStream (and
+ * its WebSocket listener for `nats`), the stream, the server under test, N
+ * clients offering permessage-deflate on license.>, then every rate in turn:
+ * rate x --duration license events through JetStream, every delivery checked.
+ */
+async function deflateSide(o, server, compressed, gwArgs) {
+  const label = `${server} ${compressed ? 'deflate' : 'plain'}`;
+  const side = { server, compressed, conns: o.conns };
+  const nats = await startNats({ jetstream: true, websocket: server === 'nats', compression: server === 'nats' && compressed });
+  let gw = null;
+  let pool = null;
+  let nc = null;
+  try {
+    nc = await natsConnect({ servers: nats.url, reconnect: false, timeout: 10000 });
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: STREAM, subjects: STREAM_SUBJECTS, storage: StorageType.File });
+    let pid;
+    let wsUrl;
+    let kind = 'wsgate';
+    if (server === 'wsgate') {
+      gw = await startWsgate({ natsUrl: nats.url, stream: STREAM, args: [...o.gatewayArgs, ...gwArgs] });
+      side.args = gwArgs;
+      [pid, wsUrl] = [gw.pid, gw.wsUrl];
+    } else if (server === 'node') {
+      gw = await startNodeGateway({ natsUrl: nats.url, stream: STREAM, deflate: compressed, threshold: o.threshold });
+      side.args = gw.argv.slice(1);
+      [pid, wsUrl] = [gw.pid, gw.wsUrl];
+    } else {
+      [pid, wsUrl, kind] = [nats.pid, nats.wsUrl, 'nats'];
+      side.args = [`websocket { compression: ${compressed} }`];
+    }
+    pool = await ClientPool.start(o.conns, { perProc: perProc(), procs: o.procs });
+    await sleep(o.settleMs);
+    side.rss_before = rssBytes(pid);
+    const c = await pool.connect(kind, wsUrl, o.conns, { concurrency: o.connectConcurrency, deflate: true, windowBits: o.windowBits });
+    requireAll(`${label} connect`, c, o.conns);
+    const s = await pool.sub('license.>');
+    requireAll(`${label} sub`, s, o.conns);
+    side.extensions = (await pool.stats()).extensions;
+    log(`[${label}] ${o.conns} clients on license.>, negotiated: ${JSON.stringify(side.extensions)}`);
+
+    const WARM = 10;
+    // Each message's content derives from base + i, unique over the side's run (see licenseEvent).
+    let base = 1e6;
+    const warmFn = (i, t) => licenseEvent(i, o.subjects, t, base);
+    await publishAll(nc, o, true, 0, WARM, () => 'license.warmup.assigned', 0, warmFn);
+    const warmEnd = Date.now() + 20000;
+    for (;;) {
+      const st = await pool.stats();
+      if (st.received >= WARM * o.conns) break;
+      if (Date.now() > warmEnd) throw new Error(`${label}: warm-up: ${st.received} of ${WARM * o.conns} deliveries after 20 s`);
+      await sleep(100);
+    }
+
+    side.rates = [];
+    base = 0;
+    for (const rate of o.rates) {
+      const msgs = Math.max(1, Math.round(rate * o.duration));
+      let eventBytes = 0;
+      const phaseBase = base;
+      base += msgs;
+      const make = (i, t) => {
+        const p = licenseEvent(i, o.subjects, t, phaseBase);
+        eventBytes += p.length;
+        return p;
+      };
+      const { done } = await pool.expect(msgs, o.subjects, { verify: true, base: phaseBase });
+      const cpu0 = cpuSeconds(pid);
+      const js0 = server === 'nats' ? NaN : cpuSeconds(nats.pid);
+      const cli0 = pool.cpuSeconds();
+      log(`[${label}] ${rate} msgs/s: publishing ${msgs} events through JetStream`);
+      const t0 = nowUs();
+      await publishAll(nc, o, true, 0, msgs, (i) => licenseSubject(i, o.subjects), rate, make);
+      const tPub = nowUs();
+      const w = await waitAll(pool, done, o, `${label} ${rate} msgs/s`, server === 'wsgate' ? gw.url : null);
+      const st = w.stats;
+      const cpu = cpuSeconds(pid) - cpu0;
+      const jsCpu = server === 'nats' ? NaN : cpuSeconds(nats.pid) - js0;
+      const cli = pool.cpuSeconds() - cli0;
+      const expected = msgs * o.conns;
+      const wallS = ((st.received === expected ? st.lastUs : nowUs()) - t0) / 1e6; // an incomplete rate: until now
+      const lat = histSummary(st.hist);
+      const perM = (x) => (st.received ? Math.round((x * 1e6 * 100) / st.received) / 100 : null);
+      const complete = st.received === expected && st.minCount === msgs;
+      // Exact only when complete: else the sockets also delivered frames the clients have not inflated yet.
+      const wirePer = st.received ? Math.round((st.wireBytes / st.received) * 10) / 10 : null;
+      const r = {
+        rate,
+        msgs,
+        expected,
+        deliveries: st.received,
+        complete,
+        lost: expected - st.received,
+        out_of_order: st.outOfOrder,
+        duplicates: st.duplicates,
+        not_intact: st.corrupt,
+        closes: st.closes,
+        pub_rate: Math.round((msgs / ((tPub - t0) / 1e6)) * 10) / 10,
+        seconds: Math.round(((st.lastUs - t0) / 1e6) * 1000) / 1000,
+        event_bytes: Math.round((eventBytes / msgs) * 10) / 10,
+        wire_bytes: st.wireBytes,
+        wire_bytes_per_delivery: complete ? wirePer : null,
+        wire_bytes_per_delivery_partial: complete ? undefined : wirePer,
+        app_bytes_per_delivery: st.received ? Math.round((st.appBytes / st.received) * 10) / 10 : null,
+        latency_p50_ms: lat.p50_ms,
+        latency_p99_ms: lat.p99_ms,
+        latency_max_ms: lat.max_ms,
+        server_cpu_s: Math.round(cpu * 100) / 100,
+        server_cpu_s_per_M: perM(cpu),
+        clients_cpu_s: Math.round(cli * 100) / 100,
+        // Share of the client processes' capacity (one core each) used over the rate.
+        clients_busy: Math.round((cli / (wallS * pool.workers.length)) * 100) / 100,
+      };
+      if (server !== 'nats') {
+        r.nats_server_cpu_s = Math.round(jsCpu * 100) / 100;
+        r.nats_server_cpu_s_per_M = perM(jsCpu);
+      }
+      side.rates.push(r);
+      if (!r.complete) problems.push(`${label} ${rate} msgs/s: ${fmtInt(r.lost)} of ${fmtInt(expected)} deliveries missing (per-client ${st.minCount}..${st.maxCount})`);
+      if (st.outOfOrder || st.duplicates) problems.push(`${label} ${rate} msgs/s: ${st.outOfOrder} out of order, ${st.duplicates} duplicates`);
+      if (st.corrupt) problems.push(`${label} ${rate} msgs/s: ${st.corrupt} deliveries not intact (payload or subject differs from what was published)`);
+      if (st.unparsed) problems.push(`${label} ${rate} msgs/s: ${st.unparsed} frames without the benchmark fields`);
+      if (st.errorCount) problems.push(`${label} ${rate} msgs/s: ${st.errorCount} client errors: ${st.errors.join(' | ')}`);
+      log(
+        `[${label}] ${rate} msgs/s: ${fmtInt(st.received)} of ${fmtInt(expected)}, ${r.wire_bytes_per_delivery} wire B/delivery, ` +
+          `p50/p99 ${lat.p50_ms}/${lat.p99_ms} ms, server CPU ${r.server_cpu_s} s, clients ${r.clients_cpu_s} s`,
+      );
+      if (!r.complete) {
+        side.skipped_rates = o.rates.slice(o.rates.indexOf(rate) + 1);
+        break;
+      }
+    }
+    await sleep(o.settleMs);
+    side.rss_after = rssBytes(pid);
+    side.bytes_per_conn = Math.round((side.rss_after - side.rss_before) / o.conns);
+    const fin = await pool.stats();
+    if (fin.open !== o.conns) problems.push(`${label}: ${o.conns - fin.open} connections closed during the run (${JSON.stringify(fin.closes)})`);
+    if (gw && !gw.alive()) problems.push(`${label}: the server exited during the run: ${gw.logs.slice(-5).join(' | ')}`);
+    if (server === 'wsgate' && gw.warnings.length) side.gateway_warnings = gw.warnings.slice(0, 10);
+    return side;
+  } finally {
+    if (nc) await nc.close().catch(() => {});
+    if (pool) await pool.close();
+    if (gw) await gw.stop();
+    await nats.stop();
+  }
+}
+
+const SERVER_LABEL = {
+  wsgate: (on, flags) => `wsgate ${on ? 'on' : 'off'}${flags.help_lists_compression || (on ? flags.on : flags.off).length ? '' : ' (no flag)'}`,
+  nats: (on) => `nats-server ${on ? 'compression: true' : 'compression: false'}`,
+  node: (on, _f, o) => `node ws ${on ? `deflate, threshold ${o.threshold}` : 'no deflate'}`,
+};
+
+async function deflate(o) {
+  const servers = o.only ? DEFLATE_SERVERS.filter((x) => o.only.split(',').includes(x)) : DEFLATE_SERVERS;
+  const flags = wsgateCompressionArgs(o);
+  if (servers.includes('wsgate') && !flags.help_lists_compression && !o.wsgateOnArgs) {
+    log('[wsgate] its --help lists no --compression: both wsgate runs get no compression flag (ratio 1.0 expected)');
+  }
+  const out = { wsgate_compression: flags, window_bits: o.windowBits || null, node_threshold: o.threshold, sides: {} };
+  for (const server of servers) {
+    for (const on of o.baseline ? [false, true] : [true]) {
+      const key = `${server}_${on ? 'deflate' : 'plain'}`;
+      out.sides[key] = await deflateSide(o, server, on, server === 'wsgate' ? (on ? flags.on : flags.off) : []);
+      out.sides[key].label = SERVER_LABEL[server](on, flags, o);
+    }
+  }
+  // Per server and rate: the compressed run against the same server's uncompressed run.
+  out.summary = [];
+  for (const server of servers) {
+    for (const on of o.baseline ? [false, true] : [true]) {
+      const side = out.sides[`${server}_${on ? 'deflate' : 'plain'}`];
+      const base = out.sides[`${server}_plain`];
+      for (const r of side.rates) {
+        const b = base?.rates.find((x) => x.rate === r.rate);
+        out.summary.push({
+          server,
+          label: side.label,
+          compressed: on,
+          extensions: Object.keys(side.extensions).join(' | '),
+          rate: r.rate,
+          deliveries: r.deliveries,
+          expected: r.expected,
+          wire_bytes_per_delivery: r.wire_bytes_per_delivery,
+          wire_ratio: ratio(r.wire_bytes_per_delivery, b?.wire_bytes_per_delivery),
+          bytes_per_conn: side.bytes_per_conn,
+          server_cpu_s_per_M: r.server_cpu_s_per_M,
+          nats_server_cpu_s_per_M: r.nats_server_cpu_s_per_M ?? null,
+          latency_p50_ms: r.latency_p50_ms,
+          latency_p99_ms: r.latency_p99_ms,
+          clients_cpu_s: r.clients_cpu_s,
+          clients_busy: r.clients_busy,
+        });
+      }
+    }
+  }
+  const id = (x) => (x === undefined || x === null ? '-' : String(x));
+  const rows = out.summary.map((x) => [
+    x.label,
+    String(x.rate),
+    id(x.wire_bytes_per_delivery),
+    id(x.wire_ratio),
+    fmtInt(x.bytes_per_conn),
+    x.nats_server_cpu_s_per_M === null ? id(x.server_cpu_s_per_M) : `${id(x.server_cpu_s_per_M)} (+${id(x.nats_server_cpu_s_per_M)})`,
+    id(x.latency_p50_ms),
+    id(x.latency_p99_ms),
+    `${Math.round(x.clients_busy * 100)} %${x.clients_busy >= CLIENTS_BUSY ? ' *' : ''}`,
+    `${fmtInt(x.deliveries)}/${fmtInt(x.expected)}`,
+  ]);
+  const busy = out.summary.some((x) => x.clients_busy >= CLIENTS_BUSY);
+  const sideRows = Object.values(out.sides).map((sd) => [
+    sd.label,
+    Object.entries(sd.extensions)
+      .map(([e, n]) => (n === o.conns ? e : `${e} x${n}`))
+      .join(' | '),
+    (sd.rss_before / 2 ** 20).toFixed(1),
+    (sd.rss_after / 2 ** 20).toFixed(1),
+  ]);
+  const events = Object.values(out.sides)[0]?.rates[0]?.event_bytes;
+  return {
+    table: () => {
+      printTable(
+        `deflate: ${o.conns} clients offering permessage-deflate${o.windowBits ? ` (server_max_window_bits=${o.windowBits})` : ''} on license.>, ` +
+          `license events of ~${events} B through JetStream, ${o.duration} s per rate`,
+        ['server', 'msg/s', 'wire B/delivery', 'ratio', 'B/conn', 'CPU s/M deliveries (+JS)', 'p50 ms', 'p99 ms', 'clients busy', 'delivered'],
+        rows,
+      );
+      if (busy) {
+        console.log(
+          `* the client processes used ${CLIENTS_BUSY * 100} % or more of their cores: the clients were (near) the limit of that row ` +
+            '(latency includes their queueing); see bench/README.md',
+        );
+      }
+      printTable('negotiated extension and server RSS (MiB) before connecting / after the run', ['server', 'Sec-WebSocket-Extensions', 'RSS before', 'RSS after'], sideRows);
+    },
+    result: out,
+  };
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -723,13 +1080,16 @@ async function main() {
   deadline.unref();
   const started = Date.now();
   const loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
-  const run = { memory, fanout, replay }[o.scenario];
+  const run = { memory, fanout, replay, deflate }[o.scenario];
   const { table, result } = await run(o);
   const line = {
     bench: 'wsgate',
     scenario: o.scenario,
     command: `node bench/wsbench.mjs ${argv.join(' ')}`.trim(),
-    params: { conns: o.conns, msgs: o.msgs, size: o.size, subjects: o.subjects, window: o.window, rate: o.rate, gateway_args: o.gatewayArgs },
+    params:
+      o.scenario === 'deflate'
+        ? { conns: o.conns, rates: o.rates, duration: o.duration, subjects: o.subjects, window: o.window, window_bits: o.windowBits, threshold: o.threshold, gateway_args: o.gatewayArgs }
+        : { conns: o.conns, msgs: o.msgs, size: o.size, subjects: o.subjects, window: o.window, rate: o.rate, gateway_args: o.gatewayArgs },
     ...result,
     problems,
     run_seconds: Math.round((Date.now() - started) / 100) / 10,

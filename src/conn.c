@@ -1,10 +1,12 @@
-/* conn.c: one WebSocket client: its queue of shared frames, its subscriptions, limits, closing.
+/* conn.c: one WebSocket connection: its queue of shared frames, its subscriptions, closing.
  *
  * The queue holds references to frames that every recipient shares; a
- * connection never encodes or copies an event. Queue slots carry two tag
- * bits in the low bits of the pointer: CONN_COUNTED for frames that count
- * toward the slow-consumer bound (live and replayed frames; replies do not),
- * CONN_LIVE for live frames, the only ones conflation may replace. */
+ * connection never encodes or copies an event. Queue slots carry tag bits
+ * in the low bits of the pointer: CONN_COUNTED for frames that count toward
+ * the slow-consumer bound (live and replayed frames; replies do not),
+ * CONN_LIVE for live frames, the only ones conflation may replace,
+ * CONN_FANOUT for fan-out deliveries (their latency is measured). What the
+ * client says (messages, ops, their limits) is client.c's. */
 #include "conn_internal.h"
 
 #include "wsgate/log.h"
@@ -138,7 +140,7 @@ static void conn_queue_clear(conn *c)
 }
 
 /* Drop a client message being assembled. */
-static void conn_rx_free(conn *c)
+void conn_rx_free(conn *c)
 {
     if (!c->rx)
         return;
@@ -699,42 +701,13 @@ static int conn_write_some(conn *c, int budget)
     return 0;
 }
 
-/* Take one token of the ops rate limiter; false when the client is over its rate. */
-static bool conn_rate_take(conn *c)
+void conn_send_owned(conn *c, wsg_frame *f, bool live)
 {
-    const wsg_config *cfg = c->hub->cfg;
-    int64_t now = hub_now_ms();
-    c->tokens += (double)(now - c->tokens_ms) * cfg->ops_rate / 1000.0;
-    c->tokens_ms = now;
-    if (c->tokens > cfg->ops_burst)
-        c->tokens = cfg->ops_burst;
-    if (c->tokens < 1.0)
-        return false;
-    c->tokens -= 1.0;
-    return true;
-}
-
-void conn_error(conn *c, const char *id, enum proto_err code, const char *message)
-{
-    const wsg_config *cfg = c->hub->cfg;
-    metrics.client_errors[code]++;
-    wsg_frame *f = protocol_err(id, code, message);
-    conn_send(c, f, false);
+    conn_send(c, f, live);
     frame_unref(f);
-    uint32_t slots = (uint32_t)cfg->err_limit + 1;
-    if (!c->err_times)
-        c->err_times = xcalloc(slots, sizeof(*c->err_times));
-    int64_t now = hub_now_ms();
-    c->err_times[c->err_next] = now;
-    c->err_next = (c->err_next + 1) % slots;
-    if (c->err_count < slots)
-        c->err_count++;
-    /* err_next now indexes the oldest of the last `slots` errors */
-    if (c->err_count == slots && now - c->err_times[c->err_next] <= cfg->err_window_ms)
-        conn_close(c, 4003, "too many errors", true);
 }
 
-static conn_sub *conn_find_sub(conn *c, const char *pattern, uint32_t *index)
+conn_sub *conn_sub_find(conn *c, const char *pattern, uint32_t *index)
 {
     for (uint32_t i = 0; i < c->nsubs; i++) {
         if (strcmp(sublist_entry_pattern(c->subs[i]->entry), pattern) == 0) {
@@ -746,36 +719,11 @@ static conn_sub *conn_find_sub(conn *c, const char *pattern, uint32_t *index)
     return NULL;
 }
 
-void conn_send_owned(conn *c, wsg_frame *f, bool live)
+conn_sub *conn_sub_add(conn *c, const char *pattern)
 {
-    conn_send(c, f, live);
-    frame_unref(f);
-}
-
-static void conn_send_lastvalue(wsg_frame *f, void *arg)
-{
-    conn_send(arg, f, true);
-}
-
-static void conn_op_sub(conn *c, const proto_cmd *cmd)
-{
-    hub *h = c->hub;
-    const char *id = cmd->has_id ? cmd->id : NULL;
-    if (c->claims && !auth_claims_allow(c->claims, cmd->subject)) {
-        conn_error(c, id, PERR_FORBIDDEN, "subject not allowed by token");
-        return;
-    }
-    if (conn_find_sub(c, cmd->subject, NULL)) {
-        conn_send_owned(c, protocol_ok(id, cmd->subject, h->last_seq), false);
-        return;
-    }
-    if (c->nsubs >= (uint32_t)h->cfg->max_subs) {
-        conn_error(c, id, PERR_TOO_MANY_SUBSCRIPTIONS, "subscription limit reached");
-        return;
-    }
     conn_sub *s = xcalloc(1, sizeof(*s));
     s->conn = c;
-    s->entry = sublist_insert(h->subs, cmd->subject, s);
+    s->entry = sublist_insert(c->hub->subs, pattern, s);
     if (c->nsubs == c->capsubs) {
         c->capsubs = c->capsubs ? c->capsubs * 2 : 4;
         c->subs = xrealloc(c->subs, c->capsubs * sizeof(*c->subs));
@@ -783,109 +731,5 @@ static void conn_op_sub(conn *c, const proto_cmd *cmd)
     c->subs[c->nsubs++] = s;
     metrics.subscriptions++;
     conn_z_update(c);
-    if (cmd->has_since) {
-        replay_resume(c, s, cmd);
-        return;
-    }
-    s->min_seq = h->last_seq;
-    conn_send_owned(c, protocol_ok(id, cmd->subject, h->last_seq), false);
-    lastvalue_each_match(h->lv, cmd->subject, conn_send_lastvalue, c);
-}
-
-static void conn_op_unsub(conn *c, const proto_cmd *cmd)
-{
-    uint32_t at;
-    conn_sub *s = conn_find_sub(c, cmd->subject, &at);
-    if (s) {
-        c->subs[at] = c->subs[--c->nsubs];
-        conn_sub_free(c, s);
-        conn_z_update(c);
-    }
-    conn_send_owned(c, protocol_ok(cmd->has_id ? cmd->id : NULL, cmd->subject, c->hub->last_seq),
-                    false);
-}
-
-/* One complete client message. */
-static void conn_message(conn *c, const char *buf, size_t len, bool binary)
-{
-    proto_cmd cmd;
-    const char *msg;
-    if (binary) {
-        conn_error(c, NULL, PERR_BAD_REQUEST, "binary frames are not accepted");
-        return;
-    }
-    enum proto_err e = protocol_parse(buf, len, &cmd, &msg);
-    const char *id = cmd.has_id ? cmd.id : NULL;
-    if (!conn_rate_take(c)) {
-        conn_error(c, id, PERR_RATE_LIMITED, "too many operations; slow down");
-        return;
-    }
-    if (e != PERR_NONE) {
-        conn_error(c, id, e, msg);
-        return;
-    }
-    switch (cmd.op) {
-    case PROTO_SUB:
-        conn_op_sub(c, &cmd);
-        break;
-    case PROTO_UNSUB:
-        conn_op_unsub(c, &cmd);
-        break;
-    case PROTO_PING:
-        conn_send_owned(c, protocol_pong(id), false);
-        break;
-    }
-}
-
-/* A complete compressed client message: inflate it (bounded by --max-frame) and handle it. */
-static void conn_message_deflated(conn *c, const void *buf, size_t len, bool binary)
-{
-    sbuf out;
-    sbuf_init(&out, 0);
-    int rc = pmd_inflate(buf, len, c->hub->cfg->max_frame, &out);
-    if (rc == -EMSGSIZE)
-        conn_close(c, 1009, "message too big", false);
-    else if (rc != 0)
-        conn_close(c, 1007, "invalid compressed data", false);
-    else
-        conn_message(c, sbuf_str(&out), out.len, binary);
-    sbuf_free(&out);
-}
-
-int conn_receive(conn *c, const void *in, size_t len)
-{
-    c->last_rx_ms = hub_now_ms();
-    size_t remaining = lws_remaining_packet_payload(c->wsi);
-    bool complete = lws_is_final_fragment(c->wsi) && remaining == 0;
-    size_t have = c->rx ? c->rx->len : 0;
-    /* a new message: its first frame says whether it is compressed */
-    bool deflated = c->rx ? c->rx_deflated : (lws_get_reserved_bits(c->wsi) & PMD_RSV1) != 0;
-    if (have + len + remaining > c->hub->cfg->max_frame) {
-        conn_rx_free(c);
-        conn_close(c, 1009, "message too big", false);
-    }
-    if (c->close_code)
-        return 0; /* closing: ignore what the client still says */
-    bool binary = lws_frame_is_binary(c->wsi);
-    if (complete && !c->rx) {
-        if (deflated)
-            conn_message_deflated(c, in, len, binary);
-        else
-            conn_message(c, in, len, binary);
-        return 0;
-    }
-    if (!c->rx) {
-        c->rx = xmalloc(sizeof(*c->rx));
-        sbuf_init(c->rx, 0);
-        c->rx_deflated = deflated;
-    }
-    sbuf_put(c->rx, in, len);
-    if (complete) {
-        if (deflated)
-            conn_message_deflated(c, sbuf_str(c->rx), c->rx->len, binary);
-        else
-            conn_message(c, sbuf_str(c->rx), c->rx->len, binary);
-        conn_rx_free(c);
-    }
-    return 0;
+    return s;
 }

@@ -1,5 +1,5 @@
-/* conn_internal.h: the insides of a connection, for conn.c, its friend replay.c and their unit
- * tests.
+/* conn_internal.h: the insides of a connection, for conn.c, its friends client.c and replay.c,
+ * and their unit tests.
  *
  * Every other module sees `conn` and `conn_sub` only through conn.h. */
 #ifndef WSGATE_CONN_INTERNAL_H
@@ -62,5 +62,13 @@ struct conn {
     int64_t created_ms;
     char ip[48];
 };
+
+/* c's subscription on exactly pattern (and its index in c->subs), or NULL. */
+conn_sub *conn_sub_find(conn *c, const char *pattern, uint32_t *index);
+/* Add a subscription on pattern (not held yet: conn_sub_find first) to the
+ * index and to c's compression group. */
+conn_sub *conn_sub_add(conn *c, const char *pattern);
+/* Drop the client message being assembled, if any. */
+void conn_rx_free(conn *c);
 
 #endif

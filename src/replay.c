@@ -18,6 +18,7 @@
 
 #include "conn_internal.h"
 
+#include "wsgate/client.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/xmalloc.h"
@@ -133,8 +134,8 @@ static void replay_fail(replay *r)
     conn_sub *s = r->sub;
     conn *c = s->conn;
     if (r->counting) {
-        conn_error(c, r->has_req_id ? r->req_id : NULL, PERR_INTERNAL,
-                   "the stream could not be read for the replay; resubscribe");
+        client_error(c, r->has_req_id ? r->req_id : NULL, PERR_INTERNAL,
+                     "the stream could not be read for the replay; resubscribe");
         conn_sub_remove(c, s); /* frees r through replay_cancel */
         return;
     }

@@ -2,6 +2,7 @@
 #include "wsgate/server.h"
 
 #include "wsgate/admit.h"
+#include "wsgate/client.h"
 #include "wsgate/conn.h"
 #include "wsgate/http.h"
 #include "wsgate/hub.h"
@@ -338,7 +339,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_ESTABLISHED:
         return server_established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
-        return pss && pss->conn ? conn_receive(pss->conn, in, len) : -1;
+        return pss && pss->conn ? client_receive(pss->conn, in, len) : -1;
     case LWS_CALLBACK_RECEIVE_PONG:
         if (pss && pss->conn)
             conn_pong(pss->conn);
@@ -367,7 +368,7 @@ static const struct lws_protocols server_protocols[] = {
 /* The permessage-deflate extension as lws sees it: registering it makes lws
  * negotiate it and let RSV1 through on the connections that took it. It
  * changes nothing itself: what we send is compressed already (zgroup.c) and
- * written raw; what clients send reaches conn_receive as it came, and is
+ * written raw; what clients send reaches client_receive as it came, and is
  * inflated there (pmd.c). Returns 0 for every reason: "not handled". */
 static int server_ext_callback(struct lws_context *ctx, const struct lws_extension *ext,
                                struct lws *wsi, enum lws_extension_callback_reasons reason,

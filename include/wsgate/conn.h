@@ -1,4 +1,4 @@
-/* conn.h: one WebSocket client: its outgoing queue, subscriptions, limits and close codes. */
+/* conn.h: one WebSocket connection: its outgoing queue, subscriptions, keepalive, close codes. */
 #ifndef WSGATE_CONN_H
 #define WSGATE_CONN_H
 
@@ -43,10 +43,6 @@ int conn_close_code(const conn *c);
 bool conn_close_sent(const conn *c);
 /* The client answered a ping. */
 void conn_pong(conn *c);
-/* A piece of a client message arrived (LWS_CALLBACK_RECEIVE). Returns what
- * the lws callback returns, which is always 0: a message too big or a bad
- * client is closed through conn_close, with a close frame. */
-int conn_receive(conn *c, const void *in, size_t len);
 /* The socket can take more (LWS_CALLBACK_SERVER_WRITEABLE): write queued
  * frames, a ping or the close frame. Returns what the lws callback returns:
  * 0, or -1 to close (hung up, or the socket failed). */
@@ -83,8 +79,6 @@ void conn_close(conn *c, int code, const char *reason, bool after_queue);
 
 /* Queue a frame and drop the caller's reference to it. */
 void conn_send_owned(conn *c, wsg_frame *f, bool live);
-/* Send an err frame; the (err_limit+1)-th within err_window closes with 4003 after it. */
-void conn_error(conn *c, const char *id, enum proto_err code, const char *message);
 /* Unsubscribe and free s, one of c's subscriptions. */
 void conn_sub_remove(conn *c, conn_sub *s);
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "wsgate/client.h"
 #include "wsgate/config.h"
 #include "conn_internal.h"
 #include "wsgate/hub.h"
@@ -250,7 +251,7 @@ static int rx(conn *c, const char *text)
     stub.final = 1;
     stub.remaining = 0;
     stub.binary = 0;
-    return conn_receive(c, text, strlen(text));
+    return client_receive(c, text, strlen(text));
 }
 
 /* WRITEABLE until the queue is empty (or the connection wants to close); returns the last rc. */
@@ -502,7 +503,7 @@ static void test_errors(void **state)
     rx(c, "{\"op\":\"jump\",\"id\":\"j\"}");
     stub.binary = 1;
     stub.final = 1;
-    assert_int_equal(conn_receive(c, "{\"op\":\"ping\"}", 13), 0);
+    assert_int_equal(client_receive(c, "{\"op\":\"ping\"}", 13), 0);
     stub.binary = 0;
     assert_int_equal(c->close_code, 0); /* one error does not close */
     flush(c);
@@ -946,9 +947,9 @@ static void test_max_frame_1009(void **state)
     /* Known to be too big from the announced remainder, before it arrives. */
     stub.final = 0;
     stub.remaining = 200;
-    assert_int_equal(conn_receive(c, "{\"op\":", 6), 0); /* 6 + 200 <= 256 */
+    assert_int_equal(client_receive(c, "{\"op\":", 6), 0); /* 6 + 200 <= 256 */
     stub.remaining = 251;
-    assert_int_equal(conn_receive(c, "\"ping\"", 6), 0);
+    assert_int_equal(client_receive(c, "\"ping\"", 6), 0);
     assert_int_equal(c->close_code, 1009);
 }
 
@@ -961,10 +962,10 @@ static void test_max_frame_fragments(void **state)
     memset(chunk, ' ', sizeof(chunk));
     stub.final = 0;
     stub.remaining = 0;
-    assert_int_equal(conn_receive(c, chunk, 100), 0);
-    assert_int_equal(conn_receive(c, chunk, 100), 0);
+    assert_int_equal(client_receive(c, chunk, 100), 0);
+    assert_int_equal(client_receive(c, chunk, 100), 0);
     stub.final = 1;
-    assert_int_equal(conn_receive(c, chunk, 100), 0);
+    assert_int_equal(client_receive(c, chunk, 100), 0);
     assert_int_equal(c->close_code, 1009);
     assert_null(c->rx); /* the partial message is dropped at once */
 }
@@ -977,23 +978,23 @@ static void test_fragments(void **state)
     /* a message in three frames (is_final 0, 0, 1) */
     stub.remaining = 0;
     stub.final = 0;
-    assert_int_equal(conn_receive(c, msg, 5), 0);
+    assert_int_equal(client_receive(c, msg, 5), 0);
     assert_int_equal(c->qlen, 0);
-    assert_int_equal(conn_receive(c, msg + 5, 7), 0);
+    assert_int_equal(client_receive(c, msg + 5, 7), 0);
     stub.final = 1;
-    assert_int_equal(conn_receive(c, msg + 12, n - 12), 0);
+    assert_int_equal(client_receive(c, msg + 12, n - 12), 0);
     assert_null(c->rx);
     /* one frame delivered in pieces (final fragment, bytes still to come) */
     stub.final = 1;
     stub.remaining = n - 10;
-    assert_int_equal(conn_receive(c, msg, 10), 0);
+    assert_int_equal(client_receive(c, msg, 10), 0);
     assert_int_equal(c->qlen, 1);
     stub.remaining = 0;
-    assert_int_equal(conn_receive(c, msg + 10, n - 10), 0);
+    assert_int_equal(client_receive(c, msg + 10, n - 10), 0);
     assert_int_equal(c->qlen, 2);
     /* a half-received message is freed with the connection */
     stub.final = 0;
-    assert_int_equal(conn_receive(c, msg, 4), 0);
+    assert_int_equal(client_receive(c, msg, 4), 0);
     assert_non_null(c->rx);
     flush(c);
     json_decref(expect_frame("pong", "frag"));
@@ -1428,7 +1429,7 @@ static void test_destroy_releases_everything(void **state)
     wsg_frame *f = event("a.b", 1, 10);
     fan_out(f);
     stub.final = 0;
-    conn_receive(c, "{\"op\"", 5); /* a partial message */
+    client_receive(c, "{\"op\"", 5); /* a partial message */
     assert_int_equal(f->refs, 2);
     conn_destroy(c);
     assert_int_equal(f->refs, 1);

@@ -15,6 +15,7 @@
 #include "wsgate/protocol.h"
 #include "wsgate/ring.h"
 #include "wsgate/sublist.h"
+#include "wsgate/zgroup.h"
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -24,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ---- libwebsockets stubs: the linker takes these over the shared library's ---- */
 
@@ -111,7 +113,6 @@ int lws_write(struct lws *wsi, unsigned char *buf, size_t len, enum lws_write_pr
         stub.pings++;
         return (int)len;
     }
-    memset(buf - LWS_PRE, 0, LWS_PRE); /* lws writes its header there: it must be ours */
     stub.write_calls++;
     if (stub.short_write_after > 0 && --stub.short_write_after == 0)
         return (int)len - 1;
@@ -138,6 +139,7 @@ int lws_write(struct lws *wsi, unsigned char *buf, size_t len, enum lws_write_pr
         return (int)len;
     }
     assert_int_equal(protocol, LWS_WRITE_TEXT);
+    memset(buf - LWS_PRE, 0, LWS_PRE); /* lws writes its header there: it must be ours */
     stub_record(buf, len);
     return (int)len;
 }
@@ -1115,6 +1117,40 @@ static void test_flush_without_writeable(void **state)
     frame_unref(f3);
 }
 
+/* A client's inflater with context takeover (Chromium's, ws's): it only
+ * sees compressed messages; what it inflates goes to the stub's record. */
+static z_stream client_z;
+static bool client_z_ready;
+static size_t client_inflated;
+
+static void client_inflate(const unsigned char *in, size_t len)
+{
+    static unsigned char out[1 << 20];
+    static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
+    if (!client_z_ready)
+        assert_int_equal(inflateInit2(&client_z, -15), Z_OK);
+    client_z_ready = true;
+    client_z.next_out = out;
+    client_z.avail_out = sizeof(out);
+    for (int part = 0; part < 2; part++) {
+        client_z.next_in = (unsigned char *)(part ? tail : in);
+        client_z.avail_in = part ? 4 : (uInt)len;
+        int rc = inflate(&client_z, Z_SYNC_FLUSH);
+        if (rc != Z_OK && rc != Z_BUF_ERROR)
+            fail_msg("the client cannot inflate a frame: %d", rc);
+    }
+    stub_record(out, sizeof(out) - client_z.avail_out);
+    client_inflated++;
+}
+
+static void client_inflate_end(void)
+{
+    if (client_z_ready)
+        inflateEnd(&client_z);
+    client_z_ready = false;
+    client_inflated = 0;
+}
+
 /* Read server frames (unmasked text) from fd into the stub's record, as if lws_write had seen them.
  */
 static void drain_socket(int fd, unsigned char *acc, size_t *have)
@@ -1135,8 +1171,12 @@ static void drain_socket(int fd, unsigned char *acc, size_t *have)
         }
         if (*have - at < hdr + len)
             break;
-        assert_int_equal(acc[at], 0x81);
-        stub_record(acc + at + hdr, len);
+        if (acc[at] == 0xC1) /* permessage-deflate: the client inflates, keeping its window */
+            client_inflate(acc + at + hdr, len);
+        else
+            assert_int_equal(acc[at], 0x81);
+        if (acc[at] == 0x81)
+            stub_record(acc + at + hdr, len);
         at += hdr + len;
     }
     memmove(acc, acc + at, *have - at);
@@ -1190,6 +1230,94 @@ static void test_plain_socket_partial_sends(void **state)
         expect_msg("a.x", s);
     assert_int_equal(unread(), 0);
     conn_destroy(c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* permessage-deflate end to end through a real socket: a member of a shared
+ * compressor's group (another member keeps the group's compressor alive),
+ * replies and last values in between, frames cut by a small socket buffer,
+ * conflation of queued group frames while the client does not read: the
+ * client's inflater (context takeover) decodes every frame to exactly the
+ * events it was sent, in order. */
+static void test_compressed_partial_sends_and_conflation(void **state)
+{
+    int sv[2];
+    static unsigned char acc[4 * 1048576];
+    size_t have = 0;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    stub.plain = true;
+    stub.fd = sv[0];
+    fx->cfg.queue_bytes = 64 << 20;
+    pmd_params pmd = {.server_bits = 15};
+    conn *c = conn_create(&fx->h, WSI, NULL, "127.0.0.1", &pmd);
+    zmember other;
+    zmember_init(&other, 15, false);
+    static const char *const set[] = {"batch.>"};
+    zmember_set(fx->h.zg, &other, set, 1); /* the group now has two members: a compressor */
+    flush(c);
+    rx(c, "{\"op\":\"sub\",\"subject\":\"batch.>\"}");
+    flush(c);
+    drain_socket(sv[1], acc, &have);
+    json_decref(expect_frame("hello", NULL));
+    expect_ok(NULL, "batch.>", 0);
+    assert_int_equal(metrics.deflate_groups, 1);
+    uint64_t seq = 0;
+    bool conflated = false;
+    for (int round = 0; round < 60; round++) {
+        for (int k = 0; k < 8; k++) {
+            seq++;
+            /* every third a last value (batch.*.progress): conflated while queued */
+            wsg_frame *f = event(seq % 3 ? "batch.b1.assigned" : "batch.b1.progress", seq,
+                                 80 + (size_t)(seq * 397 % 1500));
+            fan_out(f);
+            frame_unref(f);
+        }
+        if (round % 10 == 3)
+            rx(c, "{\"op\":\"ping\",\"id\":\"p\"}"); /* an uncompressed reply in between */
+        conflated = conflated || metrics.conflated > 0;
+        if (round % 4 == 0) { /* the client reads now and then: the rest waits, or is cut */
+            for (int i = 0; i < 3; i++) {
+                assert_int_equal(conn_writable(c), 0);
+                drain_socket(sv[1], acc, &have);
+            }
+        }
+    }
+    for (int i = 0; i < 100000 && (c->qlen || c->pend); i++) {
+        assert_int_equal(conn_writable(c), 0);
+        drain_socket(sv[1], acc, &have);
+    }
+    drain_socket(sv[1], acc, &have);
+    assert_int_equal(have, 0);
+    assert_true(conflated);
+    assert_true(client_inflated > 100);
+    assert_true(metrics.deflate_leaves > 0); /* conflation of group frames made it leave ... */
+    assert_true(metrics.deflate_joins > 1);  /* ... and it came back at a sync point */
+    /* every event not conflated, in order; the last value of the subject arrives */
+    uint64_t last = 0, pongs = 0, progress = 0;
+    while (unread()) {
+        json_t *j = next_frame();
+        if (strcmp(jstr(j, "op"), "pong") == 0) {
+            pongs++;
+        } else {
+            assert_string_equal(jstr(j, "op"), "msg");
+            uint64_t s = (uint64_t)jint(j, "seq");
+            assert_true(s > last);
+            for (uint64_t miss = last + 1; miss < s; miss++)
+                assert_int_equal(miss % 3, 0); /* only last values may be skipped */
+            progress = s % 3 == 0 ? s : progress;
+            last = s;
+        }
+        json_decref(j);
+    }
+    assert_int_equal(last, seq);
+    assert_int_equal(progress, seq - seq % 3);
+    assert_int_equal(pongs, 6);
+    zmember_clear(fx->h.zg, &other);
+    conn_destroy(c);
+    client_inflate_end();
     close(sv[0]);
     close(sv[1]);
 }
@@ -1462,6 +1590,7 @@ int main(void)
         T(test_flush_without_writeable),
         T(test_plain_socket_partial_sends),
         T(test_flush_halves_partial_sends),
+        T(test_compressed_partial_sends_and_conflation),
         T(test_resume_windows_bounded),
         T(test_resume_caps),
         T(test_writable_order_budget_refs),

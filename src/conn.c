@@ -12,6 +12,7 @@
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/replay.h"
+#include "wsgate/sendpool.h"
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
@@ -70,6 +71,7 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip,
     c->wsi = wsi;
     c->tls = lws_is_ssl(wsi);
     c->hub = h;
+    c->round = h->round;
     c->claims = claims;
     c->created_ms = hub_now_ms();
     c->last_rx_ms = c->created_ms;
@@ -162,7 +164,7 @@ void conn_destroy(conn *c)
     if (c->z.bits)
         metrics.compressed_connections--;
     if (c->flush_at)
-        hub_flush_forget(h, c->flush_at);
+        c->round->flushv[c->flush_at - 1] = NULL; /* its place in the round stays empty */
     conn_queue_clear(c);
     free(c->pend);
     conn_rx_free(c);
@@ -293,11 +295,16 @@ static void conn_push(conn *c, wsg_frame *f, uintptr_t tags)
     c->q[(c->qhead + c->qlen) % c->qcap] = (wsg_frame *)((uintptr_t)frame_ref(f) | tags);
     if (c->qlen++ != 0)
         return; /* a write is coming already */
-    hub *h = c->hub;
-    if (!h->dispatching) {
+    conn_round *r = c->round;
+    if (!r->dispatching) {
         lws_callback_on_writable(c->wsi);
     } else if (!c->flush_at) { /* written at the end of the round: no epoll change */
-        c->flush_at = hub_flush_add(h, c);
+        if (r->nflush == r->capflush) {
+            r->capflush = r->capflush ? 2 * r->capflush : 1024;
+            r->flushv = xrealloc(r->flushv, r->capflush * sizeof(*r->flushv));
+        }
+        r->flushv[r->nflush++] = c;
+        c->flush_at = r->nflush;
     }
 }
 
@@ -732,4 +739,88 @@ conn_sub *conn_sub_add(conn *c, const char *pattern)
     metrics.subscriptions++;
     conn_z_update(c);
     return s;
+}
+
+/* ---- the writes of a dispatch round ---- */
+
+#define CONN_IOV_MAX 65536 /* frames (iovecs) of one slice of a round's sends */
+#define CONN_JOB_IOV 256   /* frames one connection sends at the end of a round */
+
+conn_round *conn_round_create(int threads)
+{
+    conn_round *r = xcalloc(1, sizeof(*r));
+    r->pool = sendpool_create(threads);
+    if (!r->pool) {
+        free(r);
+        return NULL;
+    }
+    r->iov = xmalloc(CONN_IOV_MAX * sizeof(*r->iov));
+    return r;
+}
+
+void conn_round_destroy(conn_round *r)
+{
+    if (!r)
+        return;
+    sendpool_destroy(r->pool);
+    free(r->jobs);
+    free(r->job_conns);
+    free(r->flushv);
+    free(r->iov);
+    free(r);
+}
+
+int conn_round_threads(const conn_round *r)
+{
+    return sendpool_threads(r->pool);
+}
+
+void conn_round_begin(conn_round *r)
+{
+    r->dispatching = true;
+}
+
+/* Send the jobs gathered so far on every core, then let each connection see
+ * what its send did. */
+static void conn_round_jobs(conn_round *r, size_t n)
+{
+    sendpool_run(r->pool, r->jobs, n);
+    int64_t now_ns = hub_mono_ns();
+    for (size_t i = 0; i < n; i++)
+        conn_flush_done(r->job_conns[i], r->jobs[i].sent, now_ns);
+}
+
+void conn_round_end(conn_round *r)
+{
+    r->dispatching = false;
+    if (!r->nflush)
+        return;
+    int64_t t0 = hub_mono_ns();
+    size_t n = 0, used = 0;
+    for (size_t i = 0; i < r->nflush; i++) {
+        conn *c = r->flushv[i];
+        if (!c)
+            continue; /* closed during the round */
+        if (used + CONN_JOB_IOV > CONN_IOV_MAX) {
+            conn_round_jobs(r, n);
+            n = used = 0;
+        }
+        int iovcnt, fd;
+        if (!conn_flush_take(c, r->iov + used, CONN_JOB_IOV, &iovcnt, &fd)) {
+            conn_flush(c);
+            continue;
+        }
+        if (n == r->capjobs) {
+            r->capjobs = r->capjobs ? 2 * r->capjobs : 1024;
+            r->jobs = xrealloc(r->jobs, r->capjobs * sizeof(*r->jobs));
+            r->job_conns = xrealloc(r->job_conns, r->capjobs * sizeof(*r->job_conns));
+        }
+        r->jobs[n] = (sendpool_job){.fd = fd, .iov = r->iov + used, .iovcnt = iovcnt};
+        r->job_conns[n++] = c;
+        used += (size_t)iovcnt;
+    }
+    conn_round_jobs(r, n);
+    r->nflush = 0;
+    metrics.send_rounds++;
+    metrics.send_round_ns += (uint64_t)(hub_mono_ns() - t0);
 }

@@ -10,6 +10,19 @@
 
 #define CONN_BATCH_MAX 65536 /* most bytes of frames coalesced into one send() */
 
+/* The writes of a dispatch round: the connections given frames during it,
+ * written at its end with one send each, spread over the sender threads. */
+struct conn_round {
+    bool dispatching;          /* in a round: new frames wait for its end, not WRITEABLE */
+    struct conn **flushv;      /* connections given frames in this round ... */
+    size_t nflush, capflush;   /* ... (NULL: gone since) */
+    struct sendpool *pool;     /* sends a round's writes on every core */
+    struct sendpool_job *jobs; /* a round's sends ... */
+    struct conn **job_conns;   /* ... and their connections */
+    size_t capjobs;
+    struct iovec *iov; /* a round's frames to send (CONN_IOV_MAX at most) */
+};
+
 /* One subscription of one connection; the sublist entry's owner. */
 struct conn_sub {
     struct conn *conn;
@@ -20,7 +33,8 @@ struct conn_sub {
 
 struct conn {
     struct conn *prev, *next; /* hub->conns */
-    size_t flush_at;          /* its index in the hub's flush list + 1 (0: not in it) */
+    size_t flush_at;          /* its index in the round's flush list + 1 (0: not in it) */
+    struct conn_round *round; /* the hub's */
     struct lws *wsi;
     hub *hub;
     char id[20];

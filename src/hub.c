@@ -8,7 +8,6 @@
 #include "wsgate/metrics.h"
 #include "wsgate/pmd.h"
 #include "wsgate/replay.h"
-#include "wsgate/sendpool.h"
 #include "wsgate/xmalloc.h"
 #include "wsgate/zgroup.h"
 
@@ -21,9 +20,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#define HUB_FD_RESERVE 128   /* open files kept for NATS, HTTP requests, logs */
-#define HUB_IOV_MAX    65536 /* frames (iovecs) of one slice of a round's sends */
-#define HUB_JOB_IOV    256   /* frames one connection sends at the end of a round */
+#define HUB_FD_RESERVE 128 /* open files kept for NATS, HTTP requests, logs */
 
 int64_t hub_now_ms(void)
 {
@@ -67,15 +64,14 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     if (cfg->max_conns <= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur > HUB_FD_RESERVE * 2)
         h->max_conns = (int64_t)rl.rlim_cur - HUB_FD_RESERVE;
-    h->pool = sendpool_create(hub_threads(cfg));
-    if (!h->pool) {
+    h->round = conn_round_create(hub_threads(cfg));
+    if (!h->round) {
         snprintf(err, errlen, "cannot start %d sender threads", hub_threads(cfg));
         auth_destroy(h->auth);
         h->auth = NULL;
         return -EAGAIN;
     }
-    h->iov = xmalloc(HUB_IOV_MAX * sizeof(*h->iov));
-    metrics.send_threads = sendpool_threads(h->pool);
+    metrics.send_threads = conn_round_threads(h->round);
     h->subs = sublist_create();
     h->ring = ring_create(cfg->ring_msgs, cfg->ring_bytes);
     h->lv = lastvalue_create(cfg->last_value, cfg->last_value_count);
@@ -104,11 +100,7 @@ void hub_fini(hub *h)
     zgroups_destroy(h->zg);
     h->zg = NULL;
     pmd_fini();
-    sendpool_destroy(h->pool);
-    free(h->jobs);
-    free(h->job_conns);
-    free(h->flushv);
-    free(h->iov);
+    conn_round_destroy(h->round);
     batches_destroy(h->batches);
     lastvalue_destroy(h->lv);
     ring_destroy(h->ring);
@@ -212,84 +204,20 @@ static void hub_on_msg(hub *h, nb_event *ev)
     }
 }
 
-/* Send the jobs gathered so far on every core, then let each connection see
- * what its send did. */
-static void hub_flush_jobs(hub *h, size_t n)
-{
-    sendpool_run(h->pool, h->jobs, n);
-    int64_t now_ns = hub_mono_ns();
-    for (size_t i = 0; i < n; i++)
-        conn_flush_done(h->job_conns[i], h->jobs[i].sent, now_ns);
-}
-
-size_t hub_flush_add(hub *h, conn *c)
-{
-    if (h->nflush == h->capflush) {
-        h->capflush = h->capflush ? 2 * h->capflush : 1024;
-        h->flushv = xrealloc(h->flushv, h->capflush * sizeof(*h->flushv));
-    }
-    h->flushv[h->nflush++] = c;
-    return h->nflush;
-}
-
-void hub_flush_forget(hub *h, size_t place)
-{
-    h->flushv[place - 1] = NULL;
-}
-
-/* End of a dispatch round: write what it queued, one send per connection
- * straight from the shared frames, the sends of plain sockets spread over
- * the pool's threads (in slices of at most HUB_IOV_MAX frames), the others
- * (TLS, closing, ...) here. */
-static void hub_flush(hub *h)
-{
-    h->dispatching = false;
-    if (!h->nflush)
-        return;
-    int64_t t0 = hub_mono_ns();
-    size_t n = 0, used = 0;
-    for (size_t i = 0; i < h->nflush; i++) {
-        conn *c = h->flushv[i];
-        if (!c)
-            continue; /* closed during the round */
-        if (used + HUB_JOB_IOV > HUB_IOV_MAX) {
-            hub_flush_jobs(h, n);
-            n = used = 0;
-        }
-        int iovcnt, fd;
-        if (!conn_flush_take(c, h->iov + used, HUB_JOB_IOV, &iovcnt, &fd)) {
-            conn_flush(c);
-            continue;
-        }
-        if (n == h->capjobs) {
-            h->capjobs = h->capjobs ? 2 * h->capjobs : 1024;
-            h->jobs = xrealloc(h->jobs, h->capjobs * sizeof(*h->jobs));
-            h->job_conns = xrealloc(h->job_conns, h->capjobs * sizeof(*h->job_conns));
-        }
-        h->jobs[n] = (sendpool_job){.fd = fd, .iov = h->iov + used, .iovcnt = iovcnt};
-        h->job_conns[n++] = c;
-        used += (size_t)iovcnt;
-    }
-    hub_flush_jobs(h, n);
-    h->nflush = 0;
-    metrics.send_rounds++;
-    metrics.send_round_ns += (uint64_t)(hub_mono_ns() - t0);
-}
-
 bool hub_poll(hub *h)
 {
     HUB_ON_SERVICE_THREAD(h);
     if (!h->bridge)
         return false;
+    conn_round_begin(h->round);
     bool more = hub_dispatch(h);
-    hub_flush(h);
+    conn_round_end(h->round);
     return more;
 }
 
 /* Apply a slice of the inbox (see hub_poll). */
 static bool hub_dispatch(hub *h)
 {
-    h->dispatching = true;
     /* A bounded slice per call, so the loop writes to sockets between slices
      * of a large burst instead of queueing all of it first. The inbox is
      * looked at whenever the backlog runs dry: a wake-up that arrived while

@@ -22,6 +22,24 @@ struct lws;
 typedef struct conn conn;
 typedef struct conn_sub conn_sub;
 
+/* The writes of dispatch rounds (one per hub): frames queued during a round
+ * are written at its end, one send per connection, on the sender threads. */
+typedef struct conn_round conn_round;
+
+/* Start the sender threads (threads of them). NULL when they cannot start. */
+conn_round *conn_round_create(int threads);
+void conn_round_destroy(conn_round *r);
+/* The sender threads in use. */
+int conn_round_threads(const conn_round *r);
+/* A dispatch round begins: frames queued from now on wait for its end
+ * instead of asking for WRITEABLE (no epoll change per delivery). */
+void conn_round_begin(conn_round *r);
+/* The round ends: write what it queued, one send per connection straight
+ * from the shared frames, the sends of plain sockets spread over the sender
+ * threads (in slices of at most CONN_IOV_MAX frames), the others (TLS,
+ * closing, ...) here. */
+void conn_round_end(conn_round *r);
+
 /* A client completed the upgrade: register it and queue hello. pmd: what
  * permessage-deflate negotiated, NULL when it did not. */
 conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip,

@@ -22,7 +22,6 @@
 struct lws_context;
 struct conn;
 struct conn_sub;
-struct iovec;
 
 typedef struct hub {
     const wsg_config *cfg;
@@ -41,18 +40,11 @@ typedef struct hub {
     struct conn *conns; /* every open connection (doubly linked) */
     int64_t max_conns;  /* --max-conns, or what the open-file limit allows */
     uint64_t next_serial;
-    uint64_t fanout_gen;       /* stamps a fan-out so a connection gets each frame once */
-    nb_event *backlog;         /* taken from the inbox, not applied yet */
-    struct conn **flushv;      /* connections given frames in this dispatch round ... */
-    size_t nflush, capflush;   /* ... (NULL: gone since), written at its end */
-    bool dispatching;          /* in a dispatch round: new frames wait for its end, not WRITEABLE */
-    pthread_t thread;          /* the service thread (hub_init's): the only one to touch the hub */
-    struct sendpool *pool;     /* sends a round's writes on every core */
-    struct sendpool_job *jobs; /* a round's sends ... */
-    struct conn **job_conns;   /* ... and their connections */
-    size_t capjobs;
-    struct iovec *iov;                     /* a round's frames to send (HUB_IOV_MAX at most) */
-    struct replay *replays;                /* running replays (replay.c) */
+    uint64_t fanout_gen;      /* stamps a fan-out so a connection gets each frame once */
+    nb_event *backlog;        /* taken from the inbox, not applied yet */
+    pthread_t thread;         /* the service thread (hub_init's): the only one to touch the hub */
+    struct conn_round *round; /* the writes of a dispatch round (conn.c) */
+    struct replay *replays;   /* running replays (replay.c) */
     struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
     uint32_t nreplays;                     /* running */
     uint64_t next_replay_id;
@@ -86,11 +78,6 @@ void hub_fini(hub *h);
  * half its queue bound per slice). Returns true when more are left (call
  * again soon), false when the inbox is empty or there is no bridge. */
 bool hub_poll(hub *h);
-/* c was given frames in the running dispatch round: write them at its end.
- * Returns c's place in the round's list (keep it to leave the list). */
-size_t hub_flush_add(hub *h, struct conn *c);
-/* c, at `place` in the round's list, goes away before the round's end. */
-void hub_flush_forget(hub *h, size_t place);
 /* Once a second: age batch state, enforce time limits, watch the drain. */
 void hub_tick(hub *h, int64_t now_ms);
 /* Start a graceful shutdown: close every client with 1001, then stop. */

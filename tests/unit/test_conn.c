@@ -1070,14 +1070,14 @@ static void test_flush_without_writeable(void **state)
     wsg_frame *f1 = event("a.x", 1, 10), *f2 = event("a.y", 2, 10), *f3 = event("a.z", 3, 10);
     int asked = stub.writable_calls, writes = stub.write_calls;
 
-    fx->h.dispatching = true; /* as hub_poll does */
+    fx->h.round->dispatching = true; /* as hub_poll does */
     fan_out(f1);
     fan_out(f2);
-    assert_int_equal(fx->h.nflush, 1); /* queued for the end of the round, once */
-    assert_ptr_equal(fx->h.flushv[0], c);
+    assert_int_equal(fx->h.round->nflush, 1); /* queued for the end of the round, once */
+    assert_ptr_equal(fx->h.round->flushv[0], c);
     assert_int_equal(stub.writable_calls, asked);
-    fx->h.dispatching = false;
-    fx->h.nflush = 0;
+    fx->h.round->dispatching = false;
+    fx->h.round->nflush = 0;
     conn_flush(c);
     assert_int_equal(stub.write_calls, writes + 1); /* both frames, one send */
     assert_int_equal(stub.writable_calls, asked);   /* and no WRITEABLE asked for */
@@ -1087,10 +1087,10 @@ static void test_flush_without_writeable(void **state)
 
     /* a socket with bytes still pending: the round's frames wait for WRITEABLE */
     stub.choked = true;
-    fx->h.dispatching = true;
+    fx->h.round->dispatching = true;
     fan_out(f3);
-    fx->h.dispatching = false;
-    fx->h.nflush = 0;
+    fx->h.round->dispatching = false;
+    fx->h.round->nflush = 0;
     conn_flush(c);
     assert_int_equal(stub.writable_calls, asked + 1);
     assert_int_equal(c->qlen, 1);
@@ -1103,13 +1103,13 @@ static void test_flush_without_writeable(void **state)
     rx(c2, "{\"op\":\"sub\",\"subject\":\"a.>\"}");
     flush(c2);
     expect_ok(NULL, "a.>", 0);
-    fx->h.dispatching = true;
+    fx->h.round->dispatching = true;
     fan_out(f1);
-    assert_int_equal(fx->h.nflush, 2);
+    assert_int_equal(fx->h.round->nflush, 2);
     conn_destroy(c2);
-    assert_null(fx->h.flushv[fx->h.flushv[0] == c ? 1 : 0]); /* c2's place is empty */
-    fx->h.dispatching = false;
-    fx->h.nflush = 0;
+    assert_null(fx->h.round->flushv[fx->h.round->flushv[0] == c ? 1 : 0]); /* c2's place is empty */
+    fx->h.round->dispatching = false;
+    fx->h.round->nflush = 0;
     conn_flush(c);
     expect_msg("a.x", 1);
     frame_unref(f1);

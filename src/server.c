@@ -471,8 +471,11 @@ int server_run(const wsg_config *cfg)
     ev_prepare_start(loop, &prepare);
     signal(SIGPIPE, SIG_IGN);
     lws_sul_schedule(server_ctx, 0, &server_tick_sul, server_tick, 1000 * LWS_US_PER_MS);
-    log_event(LOG_INFO, "listening", "s:host", cfg->listen_host, "i:port", cfg->listen_port,
-              "b:tls", cfg->tls_cert != NULL, "b:auth", h.auth != NULL, NULL);
+    /* The port bound, which --listen HOST:0 leaves to the kernel. */
+    struct lws_vhost *vh = lws_get_vhost_by_name(server_ctx, "wsgate");
+    int port = vh ? lws_get_vhost_listen_port(vh) : cfg->listen_port;
+    log_event(LOG_INFO, "listening", "s:host", cfg->listen_host, "i:port", port, "b:tls",
+              cfg->tls_cert != NULL, "b:auth", h.auth != NULL, NULL);
     ev_run(loop, 0);
     ev_signal_stop(loop, &sigterm);
     ev_signal_stop(loop, &sigint);

@@ -88,6 +88,10 @@ test('a malformed WSGATE_* variable stops start-up naming it', async () => {
   await expectStartupError([], /MAX_FRAME|max-frame/, { WSGATE_MAX_FRAME: 'abc' });
 });
 
+test('an unknown WSGATE_* variable stops start-up with one line naming it', async () => {
+  await expectStartupError([], /WSGATE_MAX_FRAMES/, { WSGATE_MAX_FRAMES: '4096' });
+});
+
 test('an unknown config key or a config file that is not JSON stops start-up', async () => {
   await expectStartupError(['--config', writeConfig('unknown.json', { 'no-such-key': 1 })], /no-such-key/);
   await expectStartupError(['--config', writeConfig('broken.json', '{"max-frame": ')], /broken\.json|config/);

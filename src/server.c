@@ -62,20 +62,34 @@ static hub *server_hub(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/* Refuse an upgrade with an HTTP status and no body. Returns what the lws
+/* Refuse an upgrade with an HTTP status and the reason as a JSON body,
+ * {"error":"<why>"} (the REST errors' form, http_error). Returns what the lws
  * callback returns: 1 (response written, no upgrade) or -1 (the headers did
- * not fit: close). */
-static int server_refuse(struct lws *wsi, int status)
+ * not fit, or the write failed: close). */
+static int server_refuse(struct lws *wsi, int status, const char *why)
 {
-    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-    if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
-        (status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                                       (unsigned char *)"Bearer", 6, &p, end)) ||
-        lws_add_http_header_content_length(wsi, 0, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end))
-        return -1;
-    lws_write(wsi, start, (size_t)lws_ptr_diff(p, start), LWS_WRITE_HTTP_HEADERS);
-    return 1;
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    http_response r;
+    size_t len;
+    http_error(&r, status, why);
+    const unsigned char *body = http_body(&r, &len);
+    int rc = -1;
+    if (len <= 256 && !lws_add_http_header_status(wsi, (unsigned int)status, &p, end) &&
+        !(status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                                        (unsigned char *)"Bearer", 6, &p, end)) &&
+        !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                      (unsigned char *)r.content_type, (int)strlen(r.content_type),
+                                      &p, end) &&
+        !lws_add_http_header_content_length(wsi, len, &p, end) &&
+        !lws_finalize_http_header(wsi, &p, end)) {
+        /* Headers and body in one write: lws may not take a second one here. */
+        memcpy(p, body, len);
+        p += len;
+        size_t n = (size_t)lws_ptr_diff(p, start);
+        rc = lws_write(wsi, start, n, LWS_WRITE_HTTP_HEADERS) == (int)n ? 1 : -1;
+    }
+    http_response_free(&r);
+    return rc;
 }
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: returns what the lws callback returns:
@@ -92,7 +106,7 @@ static int server_upgrade(struct lws *wsi, const char *in)
     metrics.connections_refused++;
     lws_get_peer_simple(wsi, ip, sizeof(ip));
     log_event(LOG_INFO, "upgrade_refused", "i:status", status, "s:reason", why, "s:ip", ip, NULL);
-    return server_refuse(wsi, status);
+    return server_refuse(wsi, status, why);
 }
 
 /* The upgrade completed: admit for real (count the peer, keep its claims).

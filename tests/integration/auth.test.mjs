@@ -51,7 +51,7 @@ const es = (claims, opts = {}) => track(mint(claims, { alg: 'ES256', key: ec.pri
 const bearer = (tok) => ({ Authorization: `Bearer ${tok}` });
 
 /**
- * Attempt an upgrade that should be refused. Resolves {status, headers} of
+ * Attempt an upgrade that should be refused. Resolves {status, headers, body} of
  * the HTTP response ws reported through 'unexpected-response' (so no 101 was
  * sent). Rejects if the upgrade succeeded or the socket failed without an
  * HTTP response.
@@ -61,9 +61,13 @@ function refusal(url, headers = {}) {
     new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers, handshakeTimeout: ms(10000) });
       ws.once('unexpected-response', (req, res) => {
-        res.resume();
-        resolve({ status: res.statusCode, headers: res.headers });
-        req.destroy();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.once('end', () => {
+          resolve({ status: res.statusCode, headers: res.headers, body });
+          req.destroy();
+        });
       });
       ws.once('open', () => {
         ws.terminate();
@@ -91,6 +95,10 @@ async function expect401(gw, { headers = {}, query = '' } = {}, reason) {
   // count starts after it, then read the line at this call's index.
   const reasons = await pollUntil(() => (refusedReasons(gw).length > n ? refusedReasons(gw) : null), { timeoutMs: ms(5000), message: 'an upgrade_refused log line' });
   if (reason) assert.equal(reasons[n], reason, 'logged refusal reason');
+  // The body says why too (the logged reason, never the token), as JSON.
+  assert.match(String(r.headers['content-type']), /^application\/json/, `content type of ${r.body}`);
+  assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.body), 'Content-Length is the body');
+  assert.deepEqual(JSON.parse(r.body), { error: reasons[n] }, 'the body names the reason');
   return r;
 }
 

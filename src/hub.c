@@ -154,6 +154,7 @@ static void hub_on_state(hub *h, const nb_event *ev)
         if (strcmp(h->epoch, ev->epoch) != 0)
             hub_reset_stream(h, ev->epoch);
         h->stream_last_seq = ev->last_seq;
+        snprintf(h->stream_warning, sizeof(h->stream_warning), "%s", ev->warning);
     }
     metrics.nats_connected = ev->connected;
     if (was_ready != hub_ready(h, NULL))

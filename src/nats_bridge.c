@@ -130,7 +130,7 @@ void nats_bridge_event_free(nb_event *ev)
 }
 
 static void nats_bridge_state(nats_bridge *nb, bool connected, bool attached, const char *epoch,
-                              uint64_t first_seq, uint64_t last_seq)
+                              uint64_t first_seq, uint64_t last_seq, const char *warning)
 {
     nb_event *ev = xcalloc(1, sizeof(*ev));
     ev->kind = NB_STATE;
@@ -139,6 +139,7 @@ static void nats_bridge_state(nats_bridge *nb, bool connected, bool attached, co
     snprintf(ev->epoch, sizeof(ev->epoch), "%s", epoch ? epoch : "");
     ev->first_seq = first_seq;
     ev->last_seq = last_seq;
+    snprintf(ev->warning, sizeof(ev->warning), "%s", warning ? warning : "");
     nats_bridge_push(nb, ev);
 }
 
@@ -162,7 +163,7 @@ static void nats_bridge_on_disconnected(natsConnection *nc, void *arg)
 {
     log_event(LOG_WARN, "nats_disconnected", NULL);
     nats_bridge_poke(arg, false, true);
-    nats_bridge_state(arg, false, false, NULL, 0, 0);
+    nats_bridge_state(arg, false, false, NULL, 0, 0, NULL);
 }
 
 /* The host:port of a server URL, without scheme or user info (which can hold
@@ -385,6 +386,39 @@ static uint64_t *nats_bridge_deleted_sorted(const jsStreamInfo *si, size_t *n)
     return del;
 }
 
+/* The --stream-subjects that no subject of the stream (as found: it may
+ * have existed with other subjects) contains, as a warning in out ("" when
+ * it covers them all; logged at warn on every attach). Their events are not
+ * stored, so no client gets them. */
+static void nats_bridge_uncovered(nats_bridge *nb, const jsStreamInfo *si, char *out, size_t outlen)
+{
+    const wsg_config *cfg = nb->cfg;
+    const jsStreamConfig *sc = si->Config;
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cfg->stream_subject_count; i++) {
+        bool covered = false;
+        for (int j = 0; sc && j < sc->SubjectsLen && !covered; j++)
+            covered = subject_contains(sc->Subjects[j], cfg->stream_subjects[i]);
+        if (covered)
+            continue;
+        int w = snprintf(out + n, outlen - n, "%s%s", n ? ", " : "stream subjects do not cover ",
+                         cfg->stream_subjects[i]);
+        if (w < 0 || (size_t)w >= outlen - n) {
+            n = outlen - 1;
+            break; /* cut: the log line says it in full */
+        }
+        n += (size_t)w;
+    }
+    if (!n)
+        return;
+    char have[512] = "";
+    for (int j = 0, m = 0; sc && j < sc->SubjectsLen && m < (int)sizeof(have) - 1; j++)
+        m += snprintf(have + m, sizeof(have) - (size_t)m, "%s%s", j ? "," : "", sc->Subjects[j]);
+    log_event(LOG_WARN, "stream_subjects_uncovered", "s:stream", cfg->stream, "s:warning", out,
+              "s:stream_subjects", have, NULL);
+}
+
 /* Ensure the stream and (re)create the live consumer from last_seq + 1.
  * Returns 0, or -EAGAIN to be retried later. */
 static int nats_bridge_attach(nats_bridge *nb)
@@ -412,8 +446,10 @@ static int nats_bridge_attach(nats_bridge *nb)
     pthread_mutex_unlock(&nb->lock);
     size_t ndel = 0;
     uint64_t *del = nats_bridge_deleted_sorted(si, &ndel);
+    char warning[256];
+    nats_bridge_uncovered(nb, si, warning, sizeof(warning));
     jsStreamInfo_Destroy(si);
-    nats_bridge_state(nb, true, true, epoch, first, last);
+    nats_bridge_state(nb, true, true, epoch, first, last, warning);
 
     jsSubOptions so;
     nats_bridge_consumer_options(&so, nb->cfg->stream, start < first ? first : start);
@@ -436,7 +472,7 @@ static int nats_bridge_attach(nats_bridge *nb)
     s = js_Subscribe(&sub, nb->js, ">", nats_bridge_on_msg, live, NULL, &so, &jerr);
     if (s != NATS_OK) {
         log_event(LOG_WARN, "consumer_failed", "s:error", nats_GetLastError(NULL), NULL);
-        nats_bridge_state(nb, true, false, epoch, first, last);
+        nats_bridge_state(nb, true, false, epoch, first, last, NULL);
         return -EAGAIN;
     }
     natsSubscription_SetPendingLimits(sub, -1, -1);

@@ -60,6 +60,7 @@ typedef struct hub {
     char epoch[64];           /* "" until the stream is attached */
     uint64_t last_seq;        /* last stream sequence processed */
     uint64_t stream_last_seq; /* the stream's last sequence when attached */
+    char stream_warning[256]; /* "" or what is wrong with the attached stream (nb_event) */
     bool nats_connected;
     bool attached;
     bool started;  /* has been ready once: state rebuilt, clients welcome */

@@ -460,8 +460,12 @@ static const struct opt options[] = {
      AT(max_batches), .min = 1, .max = 1000000},
 
     /* security */
-    {"jwt-secret", &T_FILE, NULL, "HS256 key file; enables auth", AT(jwt_secret)},
-    {"jwt-public-key", &T_FILE, NULL, "RS256/ES256 public key file; enables auth",
+    {"jwt-secret", &T_FILE, NULL,
+     "HS256 key file, or a directory of them (kid: the file name); enables auth; SIGHUP reloads",
+     AT(jwt_secret)},
+    {"jwt-public-key", &T_FILE, NULL,
+     "RS256/ES256 public key file, or a directory of them (kid: the file name); enables auth; "
+     "SIGHUP reloads",
      AT(jwt_public_key)},
     {"jwt-audience", &T_STRING, NULL, "tokens must name this in \"aud\"", AT(jwt_audience)},
     {"jwt-issuer", &T_STRING, NULL, "tokens must have this \"iss\"", AT(jwt_issuer)},

@@ -44,6 +44,13 @@ static void server_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     hub_shutdown(lws_context_user(server_ctx));
 }
 
+/* SIGHUP (a libev watcher: the service thread): reload the JWT keys. */
+static void server_on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    log_event(LOG_INFO, "signal", "i:signal", w->signum, NULL);
+    hub_reload_auth(lws_context_user(server_ctx));
+}
+
 /* Before the loop sleeps: leave it once the hub is done. */
 static void server_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -475,13 +482,15 @@ int server_run(const wsg_config *cfg)
         rc = 2;
         goto out;
     }
-    ev_signal sigterm, sigint;
+    ev_signal sigterm, sigint, sighup;
     ev_prepare prepare;
     ev_signal_init(&sigterm, server_on_signal, SIGTERM);
     ev_signal_init(&sigint, server_on_signal, SIGINT);
+    ev_signal_init(&sighup, server_on_sighup, SIGHUP);
     ev_prepare_init(&prepare, server_on_prepare);
     ev_signal_start(loop, &sigterm);
     ev_signal_start(loop, &sigint);
+    ev_signal_start(loop, &sighup);
     ev_prepare_start(loop, &prepare);
     signal(SIGPIPE, SIG_IGN);
     lws_sul_schedule(server_ctx, 0, &server_tick_sul, server_tick, 1000 * LWS_US_PER_MS);
@@ -493,6 +502,7 @@ int server_run(const wsg_config *cfg)
     ev_run(loop, 0);
     ev_signal_stop(loop, &sigterm);
     ev_signal_stop(loop, &sigint);
+    ev_signal_stop(loop, &sighup);
     ev_prepare_stop(loop, &prepare);
     rc = 0;
     log_event(LOG_INFO, "stopping", NULL);

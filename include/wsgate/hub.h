@@ -97,6 +97,13 @@ void hub_tick(hub *h, int64_t now_ms);
 /* Start a graceful shutdown: close every client with 1001, then stop. */
 void hub_shutdown(hub *h);
 
+/* SIGHUP: read the JWT keys again (--jwt-secret / --jwt-public-key, a file
+ * or a key directory). On success they replace the old ones for every new
+ * token check (open connections keep their claims and their exp); on
+ * failure the old keys stay. Logs either way. Returns 0, -ENOENT (auth is
+ * off: nothing to reload) or -EINVAL (the keys could not be read). */
+int hub_reload_auth(hub *h);
+
 /* Ready for clients: NATS connected, stream attached, caught up, not draining. */
 bool hub_ready(const hub *h, const char **why);
 

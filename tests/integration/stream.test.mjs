@@ -2,7 +2,7 @@
 // (README "Configuration", docs/operations.md "NATS cluster and the stream"):
 // an existing stream whose subjects do not cover --stream-subjects is a
 // warning in the log and in /readyz; a stream the gateway creates has
-// retention by default.
+// retention by default (7 days).
 import assert from 'node:assert/strict';
 import { test, before, after, startNats, startGateway, natsClient, httpGet, pollUntil } from '../lib/harness.mjs';
 
@@ -51,4 +51,30 @@ test('a stream that covers --stream-subjects (and more): no warning', async (t) 
   assert.equal(r.json().warning, undefined, r.text);
   assert.ok(gw.jsonLogs().some((l) => l.event === 'stream_attached'), 'attached');
   assert.equal(gw.jsonLogs().find((l) => l.event === 'stream_subjects_uncovered'), undefined);
+});
+
+test('a stream the gateway creates has retention by default: max age 7 days (--stream-max-age 0: none)', async (t) => {
+  const made = `MADE_${process.pid}`;
+  const g = await startGateway({ natsUrl: nats.url, stream: made });
+  t.after(async () => {
+    await g.stop();
+    await nc.jsm.streams.delete(made);
+  });
+  assert.ok(g.jsonLogs().some((l) => l.event === 'stream_created' && l.stream === made), 'the gateway created it');
+  const info = await nc.jsm.streams.info(made);
+  assert.equal(info.config.max_age, 7 * 24 * 3600 * 1e9, 'max_age in ns');
+  assert.equal(info.config.max_bytes, -1);
+  assert.equal(info.config.max_msgs, -1);
+  assert.equal(info.config.num_replicas, 1);
+  assert.equal(info.config.storage, 'file');
+});
+
+test('--stream-max-age 0 creates a stream without an age limit', async (t) => {
+  const made = `UNLIMITED_${process.pid}`;
+  const g = await startGateway({ natsUrl: nats.url, stream: made, args: ['--stream-max-age', '0'] });
+  t.after(async () => {
+    await g.stop();
+    await nc.jsm.streams.delete(made);
+  });
+  assert.equal((await nc.jsm.streams.info(made)).config.max_age, 0);
 });

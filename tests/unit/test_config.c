@@ -118,7 +118,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.stream_subjects[2], "verification.>");
     assert_int_equal(c.stream_max_msgs, -1);
     assert_int_equal(c.stream_max_bytes, -1);
-    assert_int_equal(c.stream_max_age_ms, 0);
+    assert_int_equal(c.stream_max_age_ms, 7LL * 24 * 3600 * 1000); /* retention by default */
     assert_int_equal(c.stream_replicas, 1);
     assert_null(c.nats_user);
     assert_null(c.nats_password);

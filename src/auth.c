@@ -14,35 +14,47 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define AUTH_SECRET_MAX   (1024 * 1024) /* a bigger "secret file" is a configuration mistake */
 #define AUTH_RSA_MIN_BITS 2048
-#define AUTH_HS256_MIN    32 /* bytes: RFC 7518 3.2, a key at least as long as the hash */
+#define AUTH_HS256_MIN    32  /* bytes: RFC 7518 3.2, a key at least as long as the hash */
+#define AUTH_KID_MAX      128 /* bytes of a key id (a file name in a key directory) */
 
 enum auth_alg { AUTH_HS256, AUTH_RS256, AUTH_ES256 };
 
 static const char *const auth_alg_names[] = {"HS256", "RS256", "ES256"};
 
-struct auth {
+/* One verification key; its algorithm is pinned by what it is. */
+typedef struct auth_key {
+    char *kid; /* the file name in a key directory; NULL for a key file */
     enum auth_alg alg;
     unsigned char *secret; /* HS256 */
     size_t secretlen;
-    EVP_PKEY *pkey;   /* RS256, ES256 */
+    EVP_PKEY *pkey; /* RS256, ES256 */
+} auth_key;
+
+struct auth {
+    auth_key *keys; /* one (a key file) or a directory's, sorted by kid */
+    size_t nkeys;
     char *audience;   /* required in "aud" when set */
     char *issuer;     /* required as "iss" when set */
     bool es256_low_s; /* refuse ES256 signatures with S above n/2 */
 };
 
-/* Read the secret file whole; one trailing newline is not part of the key. */
-static auth *auth_load_secret(const char *path, char *err, size_t errlen)
+/* Read the secret file whole into k; one trailing newline is not part of
+ * the key. 0, or -EINVAL with a reason naming the file in err. */
+static int auth_load_secret(const char *path, auth_key *k, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "jwt secret file %s: %s", path, strerror(errno));
-        return NULL;
+        return -EINVAL;
     }
     /* Room for the largest secret, its newline, and one byte to detect more. */
     size_t cap = AUTH_SECRET_MAX + 2;
@@ -65,16 +77,15 @@ static auth *auth_load_secret(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "jwt secret file %s: %s", path, why);
         OPENSSL_cleanse(buf, cap);
         free(buf);
-        return NULL;
+        return -EINVAL;
     }
-    auth *a = xcalloc(1, sizeof *a);
-    a->alg = AUTH_HS256;
-    a->secret = xmalloc(n);
-    memcpy(a->secret, buf, n);
-    a->secretlen = n;
+    k->alg = AUTH_HS256;
+    k->secret = xmalloc(n);
+    memcpy(k->secret, buf, n);
+    k->secretlen = n;
     OPENSSL_cleanse(buf, cap);
     free(buf);
-    return a;
+    return 0;
 }
 
 /* The algorithm a public key pins, or a reason it is not usable. */
@@ -98,32 +109,101 @@ static const char *auth_key_alg(EVP_PKEY *pkey, enum auth_alg *alg)
     return "not an RSA or EC P-256 public key";
 }
 
-static auth *auth_load_public_key(const char *path, char *err, size_t errlen)
+/* Read a PEM public key file into k: 0, or -EINVAL with a reason in err. */
+static int auth_load_public_key(const char *path, auth_key *k, char *err, size_t errlen)
 {
     BIO *bio = BIO_new_file(path, "r");
     if (!bio) {
         snprintf(err, errlen, "jwt public key file %s: %s", path, strerror(errno));
         ERR_clear_error();
-        return NULL;
+        return -EINVAL;
     }
     EVP_PKEY *pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
     BIO_free(bio);
     ERR_clear_error();
     if (!pkey) {
         snprintf(err, errlen, "jwt public key file %s: not a PEM public key", path);
-        return NULL;
+        return -EINVAL;
     }
     enum auth_alg alg = AUTH_RS256;
     const char *why = auth_key_alg(pkey, &alg);
     if (why) {
         snprintf(err, errlen, "jwt public key file %s: %s", path, why);
         EVP_PKEY_free(pkey);
-        return NULL;
+        return -EINVAL;
     }
-    auth *a = xcalloc(1, sizeof *a);
-    a->alg = alg;
-    a->pkey = pkey;
-    return a;
+    k->alg = alg;
+    k->pkey = pkey;
+    return 0;
+}
+
+static void auth_key_clear(auth_key *k)
+{
+    free(k->kid);
+    if (k->secret) {
+        OPENSSL_cleanse(k->secret, k->secretlen);
+        free(k->secret);
+    }
+    EVP_PKEY_free(k->pkey);
+    memset(k, 0, sizeof *k);
+}
+
+/* Load one key file (a secret or a public key) into k. */
+static int auth_load_key(const char *path, bool secret, auth_key *k, char *err, size_t errlen)
+{
+    return secret ? auth_load_secret(path, k, err, errlen)
+                  : auth_load_public_key(path, k, err, errlen);
+}
+
+/* qsort's comparator over kids (its contract, not an error code). */
+static int auth_cmp_kid(const void *x, const void *y)
+{
+    return strcmp(((const auth_key *)x)->kid, ((const auth_key *)y)->kid);
+}
+
+/* Every key of directory `dir` into a: each file whose name does not start
+ * with '.' is a key whose kid is its name (the form of a mounted Kubernetes
+ * Secret, whose "..data" entries are skipped). 0, or -EINVAL with a reason
+ * in err (one bad file fails all: a half-loaded set is not what was meant). */
+static int auth_load_dir(auth *a, const char *dir, bool secret, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "jwt key directory %s: %s", dir, strerror(errno));
+        return -EINVAL;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* a sub-directory, or a link to nothing */
+        if (strlen(e->d_name) > AUTH_KID_MAX) {
+            snprintf(err, errlen, "jwt key directory %s: file name longer than %d bytes", dir,
+                     AUTH_KID_MAX);
+            rc = -EINVAL;
+            break;
+        }
+        a->keys = xrealloc(a->keys, (a->nkeys + 1) * sizeof *a->keys);
+        auth_key *k = &a->keys[a->nkeys];
+        memset(k, 0, sizeof *k);
+        if ((rc = auth_load_key(path, secret, k, err, errlen)) != 0)
+            break;
+        k->kid = xstrdup(e->d_name);
+        a->nkeys++;
+    }
+    closedir(d);
+    if (rc == 0 && a->nkeys == 0) {
+        snprintf(err, errlen, "jwt key directory %s: no key files", dir);
+        rc = -EINVAL;
+    }
+    if (rc == 0)
+        qsort(a->keys, a->nkeys, sizeof *a->keys, auth_cmp_kid);
+    return rc;
 }
 
 auth *auth_create(const char *secret_file, const char *public_key_file, char *err, size_t errlen)
@@ -132,9 +212,27 @@ auth *auth_create(const char *secret_file, const char *public_key_file, char *er
         snprintf(err, errlen, "jwt: give exactly one of a secret file or a public key file");
         return NULL;
     }
-    if (secret_file)
-        return auth_load_secret(secret_file, err, errlen);
-    return auth_load_public_key(public_key_file, err, errlen);
+    const char *path = secret_file ? secret_file : public_key_file;
+    struct stat st;
+    auth *a = xcalloc(1, sizeof *a);
+    int rc;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = auth_load_dir(a, path, secret_file != NULL, err, errlen);
+    } else {
+        a->keys = xcalloc(1, sizeof *a->keys);
+        rc = auth_load_key(path, secret_file != NULL, a->keys, err, errlen);
+        a->nkeys = rc == 0;
+    }
+    if (rc != 0) {
+        auth_destroy(a);
+        return NULL;
+    }
+    return a;
+}
+
+size_t auth_key_count(const auth *a)
+{
+    return a->nkeys;
 }
 
 void auth_set_policy(auth *a, const auth_policy *p)
@@ -152,11 +250,9 @@ void auth_destroy(auth *a)
         return;
     free(a->audience);
     free(a->issuer);
-    if (a->secret) {
-        OPENSSL_cleanse(a->secret, a->secretlen);
-        free(a->secret);
-    }
-    EVP_PKEY_free(a->pkey);
+    for (size_t i = 0; i < a->nkeys; i++)
+        auth_key_clear(&a->keys[i]);
+    free(a->keys);
     free(a);
 }
 
@@ -225,29 +321,49 @@ static json_t *auth_segment_json(const char *s, size_t n)
     return j;
 }
 
-/* Is the header acceptable for this key? Returns NULL or a reason. */
-static const char *auth_check_header(const auth *a, const json_t *header)
+/* Is the header acceptable for one of the keys? Returns NULL with the keys
+ * to try in *from..*to (the one its "kid" names in a key directory; else
+ * every key of its algorithm), or a reason. A kid is ignored with a key
+ * file (one key, no kid), as it always was. */
+static const char *auth_check_header(const auth *a, const json_t *header, size_t *from, size_t *to)
 {
     const json_t *alg = json_object_get(header, "alg");
     const json_t *typ = json_object_get(header, "typ");
+    const json_t *kid = json_object_get(header, "kid");
     if (!json_is_string(alg))
         return "malformed token";
-    if (strcmp(json_string_value(alg), auth_alg_names[a->alg]) != 0)
-        return "algorithm not allowed";
     if (typ && !(json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0))
+        return "malformed token";
+    if (kid && !json_is_string(kid))
         return "malformed token";
     /* We understand no critical extension, so RFC 7515 says refuse any. */
     if (json_object_get(header, "crit"))
         return "malformed token";
-    return NULL;
+    bool named = kid && a->keys[0].kid; /* kids only in a directory: all keys have one */
+    bool any = false;
+    *from = a->nkeys;
+    *to = 0;
+    for (size_t i = 0; i < a->nkeys; i++) {
+        if (named && strcmp(a->keys[i].kid, json_string_value(kid)) != 0)
+            continue;
+        any = true;
+        if (strcmp(json_string_value(alg), auth_alg_names[a->keys[i].alg]) != 0)
+            continue;
+        if (*from == a->nkeys)
+            *from = i;
+        *to = i + 1;
+    }
+    if (!any)
+        return "unknown key id";
+    return *from < *to ? NULL : "algorithm not allowed";
 }
 
-static bool auth_verify_hs256(const auth *a, const char *data, size_t len, const unsigned char *sig,
-                              size_t siglen)
+static bool auth_verify_hs256(const auth_key *k, const char *data, size_t len,
+                              const unsigned char *sig, size_t siglen)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     size_t maclen = 0;
-    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, a->secret, a->secretlen,
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k->secret, k->secretlen,
                    (const unsigned char *)data, len, mac, sizeof mac, &maclen))
         return false;
     return siglen == maclen && CRYPTO_memcmp(mac, sig, maclen) == 0;
@@ -276,8 +392,8 @@ static const unsigned char auth_p256_half_order[32] = {
  * es256_low_s a high S is refused (signature malleability); off by default
  * because common signers (OpenSSL, Node, Java) do not normalize S, so half
  * of their valid tokens have a high one. */
-static bool auth_verify_es256(const auth *a, const char *data, size_t len, const unsigned char *sig,
-                              size_t siglen)
+static bool auth_verify_es256(const auth *a, const auth_key *k, const char *data, size_t len,
+                              const unsigned char *sig, size_t siglen)
 {
     if (siglen != 64 || (a->es256_low_s && memcmp(sig + 32, auth_p256_half_order, 32) > 0))
         return false;
@@ -291,24 +407,24 @@ static bool auth_verify_es256(const auth *a, const char *data, size_t len, const
     ECDSA_SIG_free(es);
     if (derlen <= 0)
         abort();
-    bool ok = auth_digest_verify(a->pkey, data, len, der, (size_t)derlen);
+    bool ok = auth_digest_verify(k->pkey, data, len, der, (size_t)derlen);
     OPENSSL_free(der);
     return ok;
 }
 
-static bool auth_check_signature(const auth *a, const char *data, size_t len,
+static bool auth_check_signature(const auth *a, const auth_key *k, const char *data, size_t len,
                                  const unsigned char *sig, size_t siglen)
 {
     bool ok = false;
-    switch (a->alg) {
+    switch (k->alg) {
     case AUTH_HS256:
-        ok = auth_verify_hs256(a, data, len, sig, siglen);
+        ok = auth_verify_hs256(k, data, len, sig, siglen);
         break;
     case AUTH_RS256:
-        ok = auth_digest_verify(a->pkey, data, len, sig, siglen);
+        ok = auth_digest_verify(k->pkey, data, len, sig, siglen);
         break;
     case AUTH_ES256:
-        ok = auth_verify_es256(a, data, len, sig, siglen);
+        ok = auth_verify_es256(a, k, data, len, sig, siglen);
         break;
     }
     ERR_clear_error(); /* a failed check leaves errors in this thread's queue */
@@ -419,7 +535,8 @@ int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, aut
     }
 
     json_t *header = auth_segment_json(token, (size_t)(dot1 - token));
-    const char *why = header ? auth_check_header(a, header) : "malformed token";
+    size_t from = 0, to = 0;
+    const char *why = header ? auth_check_header(a, header, &from, &to) : "malformed token";
     json_decref(header);
     if (why) {
         *reason = why;
@@ -432,7 +549,9 @@ int auth_verify(const auth *a, const char *token, size_t len, int64_t now_s, aut
         *reason = "malformed token";
         return -EACCES;
     }
-    bool good = auth_check_signature(a, token, (size_t)(dot2 - token), sig, siglen);
+    bool good = false;
+    for (size_t i = from; i < to && !good; i++)
+        good = auth_check_signature(a, &a->keys[i], token, (size_t)(dot2 - token), sig, siglen);
     free(sig);
     if (!good) {
         *reason = "bad signature";

@@ -433,7 +433,8 @@ static const struct opt options[] = {
      .min = -1},
     {"stream-max-bytes", &T_SIZE64, "-1", "stream size limit; -1: unlimited", AT(stream_max_bytes),
      .min = -1},
-    {"stream-max-age", &T_DURATION, "0", "stream age limit; 0: unlimited", AT(stream_max_age_ms)},
+    {"stream-max-age", &T_DURATION, "168h",
+     "stream age limit when creating it (168h: 7 days); 0: unlimited", AT(stream_max_age_ms)},
     {"stream-replicas", &T_INT, "1", "stream replicas", AT(stream_replicas), .min = 1, .max = 5},
     {"nats-user", &T_STRING, NULL, "NATS user name", AT(nats_user)},
     {"nats-password", &T_STRING, NULL, "NATS password", AT(nats_password), .secret = true},
@@ -460,8 +461,12 @@ static const struct opt options[] = {
      AT(max_batches), .min = 1, .max = 1000000},
 
     /* security */
-    {"jwt-secret", &T_FILE, NULL, "HS256 key file; enables auth", AT(jwt_secret)},
-    {"jwt-public-key", &T_FILE, NULL, "RS256/ES256 public key file; enables auth",
+    {"jwt-secret", &T_FILE, NULL,
+     "HS256 key file, or a directory of them (kid: the file name); enables auth; SIGHUP reloads",
+     AT(jwt_secret)},
+    {"jwt-public-key", &T_FILE, NULL,
+     "RS256/ES256 public key file, or a directory of them (kid: the file name); enables auth; "
+     "SIGHUP reloads",
      AT(jwt_public_key)},
     {"jwt-audience", &T_STRING, NULL, "tokens must name this in \"aud\"", AT(jwt_audience)},
     {"jwt-issuer", &T_STRING, NULL, "tokens must have this \"iss\"", AT(jwt_issuer)},
@@ -725,16 +730,58 @@ static int config_load_file(wsg_config *cfg, const char *path, char *err, size_t
     return rc;
 }
 
-/* Apply every WSGATE_* variable that names an option; others are ignored. */
+/* WSGATE_* variables that are not options: the build, test and script
+ * variables of this repository (README "Configuration" lists them), which
+ * may be set in the environment a gateway is started from. WSGATE_TEST_*
+ * are all such. */
+static const char *const config_env_not_options[] = {
+    "WSGATE_ARGS",
+    "WSGATE_BIN",
+    "WSGATE_BROWSER",
+    "WSGATE_CHAOS_CLIENTS",
+    "WSGATE_FAILOVER_CLIENTS",
+    "WSGATE_LIVE_S",
+    "WSGATE_PORT",
+    "WSGATE_SANITIZED",
+    "WSGATE_SCREENSHOT",
+    "WSGATE_SIM_BIN",
+    "WSGATE_WEB",
+};
+
+/* Is the variable named by the n bytes at name one of those? */
+static bool config_env_ignored(const char *name, size_t n)
+{
+    static const char test_prefix[] = ENV_PREFIX "TEST_";
+    if (n > sizeof(test_prefix) - 1 && memcmp(name, test_prefix, sizeof(test_prefix) - 1) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(config_env_not_options) / sizeof(config_env_not_options[0]); i++)
+        if (strlen(config_env_not_options[i]) == n &&
+            memcmp(config_env_not_options[i], name, n) == 0)
+            return true;
+    return false;
+}
+
+/* Apply every WSGATE_* variable that names an option; one that names none
+ * (a typo, an option that is gone) is an error unless config_env_ignored.
+ * Entries without '=' are skipped. */
 static int config_load_env(wsg_config *cfg, char **envp, char *err, size_t errlen)
 {
     for (char **e = envp; *e; e++) {
         const char *eq = strchr(*e, '=');
         if (strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || !eq)
             continue;
-        const struct opt *o = config_find_env(*e, (size_t)(eq - *e));
-        if (!o)
+        size_t n = (size_t)(eq - *e);
+        const struct opt *o = config_find_env(*e, n);
+        if (!o && config_env_ignored(*e, n))
             continue;
+        if (!o) {
+            char var[80], quoted[80];
+            snprintf(var, sizeof(var), "%.*s", (int)(n < 79 ? n : 79), *e);
+            return config_fail(err, errlen,
+                               "unknown environment variable %s (no such option; wsgate --help "
+                               "lists the WSGATE_* names)",
+                               config_quote(var, quoted, sizeof(quoted)));
+        }
         char name[64];
         config_env_name(o, name, sizeof(name));
         if (config_set(o, eq + 1, name, cfg, err, errlen) != 0)

@@ -566,8 +566,15 @@ static void http_route(hub *h, const http_request *req, const auth_claims *claim
         bool ready = hub_ready(h, &why);
         http_init(resp, ready ? 200 : 503, "application/json", "no-store");
         if (ready) {
-            sbuf_printf(&resp->body, "{\"status\":\"ready\",\"seq\":%llu}",
+            /* Serving, with a warning: a stream that does not hold every
+             * --stream-subjects still serves the others, so not 503. */
+            sbuf_printf(&resp->body, "{\"status\":\"ready\",\"seq\":%llu",
                         (unsigned long long)h->last_seq);
+            if (h->stream_warning[0]) {
+                sbuf_puts(&resp->body, ",\"warning\":");
+                sbuf_json_str(&resp->body, h->stream_warning, strlen(h->stream_warning));
+            }
+            sbuf_putc(&resp->body, '}');
         } else {
             sbuf_puts(&resp->body, "{\"status\":\"unavailable\",\"reason\":");
             sbuf_json_str(&resp->body, why, strlen(why));

@@ -88,6 +88,27 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+int hub_reload_auth(hub *h)
+{
+    const wsg_config *cfg = h->cfg;
+    char err[512] = "";
+    if (!h->auth) {
+        log_event(LOG_INFO, "jwt_keys_not_reloaded", "s:reason", "JWT auth is off", NULL);
+        return -ENOENT;
+    }
+    auth *a = auth_create(cfg->jwt_secret, cfg->jwt_public_key, err, sizeof(err));
+    if (!a) {
+        log_event(LOG_ERROR, "jwt_keys_reload_failed", "s:error", err, "s:kept", "the old keys",
+                  NULL);
+        return -EINVAL;
+    }
+    auth_set_policy(a, &(auth_policy){cfg->jwt_audience, cfg->jwt_issuer, cfg->jwt_es256_low_s});
+    auth_destroy(h->auth); /* connections keep their own copy of their claims */
+    h->auth = a;
+    log_event(LOG_INFO, "jwt_keys_reloaded", "u:keys", (unsigned long long)auth_key_count(a), NULL);
+    return 0;
+}
+
 void hub_fini(hub *h)
 {
     for (nb_event *ev = h->backlog, *next; ev; ev = next) {
@@ -146,6 +167,7 @@ static void hub_on_state(hub *h, const nb_event *ev)
         if (strcmp(h->epoch, ev->epoch) != 0)
             hub_reset_stream(h, ev->epoch);
         h->stream_last_seq = ev->last_seq;
+        snprintf(h->stream_warning, sizeof(h->stream_warning), "%s", ev->warning);
     }
     metrics.nats_connected = ev->connected;
     if (was_ready != hub_ready(h, NULL))

@@ -78,9 +78,12 @@ struct nats_bridge {
     uint64_t live_floor; /* the stream's first sequence then: all below were deleted */
     uint64_t *live_del;  /* the stream's deleted sequences then, sorted */
     size_t live_ndel;
-    bool live_broken;      /* it skipped or reordered messages: ignore it until recreated */
-    struct nb_live *lives; /* closures of every live consumer created */
-    char epoch[64];        /* epoch of the attached stream, "" before the first attach */
+    bool live_broken;              /* it skipped or reordered messages: ignore it until recreated */
+    struct nb_live *lives;         /* closures of every live consumer created */
+    char epoch[64];                /* epoch of the attached stream, "" before the first attach */
+    char servers[512];             /* --nats as logged: host:port each, no credentials */
+    int64_t unreachable_logged_ms; /* when the last nats_unreachable line was written */
+    bool ever_connected;           /* else nats_bridge_connect's failed pass counts as attempt 1 */
 
     pthread_t thread;
     natsOptions *opts;
@@ -130,7 +133,7 @@ void nats_bridge_event_free(nb_event *ev)
 }
 
 static void nats_bridge_state(nats_bridge *nb, bool connected, bool attached, const char *epoch,
-                              uint64_t first_seq, uint64_t last_seq)
+                              uint64_t first_seq, uint64_t last_seq, const char *warning)
 {
     nb_event *ev = xcalloc(1, sizeof(*ev));
     ev->kind = NB_STATE;
@@ -139,6 +142,7 @@ static void nats_bridge_state(nats_bridge *nb, bool connected, bool attached, co
     snprintf(ev->epoch, sizeof(ev->epoch), "%s", epoch ? epoch : "");
     ev->first_seq = first_seq;
     ev->last_seq = last_seq;
+    snprintf(ev->warning, sizeof(ev->warning), "%s", warning ? warning : "");
     nats_bridge_push(nb, ev);
 }
 
@@ -147,6 +151,7 @@ static void nats_bridge_poke(nats_bridge *nb, bool connected, bool attach)
 {
     pthread_mutex_lock(&nb->lock);
     nb->connected = connected;
+    nb->ever_connected = nb->ever_connected || connected;
     nb->need_attach = nb->need_attach || attach;
     pthread_cond_signal(&nb->cond);
     pthread_mutex_unlock(&nb->lock);
@@ -162,7 +167,7 @@ static void nats_bridge_on_disconnected(natsConnection *nc, void *arg)
 {
     log_event(LOG_WARN, "nats_disconnected", NULL);
     nats_bridge_poke(arg, false, true);
-    nats_bridge_state(arg, false, false, NULL, 0, 0);
+    nats_bridge_state(arg, false, false, NULL, 0, 0, NULL);
 }
 
 /* The host:port of a server URL, without scheme or user info (which can hold
@@ -175,6 +180,42 @@ static void nats_bridge_url_host(const char *url, char *out, size_t outlen)
     if (at)
         p = at + 1;
     snprintf(out, outlen, "%.*s", (int)strcspn(p, "/?#"), p);
+}
+
+#define NB_UNREACHABLE_LOG_MS 10000 /* past the first attempts, one line per this at most */
+#define NB_RECONNECT_WAIT_MS  500   /* between passes over the server list, plus a jitter */
+
+/* A pass over every server failed (before the first connection, or after a
+ * disconnection): log it at warn, rate-limited: attempts 1 to 3, then at
+ * most one line per NB_UNREACHABLE_LOG_MS, each with the attempt count and
+ * the servers without credentials. Caller holds no lock. */
+static void nats_bridge_unreachable(nats_bridge *nb, int attempt, const char *error)
+{
+    int64_t now = nats_Now();
+    pthread_mutex_lock(&nb->lock);
+    bool log = attempt <= 3 || now - nb->unreachable_logged_ms >= NB_UNREACHABLE_LOG_MS;
+    if (log)
+        nb->unreachable_logged_ms = now;
+    pthread_mutex_unlock(&nb->lock);
+    if (log)
+        log_event(LOG_WARN, "nats_unreachable", "s:servers", nb->servers, "i:attempt", attempt,
+                  "i:retry_ms", NB_RECONNECT_WAIT_MS, error && error[0] ? "s:error" : NULL, error,
+                  NULL);
+}
+
+/* nats.c's reconnect thread, after every failed pass over the server list:
+ * returns the milliseconds to wait before the next (NB_RECONNECT_WAIT_MS and
+ * up to 100 ms of jitter, what SetReconnectWait and nats.c's default jitter
+ * gave). attempts counts nats.c's passes since the connection was lost; before
+ * the first connection nats_bridge_connect's pass came first. */
+static int64_t nats_bridge_reconnect_delay(natsConnection *nc, int attempts, void *arg)
+{
+    nats_bridge *nb = arg;
+    pthread_mutex_lock(&nb->lock);
+    int attempt = nb->ever_connected ? attempts : attempts + 1;
+    pthread_mutex_unlock(&nb->lock);
+    nats_bridge_unreachable(nb, attempt, NULL);
+    return NB_RECONNECT_WAIT_MS + nats_Now() % 100;
 }
 
 static void nats_bridge_on_reconnected(natsConnection *nc, void *arg)
@@ -385,6 +426,39 @@ static uint64_t *nats_bridge_deleted_sorted(const jsStreamInfo *si, size_t *n)
     return del;
 }
 
+/* The --stream-subjects that no subject of the stream (as found: it may
+ * have existed with other subjects) contains, as a warning in out ("" when
+ * it covers them all; logged at warn on every attach). Their events are not
+ * stored, so no client gets them. */
+static void nats_bridge_uncovered(nats_bridge *nb, const jsStreamInfo *si, char *out, size_t outlen)
+{
+    const wsg_config *cfg = nb->cfg;
+    const jsStreamConfig *sc = si->Config;
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cfg->stream_subject_count; i++) {
+        bool covered = false;
+        for (int j = 0; sc && j < sc->SubjectsLen && !covered; j++)
+            covered = subject_contains(sc->Subjects[j], cfg->stream_subjects[i]);
+        if (covered)
+            continue;
+        int w = snprintf(out + n, outlen - n, "%s%s", n ? ", " : "stream subjects do not cover ",
+                         cfg->stream_subjects[i]);
+        if (w < 0 || (size_t)w >= outlen - n) {
+            n = outlen - 1;
+            break; /* cut: the log line says it in full */
+        }
+        n += (size_t)w;
+    }
+    if (!n)
+        return;
+    char have[512] = "";
+    for (int j = 0, m = 0; sc && j < sc->SubjectsLen && m < (int)sizeof(have) - 1; j++)
+        m += snprintf(have + m, sizeof(have) - (size_t)m, "%s%s", j ? "," : "", sc->Subjects[j]);
+    log_event(LOG_WARN, "stream_subjects_uncovered", "s:stream", cfg->stream, "s:warning", out,
+              "s:stream_subjects", have, NULL);
+}
+
 /* Ensure the stream and (re)create the live consumer from last_seq + 1.
  * Returns 0, or -EAGAIN to be retried later. */
 static int nats_bridge_attach(nats_bridge *nb)
@@ -412,8 +486,10 @@ static int nats_bridge_attach(nats_bridge *nb)
     pthread_mutex_unlock(&nb->lock);
     size_t ndel = 0;
     uint64_t *del = nats_bridge_deleted_sorted(si, &ndel);
+    char warning[256];
+    nats_bridge_uncovered(nb, si, warning, sizeof(warning));
     jsStreamInfo_Destroy(si);
-    nats_bridge_state(nb, true, true, epoch, first, last);
+    nats_bridge_state(nb, true, true, epoch, first, last, warning);
 
     jsSubOptions so;
     nats_bridge_consumer_options(&so, nb->cfg->stream, start < first ? first : start);
@@ -436,7 +512,7 @@ static int nats_bridge_attach(nats_bridge *nb)
     s = js_Subscribe(&sub, nb->js, ">", nats_bridge_on_msg, live, NULL, &so, &jerr);
     if (s != NATS_OK) {
         log_event(LOG_WARN, "consumer_failed", "s:error", nats_GetLastError(NULL), NULL);
-        nats_bridge_state(nb, true, false, epoch, first, last);
+        nats_bridge_state(nb, true, false, epoch, first, last, NULL);
         return -EAGAIN;
     }
     natsSubscription_SetPendingLimits(sub, -1, -1);
@@ -678,6 +754,8 @@ static void nats_bridge_connect(nats_bridge *nb)
     jsOptions_Init(&jo);
     jo.Wait = 3000; /* bound every JetStream API call */
     natsStatus s = natsConnection_Connect(&nb->nc, nb->opts);
+    if (s == NATS_NOT_YET_CONNECTED)
+        nats_bridge_unreachable(nb, 1, nats_GetLastError(NULL));
     if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
         log_event(LOG_ERROR, "nats_connect_failed", "s:error", nats_GetLastError(NULL), NULL);
     else if (natsConnection_JetStream(&nb->js, nb->nc, &jo) != NATS_OK)
@@ -762,7 +840,7 @@ static int nats_bridge_options(nats_bridge *nb, char *err, size_t errlen)
     if (s == NATS_OK)
         s = natsOptions_SetMaxReconnect(o, -1);
     if (s == NATS_OK)
-        s = natsOptions_SetReconnectWait(o, 500);
+        s = natsOptions_SetCustomReconnectDelay(o, nats_bridge_reconnect_delay, nb);
     if (s == NATS_OK)
         s = natsOptions_SetRetryOnFailedConnect(o, true, nats_bridge_on_connected, nb);
     if (s == NATS_OK)
@@ -805,6 +883,11 @@ nats_bridge *nats_bridge_create(const wsg_config *cfg, nats_bridge_wake_fn wake,
     nb->wake_arg = wake_arg;
     pthread_mutex_init(&nb->lock, NULL);
     pthread_cond_init(&nb->cond, NULL);
+    for (size_t i = 0, n = 0; i < cfg->nats_url_count && n < sizeof(nb->servers) - 1; i++) {
+        char host[256];
+        nats_bridge_url_host(cfg->nats_urls[i], host, sizeof(host));
+        n += (size_t)snprintf(nb->servers + n, sizeof(nb->servers) - n, "%s%s", i ? "," : "", host);
+    }
     if (nats_Open(-1) != NATS_OK || nats_bridge_options(nb, err, errlen) != 0 ||
         pthread_create(&nb->thread, NULL, nats_bridge_main, nb) != 0) {
         if (!err[0])

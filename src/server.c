@@ -45,6 +45,13 @@ static void server_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     hub_shutdown(lws_context_user(server_ctx));
 }
 
+/* SIGHUP (a libev watcher: the service thread): reload the JWT keys. */
+static void server_on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    log_event(LOG_INFO, "signal", "i:signal", w->signum, NULL);
+    hub_reload_auth(lws_context_user(server_ctx));
+}
+
 /* Before the loop sleeps: leave it once the hub is done. */
 static void server_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -63,20 +70,34 @@ static hub *server_hub(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/* Refuse an upgrade with an HTTP status and no body. Returns what the lws
+/* Refuse an upgrade with an HTTP status and the reason as a JSON body,
+ * {"error":"<why>"} (the REST errors' form, http_error). Returns what the lws
  * callback returns: 1 (response written, no upgrade) or -1 (the headers did
- * not fit: close). */
-static int server_refuse(struct lws *wsi, int status)
+ * not fit, or the write failed: close). */
+static int server_refuse(struct lws *wsi, int status, const char *why)
 {
-    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-    if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
-        (status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                                       (unsigned char *)"Bearer", 6, &p, end)) ||
-        lws_add_http_header_content_length(wsi, 0, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end))
-        return -1;
-    lws_write(wsi, start, (size_t)lws_ptr_diff(p, start), LWS_WRITE_HTTP_HEADERS);
-    return 1;
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    http_response r;
+    size_t len;
+    http_error(&r, status, why);
+    const unsigned char *body = http_body(&r, &len);
+    int rc = -1;
+    if (len <= 256 && !lws_add_http_header_status(wsi, (unsigned int)status, &p, end) &&
+        !(status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                                        (unsigned char *)"Bearer", 6, &p, end)) &&
+        !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                      (unsigned char *)r.content_type, (int)strlen(r.content_type),
+                                      &p, end) &&
+        !lws_add_http_header_content_length(wsi, len, &p, end) &&
+        !lws_finalize_http_header(wsi, &p, end)) {
+        /* Headers and body in one write: lws may not take a second one here. */
+        memcpy(p, body, len);
+        p += len;
+        size_t n = (size_t)lws_ptr_diff(p, start);
+        rc = lws_write(wsi, start, n, LWS_WRITE_HTTP_HEADERS) == (int)n ? 1 : -1;
+    }
+    http_response_free(&r);
+    return rc;
 }
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: returns what the lws callback returns:
@@ -93,7 +114,7 @@ static int server_upgrade(struct lws *wsi, const char *in)
     metrics.connections_refused++;
     lws_get_peer_simple(wsi, ip, sizeof(ip));
     log_event(LOG_INFO, "upgrade_refused", "i:status", status, "s:reason", why, "s:ip", ip, NULL);
-    return server_refuse(wsi, status);
+    return server_refuse(wsi, status, why);
 }
 
 /* The upgrade completed: admit for real (count the peer, keep its claims).
@@ -462,21 +483,27 @@ int server_run(const wsg_config *cfg)
         rc = 2;
         goto out;
     }
-    ev_signal sigterm, sigint;
+    ev_signal sigterm, sigint, sighup;
     ev_prepare prepare;
     ev_signal_init(&sigterm, server_on_signal, SIGTERM);
     ev_signal_init(&sigint, server_on_signal, SIGINT);
+    ev_signal_init(&sighup, server_on_sighup, SIGHUP);
     ev_prepare_init(&prepare, server_on_prepare);
     ev_signal_start(loop, &sigterm);
     ev_signal_start(loop, &sigint);
+    ev_signal_start(loop, &sighup);
     ev_prepare_start(loop, &prepare);
     signal(SIGPIPE, SIG_IGN);
     lws_sul_schedule(server_ctx, 0, &server_tick_sul, server_tick, 1000 * LWS_US_PER_MS);
-    log_event(LOG_INFO, "listening", "s:host", cfg->listen_host, "i:port", cfg->listen_port,
-              "b:tls", cfg->tls_cert != NULL, "b:auth", h.auth != NULL, NULL);
+    /* The port bound, which --listen HOST:0 leaves to the kernel. */
+    struct lws_vhost *vh = lws_get_vhost_by_name(server_ctx, "wsgate");
+    int port = vh ? lws_get_vhost_listen_port(vh) : cfg->listen_port;
+    log_event(LOG_INFO, "listening", "s:host", cfg->listen_host, "i:port", port, "b:tls",
+              cfg->tls_cert != NULL, "b:auth", h.auth != NULL, NULL);
     ev_run(loop, 0);
     ev_signal_stop(loop, &sigterm);
     ev_signal_stop(loop, &sigint);
+    ev_signal_stop(loop, &sighup);
     ev_prepare_stop(loop, &prepare);
     rc = 0;
     log_event(LOG_INFO, "stopping", NULL);

@@ -39,7 +39,7 @@ typedef struct wsg_config {
     size_t stream_subject_count;
     int64_t stream_max_msgs;   /* --stream-max-msgs N, default -1 (unlimited) */
     int64_t stream_max_bytes;  /* --stream-max-bytes BYTES, default -1 (unlimited) */
-    int64_t stream_max_age_ms; /* --stream-max-age DURATION, default 0 (unlimited) */
+    int64_t stream_max_age_ms; /* --stream-max-age DURATION, default 168h (0: unlimited) */
     int stream_replicas;       /* --stream-replicas N, default 1 */
     char *nats_user;           /* --nats-user, --nats-password, --nats-token, --nats-creds FILE */
     char *nats_password;

@@ -52,6 +52,7 @@ typedef struct hub {
     char epoch[64];           /* "" until the stream is attached */
     uint64_t last_seq;        /* last stream sequence processed */
     uint64_t stream_last_seq; /* the stream's last sequence when attached */
+    char stream_warning[256]; /* "" or what is wrong with the attached stream (nb_event) */
     bool nats_connected;
     bool attached;
     bool started;  /* has been ready once: state rebuilt, clients welcome */
@@ -82,6 +83,13 @@ bool hub_poll(hub *h);
 void hub_tick(hub *h, int64_t now_ms);
 /* Start a graceful shutdown: close every client with 1001, then stop. */
 void hub_shutdown(hub *h);
+
+/* SIGHUP: read the JWT keys again (--jwt-secret / --jwt-public-key, a file
+ * or a key directory). On success they replace the old ones for every new
+ * token check (open connections keep their claims and their exp); on
+ * failure the old keys stay. Logs either way. Returns 0, -ENOENT (auth is
+ * off: nothing to reload) or -EINVAL (the keys could not be read). */
+int hub_reload_auth(hub *h);
 
 /* Ready for clients: NATS connected, stream attached, caught up, not draining. */
 bool hub_ready(const hub *h, const char **why);

@@ -41,6 +41,9 @@ typedef struct nb_event {
     char epoch[64];     /* attached: the stream's creation time, RFC 3339 */
     uint64_t first_seq; /* attached: the stream's first and last sequence at attach time */
     uint64_t last_seq;
+    char warning[256]; /* attached: "" or what is wrong with the stream as found, e.g. "stream
+                          subjects do not cover license.>" (an existing stream made with
+                          other subjects than --stream-subjects) */
     /* NB_REPLAY_* */
     uint64_t replay_id;
     bool replay_ok;    /* NB_REPLAY_END: false when JetStream could not be read */

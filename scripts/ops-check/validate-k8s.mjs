@@ -7,7 +7,8 @@
 // 2. what wsgate relies on, looked up by name (a misspelt field fails here): readiness on
 //    /readyz, liveness on /healthz, a preStop drain, a grace period longer than preStop +
 //    --shutdown-timeout, named ports that exist, Service/PDB/Ingress selectors and
-//    backends that reach the Deployment's pods, no sticky sessions.
+//    backends that reach the Deployment's pods, no sticky sessions, JWT auth on with its
+//    key(s) from a mounted Secret, and no Ingress path to /metrics or the probes.
 // Prints one line per file and a closing "N passed, N failed"; exits 1 on any failure.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -105,6 +106,17 @@ for (const d of deployments) {
   check(`${name}: terminationGracePeriodSeconds ${grace} > preStop ${preS} s + --shutdown-timeout ${shutdownS} s`, grace > preS + shutdownS);
   check(`${name}: rolling update keeps capacity (maxUnavailable 0)`, d.spec.strategy?.rollingUpdate?.maxUnavailable === 0);
   check(`${name}: runs as the image's unprivileged user`, pod.spec.securityContext?.runAsNonRoot === true && pod.spec.securityContext?.runAsUser === 10001);
+  // Auth on, its key(s) from a Secret mounted where WSGATE_JWT_* points.
+  const keyPath = env.WSGATE_JWT_SECRET || env.WSGATE_JWT_PUBLIC_KEY || '';
+  check(`${name}: JWT auth is on (WSGATE_JWT_SECRET or WSGATE_JWT_PUBLIC_KEY)`, keyPath !== '');
+  const mount = (c.volumeMounts || []).find((m) => keyPath === m.mountPath || keyPath.startsWith(m.mountPath.replace(/\/$/, '') + '/'));
+  const vol = mount && (pod.spec.volumes || []).find((v) => v.name === mount.name);
+  const secretName = vol?.secret?.secretName;
+  check(`${name}: the JWT key ${keyPath} is in a mounted Secret volume`, !!secretName && mount.readOnly === true);
+  check(`${name}: the JWT Secret ${secretName} is one of the manifests`, of('Secret').some((x) => x.metadata.name === secretName));
+  const mode = vol?.secret?.defaultMode ?? 0o644;
+  check(`${name}: the JWT Secret's files are not world-readable (defaultMode ${mode.toString(8)}) and the gateway's group reads them (fsGroup)`,
+    (mode & 0o007) === 0 && (mode & 0o040) !== 0 && pod.spec.securityContext?.fsGroup === pod.spec.securityContext?.runAsGroup);
 
   for (const s of of('Service')) {
     if (!matches(s.spec.selector, pod.metadata.labels)) continue;
@@ -131,6 +143,21 @@ for (const ing of of('Ingress')) {
       check(`Ingress/${ing.metadata.name}: backend ${p.backend.service?.name}:${port?.name ?? port?.number} is a Service port`,
         !!svc && svc.spec.ports.some((sp) => (port?.name ? sp.name === port.name : sp.port === port?.number)));
     }
+  }
+}
+
+// /metrics (and the probes) are not public: no Ingress path routes them.
+// Kubernetes matching: Exact is the whole path; Prefix matches by path elements.
+const routes = (p, url) => (p.pathType === 'Exact' ? p.path === url
+  : (() => { const pre = p.path.replace(/\/+$/, ''); return pre === '' || url === pre || url.startsWith(pre + '/'); })());
+for (const ing of of('Ingress')) {
+  for (const url of ['/metrics', '/readyz', '/healthz']) {
+    const by = (ing.spec.rules || []).flatMap((r) => r.http?.paths || []).filter((p) => routes(p, url));
+    check(`Ingress/${ing.metadata.name}: ${url} is not routed (${by.map((p) => `${p.pathType} ${p.path}`).join(', ') || 'no path'})`, by.length === 0);
+  }
+  for (const url of ['/ws', '/api/batches', '/', '/app.js', '/wsgate.js', '/style.css', '/favicon.svg']) {
+    check(`Ingress/${ing.metadata.name}: ${url} is routed (the dashboard and its clients need it)`,
+      (ing.spec.rules || []).flatMap((r) => r.http?.paths || []).some((p) => routes(p, url)));
   }
 }
 

@@ -3,6 +3,8 @@
 // claims exp / nbf / subs, the 4002 close when exp passes on a live
 // connection, and tokens never written to the gateway's log.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { test, before, after, startNats, startGateway, runGateway, connect, natsClient, publish, pollUntil, withTimeout, mkTmp, rmTmp, ms } from '../lib/harness.mjs';
 import { mint, nowS, b64url, sign, randomSecret, rsaKeyPair, ecKeyPair, writeKeyFile } from '../lib/jwt.mjs';
@@ -51,7 +53,7 @@ const es = (claims, opts = {}) => track(mint(claims, { alg: 'ES256', key: ec.pri
 const bearer = (tok) => ({ Authorization: `Bearer ${tok}` });
 
 /**
- * Attempt an upgrade that should be refused. Resolves {status, headers} of
+ * Attempt an upgrade that should be refused. Resolves {status, headers, body} of
  * the HTTP response ws reported through 'unexpected-response' (so no 101 was
  * sent). Rejects if the upgrade succeeded or the socket failed without an
  * HTTP response.
@@ -61,9 +63,13 @@ function refusal(url, headers = {}) {
     new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers, handshakeTimeout: ms(10000) });
       ws.once('unexpected-response', (req, res) => {
-        res.resume();
-        resolve({ status: res.statusCode, headers: res.headers });
-        req.destroy();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.once('end', () => {
+          resolve({ status: res.statusCode, headers: res.headers, body });
+          req.destroy();
+        });
       });
       ws.once('open', () => {
         ws.terminate();
@@ -91,6 +97,10 @@ async function expect401(gw, { headers = {}, query = '' } = {}, reason) {
   // count starts after it, then read the line at this call's index.
   const reasons = await pollUntil(() => (refusedReasons(gw).length > n ? refusedReasons(gw) : null), { timeoutMs: ms(5000), message: 'an upgrade_refused log line' });
   if (reason) assert.equal(reasons[n], reason, 'logged refusal reason');
+  // The body says why too (the logged reason, never the token), as JSON.
+  assert.match(String(r.headers['content-type']), /^application\/json/, `content type of ${r.body}`);
+  assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.body), 'Content-Length is the body');
+  assert.deepEqual(JSON.parse(r.body), { error: reasons[n] }, 'the body names the reason');
   return r;
 }
 
@@ -337,6 +347,79 @@ test('--jwt-audience / --jwt-issuer: a token must name the audience and the issu
   await expect401(g, { headers: bearer(hs({ aud: 'api', iss })) }, 'wrong audience');
   await expect401(g, { headers: bearer(hs({ aud: 'wsgate' })) }, 'wrong issuer');
   await expect401(g, { headers: bearer(hs({ aud: 'wsgate', iss: 'https://evil.example' })) }, 'wrong issuer');
+});
+
+// ---------------------------------------------------------------- key reload (SIGHUP)
+
+/** SIGHUP the gateway and wait for its reload line (`event`); returns the line. */
+async function sighup(gw, event = 'jwt_keys_reloaded') {
+  const n = gw.jsonLogs().filter((l) => l.event === event).length;
+  gw.proc.kill('SIGHUP');
+  return pollUntil(() => gw.jsonLogs().filter((l) => l.event === event)[n], { timeoutMs: ms(5000), message: `a ${event} log line` });
+}
+
+test('SIGHUP reloads the key file: key B works, key A is refused, the process lives on', async (t) => {
+  const keyA = randomSecret();
+  const keyB = randomSecret();
+  const file = writeKeyFile(dir, 'rotate-file', keyA + '\n');
+  const g = await startGateway({ natsUrl: nats.url, name: 'wsgate-hup-file', args: ['--jwt-secret', file] });
+  t.after(() => g.stop());
+  const withA = (claims = {}) => track(mint(claims, { key: keyA }));
+  const withB = (claims = {}) => track(mint(claims, { key: keyB }));
+  const client = await accepted(t, g, withA());
+  await expect401(g, { headers: bearer(withB()) }, 'bad signature');
+
+  fs.writeFileSync(file + '.new', keyB + '\n', { mode: 0o600 });
+  fs.renameSync(file + '.new', file); // replaced whole, as a secret manager does
+  assert.equal((await sighup(g)).keys, 1);
+  await accepted(t, g, withB());
+  await expect401(g, { headers: bearer(withA()) }, 'bad signature');
+  assert.equal(g.proc.exitCode, null, 'SIGHUP does not stop the gateway');
+  assert.equal((await client.request({ op: 'ping', id: 'after-hup' })).op, 'pong', 'open connections stay');
+
+  // A reload that fails keeps the keys it had.
+  fs.writeFileSync(file, 'too short\n');
+  const failed = await sighup(g, 'jwt_keys_reload_failed');
+  assert.equal(failed.level, 'error');
+  assert.match(failed.error, /rotate-file/);
+  await accepted(t, g, withB());
+  assert.ok(!g.logs.join('\n').includes(keyA) && !g.logs.join('\n').includes(keyB), 'no key in the log');
+});
+
+test('SIGHUP with a key directory: rotation with kid, both keys valid meanwhile', async (t) => {
+  const keyA = randomSecret();
+  const keyB = randomSecret();
+  const kdir = path.join(dir, 'keys');
+  fs.mkdirSync(kdir, { mode: 0o700 });
+  writeKeyFile(kdir, 'a', keyA);
+  const g = await startGateway({ natsUrl: nats.url, name: 'wsgate-hup-dir', args: ['--jwt-secret', kdir] });
+  t.after(() => g.stop());
+  const signed = (key, kid) => track(mint({}, { key, header: kid ? { kid } : {} }));
+  await accepted(t, g, signed(keyA, 'a'));
+  await accepted(t, g, signed(keyA)); // no kid: any key
+  await expect401(g, { headers: bearer(signed(keyB, 'b')) }, 'unknown key id');
+
+  writeKeyFile(kdir, 'b', keyB); // rotation starts: both keys
+  assert.equal((await sighup(g)).keys, 2);
+  await accepted(t, g, signed(keyA, 'a'));
+  await accepted(t, g, signed(keyB, 'b'));
+  await expect401(g, { headers: bearer(signed(keyA, 'b')) }, 'bad signature');
+
+  fs.rmSync(path.join(kdir, 'a')); // rotation ends: A retired
+  assert.equal((await sighup(g)).keys, 1);
+  await accepted(t, g, signed(keyB, 'b'));
+  await expect401(g, { headers: bearer(signed(keyA, 'a')) }, 'unknown key id');
+  await expect401(g, { headers: bearer(signed(keyA)) }, 'bad signature');
+});
+
+test('SIGHUP without JWT auth: logged, nothing else happens', async (t) => {
+  const g = await startGateway({ natsUrl: nats.url, name: 'wsgate-hup-noauth' });
+  t.after(() => g.stop());
+  const line = await sighup(g, 'jwt_keys_not_reloaded');
+  assert.equal(line.reason, 'JWT auth is off');
+  const c = await connect(g.wsUrl);
+  await c.close();
+  assert.equal(g.proc.exitCode, null);
 });
 
 // ---------------------------------------------------------------- logs

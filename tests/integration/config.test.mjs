@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, before, after, startNats, startGateway, runGateway, connect, freePort, mkTmp, rmTmp } from '../lib/harness.mjs';
+import { test, before, after, startNats, startGateway, runGateway, connect, freePort, httpGet, pollUntil, mkTmp, rmTmp } from '../lib/harness.mjs';
 
 let nats;
 let dir;
@@ -88,6 +88,10 @@ test('a malformed WSGATE_* variable stops start-up naming it', async () => {
   await expectStartupError([], /MAX_FRAME|max-frame/, { WSGATE_MAX_FRAME: 'abc' });
 });
 
+test('an unknown WSGATE_* variable stops start-up with one line naming it', async () => {
+  await expectStartupError([], /WSGATE_MAX_FRAMES/, { WSGATE_MAX_FRAMES: '4096' });
+});
+
 test('an unknown config key or a config file that is not JSON stops start-up', async () => {
   await expectStartupError(['--config', writeConfig('unknown.json', { 'no-such-key': 1 })], /no-such-key/);
   await expectStartupError(['--config', writeConfig('broken.json', '{"max-frame": ')], /broken\.json|config/);
@@ -123,4 +127,17 @@ test('precedence: flags > environment > file > defaults', async (t) => {
   // The flag wins wherever it stands on the command line relative to --config.
   const flagFirst = await helloOf(t, { args: ['--max-frame', '4096', '--config', file] });
   assert.equal(flagFirst.max_frame, 4096, 'flag before --config still beats the file');
+});
+
+test('--listen 127.0.0.1:0 logs the port the kernel chose, and serves on it', async (t) => {
+  const gw = await startGateway({ natsUrl: nats.url, args: ['--listen', '127.0.0.1:0'], wait: 'none' });
+  t.after(() => gw.stop());
+  const line = await pollUntil(() => gw.jsonLogs().find((l) => l.event === 'listening'), { message: 'a "listening" log line' });
+  assert.equal(line.host, '127.0.0.1');
+  assert.ok(Number.isInteger(line.port) && line.port > 0 && line.port !== gw.port, `a real port, not 0: ${JSON.stringify(line)}`);
+  const url = `http://127.0.0.1:${line.port}`;
+  await pollUntil(async () => (await httpGet(url + '/readyz', { timeoutMs: 2000 })).status === 200, { message: `GET ${url}/readyz == 200` });
+  const c = await connect(`ws://127.0.0.1:${line.port}/ws`);
+  assert.equal(c.hello.op, 'hello');
+  await c.close();
 });

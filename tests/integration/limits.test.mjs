@@ -47,9 +47,13 @@ async function attempt(t, url, headers = {}) {
   const r = await withTimeout(
     new Promise((resolve, reject) => {
       ws.once('unexpected-response', (req, res) => {
-        res.resume();
-        resolve({ status: res.statusCode, headers: res.headers });
-        req.destroy();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.once('end', () => {
+          resolve({ status: res.statusCode, headers: res.headers, body });
+          req.destroy();
+        });
       });
       ws.once('upgrade', () => resolve({ status: 101 }));
       ws.once('error', (e) => reject(new Error(`upgrade failed without an HTTP response: ${e.message}`)));
@@ -77,7 +81,9 @@ test('Origin, default policy: loopback origins and no Origin accepted, others 40
   await expectStatus(t, g.wsUrl, { Origin: `http://localhost:${g.port}` }, 101, 'http://localhost:PORT');
   await expectStatus(t, g.wsUrl, { Origin: `http://127.0.0.1:${g.port}` }, 101, 'http://127.0.0.1:PORT');
   await expectStatus(t, g.wsUrl, { Origin: 'http://localhost:3000' }, 101, 'any loopback origin (dev server)');
-  await expectStatus(t, g.wsUrl, { Origin: 'http://evil.example' }, 403, 'http://evil.example');
+  const evil = await expectStatus(t, g.wsUrl, { Origin: 'http://evil.example' }, 403, 'http://evil.example');
+  assert.deepEqual(JSON.parse(evil.body), { error: 'origin not allowed' }, `the reason in the body: ${evil.body}`);
+  assert.match(String(evil.headers['content-type']), /^application\/json/);
   await expectStatus(t, g.wsUrl, { Origin: 'null' }, 403, 'Origin: null (sandboxed page)');
   await expectStatus(t, g.wsUrl, { Origin: 'http://localhost.evil.example' }, 403, 'localhost as a subdomain label');
 });
@@ -128,7 +134,8 @@ test('--max-conns-per-ip 3: the 4th connection is refused with 503; closing one 
   const g = gwPerIp;
   const open = [];
   for (let i = 0; i < 3; i++) open.push((await expectStatus(t, g.wsUrl, {}, 101, `connection ${i + 1}`)).client);
-  await expectStatus(t, g.wsUrl, {}, 503, '4th connection from the same address');
+  const full = await expectStatus(t, g.wsUrl, {}, 503, '4th connection from the same address');
+  assert.deepEqual(JSON.parse(full.body), { error: 'too many connections from this address' }, full.body);
   await expectStatus(t, g.wsUrl, {}, 503, 'and again');
   // Refusals took no slot: close one, one more is accepted, then it is full again.
   await open[0].close();

@@ -2,7 +2,7 @@
 // /readyz turns 503 while clients stay connected, and delivery resumes after
 // the server is back (same port, same JetStream store).
 import assert from 'node:assert/strict';
-import { test, before, after, startNats, startGateway, natsClient, publish, connect, httpGet, pollUntil, getMetrics, metricValue, ms } from '../lib/harness.mjs';
+import { test, before, after, startNats, startGateway, natsClient, publish, connect, httpGet, pollUntil, getMetrics, metricValue, freePort, delay, ms } from '../lib/harness.mjs';
 
 let nats;
 let gw;
@@ -36,6 +36,13 @@ test('NATS killed: not ready, clients kept; NATS back: ready, delivery resumes',
   assert.doesNotThrow(() => JSON.parse(notReady.text), `503 body is JSON: ${notReady.text}`);
   assert.equal((await httpGet(`${gw.url}/healthz`)).status, 200, 'still serving while NATS is down');
   assert.equal(metricValue(await getMetrics(gw.url), 'wsgate_nats_connected'), 0);
+  // Each failed pass over the servers is a warn line with its attempt number.
+  const unreachable = () => gw.jsonLogs().filter((l) => l.event === 'nats_unreachable');
+  await pollUntil(() => unreachable().length >= 2, { timeoutMs: ms(15000), message: 'nats_unreachable lines after the kill' });
+  assert.deepEqual(unreachable().slice(0, 2).map((l) => [l.level, l.attempt, l.servers]), [
+    ['warn', 1, nats.url.replace('nats://', '')],
+    ['warn', 2, nats.url.replace('nats://', '')],
+  ]);
 
   // The WebSocket client stays connected and is answered.
   assert.equal((await c.request({ op: 'ping', id: 'during-outage' })).op, 'pong');
@@ -60,4 +67,23 @@ test('NATS killed: not ready, clients kept; NATS back: ready, delivery resumes',
   assert.deepEqual(m.data, { n: 2 });
   assert.equal(c.history.filter((f) => f.op === 'msg').length, 2, 'nothing duplicated');
   assert.equal(c.closeInfo, null);
+});
+
+test('NATS never reachable: each failed attempt at warn with its count and the servers without credentials, rate-limited', { timeout: 60000 }, async (t) => {
+  const port = await freePort(); // nothing listens there
+  const g = await startGateway({ natsUrl: `nats://wsgate:s3cr3t-pw@127.0.0.1:${port}`, wait: 'healthz' });
+  t.after(() => g.stop());
+  const unreachable = () => g.jsonLogs().filter((l) => l.event === 'nats_unreachable');
+  await pollUntil(() => unreachable().length >= 3, { timeoutMs: ms(15000), message: '3 nats_unreachable lines' });
+  const first = unreachable();
+  assert.deepEqual(first.slice(0, 3).map((l) => l.attempt), [1, 2, 3]);
+  for (const l of first) {
+    assert.equal(l.level, 'warn');
+    assert.equal(l.servers, `127.0.0.1:${port}`);
+  }
+  assert.ok(!g.logs.some((l) => l.includes('s3cr3t-pw')), 'the password is never logged');
+  // About 2 attempts a second, but past the third at most one line per 10 s.
+  await delay(4000); // not scaled: the window is 10 s whatever the build
+  assert.equal(unreachable().length, 3, `rate-limited: ${JSON.stringify(unreachable())}`);
+  assert.equal((await httpGet(`${g.url}/readyz`)).status, 503);
 });

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NOW 1700000000LL
@@ -548,8 +549,12 @@ static void test_create_errors(void **state)
     write_file(path, "\n", 1);
     expect_create_error(path, NULL, path);
     unlink(path);
-    /* A directory, and a "secret" over 1 MiB. */
-    expect_create_error("/tmp", NULL, "/tmp");
+    /* An empty directory (no key), and a "secret" over 1 MiB. */
+    char empty[] = "/tmp/wsgate_test_auth_dir_XXXXXX";
+    assert_non_null(mkdtemp(empty));
+    expect_create_error(empty, NULL, "no key files");
+    expect_create_error(NULL, empty, empty);
+    rmdir(empty);
     size_t big = 1024 * 1024 + 2;
     char *junk = malloc(big);
     memset(junk, 'k', big);
@@ -687,6 +692,128 @@ static char *mint_es256_s(bool high)
     return token;
 }
 
+/* A token signed with secret, with a "kid" header when kid is not NULL. */
+static char *mint_kid(const char *secret, const char *kid)
+{
+    char header[128];
+    if (kid)
+        snprintf(header, sizeof header, "{\"alg\":\"HS256\",\"kid\":\"%s\"}", kid);
+    else
+        snprintf(header, sizeof header, "{\"alg\":\"HS256\"}");
+    return mint_with(SIGN_HS256, secret, strlen(secret), header, VALID);
+}
+
+static void write_in(const char *dir, const char *name, const char *data)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(data, f);
+    fclose(f);
+}
+
+static void remove_in(const char *dir, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(remove(path), 0);
+}
+
+/* A key directory: every file a key named by its file name (kid); a token
+ * with a kid gets that key only, one without any key of its algorithm. */
+static void test_key_directory(void **state)
+{
+    static const char A[] = "key A: 0123456789abcdef0123456789abcdef",
+                      B[] = "key B: 0123456789abcdef0123456789abcdef",
+                      C[] = "key C: 0123456789abcdef0123456789abcdef";
+    char dir[] = "/tmp/wsgate_test_auth_dir_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_in(dir, "2026-01", A);
+    write_in(dir, "2026-02", B);
+    write_in(dir, ".hidden", "short: would fail if it were read");
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s/..data", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    auth *a = load(dir, NULL);
+    assert_int_equal(auth_key_count(a), 2);
+    assert_int_equal(auth_key_count(hs), 1);
+
+    struct {
+        const char *secret, *kid, *want; /* want NULL: accepted */
+    } cases[] = {
+        {A, "2026-01", NULL},
+        {B, "2026-02", NULL},
+        {A, NULL, NULL}, /* no kid: any key */
+        {B, NULL, NULL},
+        {B, "2026-01", "bad signature"}, /* the kid's key only */
+        {A, "2026-03", "unknown key id"},
+        {C, NULL, "bad signature"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = mint_kid(cases[i].secret, cases[i].kid);
+        auth_claims c;
+        if (cases[i].want) {
+            refuse(a, t, cases[i].want);
+        } else {
+            accept(a, t, &c);
+            auth_claims_clear(&c);
+        }
+        free(t);
+    }
+    refuse_minted(a, SIGN_RS256, VALID, "algorithm not allowed");
+    char *t = mint_with(SIGN_HS256, A, strlen(A), "{\"alg\":\"HS256\",\"kid\":7}", VALID);
+    refuse(a, t, "malformed token");
+    free(t);
+    auth_destroy(a);
+
+    /* With a key file (no kids) a kid is ignored, as before key directories. */
+    t = mint_kid(SECRET, "whatever");
+    auth_claims c;
+    accept(hs, t, &c);
+    auth_claims_clear(&c);
+    free(t);
+
+    /* One bad file fails the whole directory, naming it. */
+    write_in(dir, "short", "31 bytes: 0123456789abcdef01234");
+    char err[256] = "";
+    assert_null(auth_create(dir, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "/short"));
+    remove_in(dir, "short");
+
+    /* Public keys: each pins its own algorithm. */
+    char kdir[] = "/tmp/wsgate_test_auth_dir_XXXXXX";
+    assert_non_null(mkdtemp(kdir));
+    char rsa_in[128], ec_in[128];
+    snprintf(rsa_in, sizeof rsa_in, "%s/rsa", kdir);
+    snprintf(ec_in, sizeof ec_in, "%s/ec", kdir);
+    assert_int_equal(link(rsa_path, rsa_in), 0);
+    assert_int_equal(link(ec_path, ec_in), 0);
+    a = load(NULL, kdir);
+    assert_int_equal(auth_key_count(a), 2);
+    t = mint_with(SIGN_RS256, NULL, 0, "{\"alg\":\"RS256\",\"kid\":\"rsa\"}", VALID);
+    accept(a, t, &c);
+    auth_claims_clear(&c);
+    free(t);
+    t = mint_with(SIGN_ES256, NULL, 0, "{\"alg\":\"ES256\"}", VALID);
+    accept(a, t, &c);
+    auth_claims_clear(&c);
+    free(t);
+    t = mint_with(SIGN_ES256, NULL, 0, "{\"alg\":\"ES256\",\"kid\":\"rsa\"}", VALID);
+    refuse(a, t, "algorithm not allowed");
+    free(t);
+    auth_destroy(a);
+    remove_in(kdir, "rsa");
+    remove_in(kdir, "ec");
+    rmdir(kdir);
+
+    remove_in(dir, "2026-01");
+    remove_in(dir, "2026-02");
+    remove_in(dir, ".hidden");
+    rmdir(sub);
+    rmdir(dir);
+}
+
 static void test_es256_high_s(void **state)
 {
     auth *strict = load(NULL, ec_path);
@@ -719,7 +846,7 @@ int main(void)
         cmocka_unit_test(test_claim_types),           cmocka_unit_test(test_subs_containment),
         cmocka_unit_test(test_create_errors),         cmocka_unit_test(test_secret_without_newline),
         cmocka_unit_test(test_secret_min_length),     cmocka_unit_test(test_audience_and_issuer),
-        cmocka_unit_test(test_es256_high_s),
+        cmocka_unit_test(test_es256_high_s),          cmocka_unit_test(test_key_directory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -118,7 +118,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.stream_subjects[2], "verification.>");
     assert_int_equal(c.stream_max_msgs, -1);
     assert_int_equal(c.stream_max_bytes, -1);
-    assert_int_equal(c.stream_max_age_ms, 0);
+    assert_int_equal(c.stream_max_age_ms, 7LL * 24 * 3600 * 1000); /* retention by default */
     assert_int_equal(c.stream_replicas, 1);
     assert_null(c.nats_user);
     assert_null(c.nats_password);
@@ -507,7 +507,9 @@ static void test_env(void **state)
                    "WSGATE_LOG_LEVEL=warn",
                    "WSGATE_NOEQUALS",
                    "wsgate_max_subs=3",
-                   "WSGATE_max_subs=4",
+                   "WSGATE_TEST_TIMEOUT_SCALE=3",
+                   "WSGATE_SANITIZED=1",
+                   "WSGATE_PORT=9000",
                    NULL};
     assert_int_equal(load(&c, argv, env), CONFIG_OK);
     assert_int_equal(c.nats_url_count, 2);
@@ -522,6 +524,53 @@ static void test_env(void **state)
     assert_string_equal(err, "invalid value \"abc\" for --max-frame (WSGATE_MAX_FRAME): expected "
                              "a size in bytes (like 65536, 64K, 1MiB, 2G)");
     assert_true(all_zero(&c));
+}
+
+/* A WSGATE_* variable that names no option stops start-up naming it, like
+ * an unknown flag or config key; the repository's own non-option variables
+ * (README "Configuration") do not. */
+static void test_env_unknown(void **state)
+{
+    wsg_config c;
+    char *argv[] = {"wsgate", NULL};
+
+    char *typo[] = {"WSGATE_MAX_FRAME=4096", "WSGATE_MAX_FRAMES=4096", NULL};
+    assert_int_equal(load(&c, argv, typo), CONFIG_ERROR);
+    expect_in_err("unknown environment variable WSGATE_MAX_FRAMES", NULL);
+    assert_null(strstr(err, "4096")); /* the value is not echoed: it may be a secret */
+    assert_true(all_zero(&c));
+
+    char *lower[] = {"WSGATE_max_subs=4", NULL}; /* names are upper case */
+    assert_int_equal(load(&c, argv, lower), CONFIG_ERROR);
+    expect_in_err("WSGATE_max_subs", NULL);
+
+    char *empty[] = {"WSGATE_=1", NULL};
+    assert_int_equal(load(&c, argv, empty), CONFIG_ERROR);
+    expect_in_err("unknown environment variable WSGATE_ ", NULL);
+
+    char *prefix_only[] = {"WSGATE_TEST_=1", NULL}; /* WSGATE_TEST_ itself is no test variable */
+    assert_int_equal(load(&c, argv, prefix_only), CONFIG_ERROR);
+
+    char *ignored[] = {"WSGATE_BIN=/b/wsgate",
+                       "WSGATE_SIM_BIN=/b/sim",
+                       "WSGATE_WEB=/w",
+                       "WSGATE_BROWSER=1",
+                       "WSGATE_SANITIZED=1",
+                       "WSGATE_ARGS=--x",
+                       "WSGATE_PORT=1",
+                       "WSGATE_LIVE_S=5",
+                       "WSGATE_SCREENSHOT=/s.png",
+                       "WSGATE_CHAOS_CLIENTS=9",
+                       "WSGATE_FAILOVER_CLIENTS=9",
+                       "WSGATE_TEST_LOG_LINES=80",
+                       "WSGATE_NOEQUALS",
+                       NULL};
+    assert_int_equal(load(&c, argv, ignored), CONFIG_OK);
+    config_free(&c);
+
+    /* A flag does not excuse the variable: it is still a mistake to report. */
+    char *with_flag[] = {"wsgate", "--max-frame", "4096", NULL};
+    assert_int_equal(load(&c, with_flag, typo), CONFIG_ERROR);
 }
 
 static void test_precedence(void **state)
@@ -871,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_flag_forms),
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_unknown),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_cross_checks),

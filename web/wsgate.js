@@ -19,7 +19,13 @@
  *  - sends an application `ping` every heartbeat and drops a link that stays
  *    silent (half-open TCP connections, sleeping laptops);
  *  - emits `reset` when a resume could not be exact (the app should reload
- *    its state) and `error` for every `err` frame.
+ *    its state) and `error` for every `err` frame;
+ *  - `await gate.subscribe(...)`: the unsubscribe function is also a promise
+ *    of the server's `ok` (rejects on `forbidden` and other refusals);
+ *  - `resumeState()` / `importResumeState()` / `subscribe(p, fn, {since})`:
+ *    a service persists its resume points and continues across restarts.
+ *
+ * Also the npm package @wsgate/client (web/package: ESM, CommonJS, types).
  *
  * See docs/client.md for the full documentation.
  *

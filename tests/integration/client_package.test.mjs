@@ -52,7 +52,13 @@ function copySources(to) {
   return path.join(to, 'web', 'package');
 }
 
-const npm = (args, cwd) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: ms(120000) });
+// npm with its own cache in this test's directory (no shared state with other npm runs on the machine)
+const npm = (args, cwd) =>
+  run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    timeout: ms(120000),
+    env: { ...process.env, npm_config_cache: path.join(dir, 'npm-cache'), npm_config_update_notifier: 'false' },
+  });
 
 before(async () => {
   dir = mkTmp('client-package');
@@ -93,8 +99,16 @@ test('npm pack: the built files only, no dependencies, exports with import/requi
   assert.deepEqual(Object.keys(dot.require), ['types', 'default']);
   // the ESM file is web/wsgate.js, byte for byte (what the gateway serves)
   const built = path.join(src, 'dist');
-  assert.equal(fs.readFileSync(path.join(built, 'wsgate.mjs'), 'utf8'), fs.readFileSync(path.join(WEB, 'wsgate.js'), 'utf8'));
-  assert.equal(fs.readFileSync(path.join(built, 'wsgate.d.cts'), 'utf8'), fs.readFileSync(path.join(PKG_DIR, 'wsgate.d.ts'), 'utf8'));
+  assert.ok(fs.readFileSync(path.join(built, 'wsgate.mjs'), 'utf8') === fs.readFileSync(path.join(WEB, 'wsgate.js'), 'utf8'), 'dist/wsgate.mjs is web/wsgate.js');
+  for (const f of ['wsgate.d.cts', 'wsgate.d.mts']) {
+    assert.ok(fs.readFileSync(path.join(built, f), 'utf8') === fs.readFileSync(path.join(PKG_DIR, 'wsgate.d.ts'), 'utf8'), `dist/${f} is wsgate.d.ts`);
+  }
+  // every runtime export is declared in the .d.ts, and nothing more
+  const runtime = Object.keys(await import(path.join(WEB, 'wsgate.js'))).filter((k) => k !== 'default').sort();
+  const dts = fs.readFileSync(path.join(PKG_DIR, 'wsgate.d.ts'), 'utf8');
+  const declared = [...dts.matchAll(/^export declare (?:const|function|class) ([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(declared, runtime, 'wsgate.d.ts declares exactly the values wsgate.js exports');
+  assert.match(dts, /^export default WsGate;$/m);
 });
 
 /** A clean consumer project: no "type" (so .js is CommonJS), the tarball installed offline. */
@@ -309,7 +323,7 @@ test('the CommonJS conversion refuses import/export forms it does not handle', a
 test('the gateway serves /wsgate.js but nothing of web/package', async () => {
   const js = await httpGet(`${gw.url}/wsgate.js`);
   assert.equal(js.status, 200);
-  assert.equal(js.text, fs.readFileSync(path.join(WEB, 'wsgate.js'), 'utf8'));
+  assert.ok(js.text === fs.readFileSync(path.join(WEB, 'wsgate.js'), 'utf8'), '/wsgate.js is web/wsgate.js (rebuild the binary after editing it)');
   for (const f of ['package.json', 'build.mjs', 'wsgate.d.ts', 'README.md']) {
     assert.ok(fs.existsSync(path.join(PKG_DIR, f)), f);
     const r = await httpGet(`${gw.url}/package/${f}`);

@@ -19,7 +19,13 @@
  *  - sends an application `ping` every heartbeat and drops a link that stays
  *    silent (half-open TCP connections, sleeping laptops);
  *  - emits `reset` when a resume could not be exact (the app should reload
- *    its state) and `error` for every `err` frame.
+ *    its state) and `error` for every `err` frame;
+ *  - `await gate.subscribe(...)`: the unsubscribe function is also a promise
+ *    of the server's `ok` (rejects on `forbidden` and other refusals);
+ *  - `resumeState()` / `importResumeState()` / `subscribe(p, fn, {since})`:
+ *    a service persists its resume points and continues across restarts.
+ *
+ * Also the npm package @wsgate/client (web/package: ESM, CommonJS, types).
  *
  * See docs/client.md for the full documentation.
  *
@@ -68,7 +74,46 @@ export const PROTOCOL_VERSION = 1;
  * @property {boolean} [reconnect=true] reconnect automatically.
  * @property {typeof WebSocket} [WebSocket] WebSocket constructor (for Node:
  *   the `ws` package). Default: `globalThis.WebSocket`.
+ * @property {WsGateResumeState|string} [resumeState] resume points from
+ *   {@link WsGate#resumeState} (the object or its JSON): see
+ *   {@link WsGate#importResumeState}.
  */
+
+/**
+ * What a subscription's promise resolves with: the server's `ok` for it.
+ * @typedef {object} WsGateSubscribeOk
+ * @property {string} subject  the pattern
+ * @property {number|null} seq the stream's last sequence when it became live
+ * @property {number} [replayed] with `since`: how many messages the replay sends
+ * @property {boolean} [recovered] with `since`: false when some were no longer retained
+ */
+
+/**
+ * Resume points that outlive the client object: JSON-serializable.
+ * @typedef {object} WsGateResumeState
+ * @property {1} version
+ * @property {string|null} epoch the stream epoch the points belong to
+ * @property {Object<string, number>} subs pattern -> last stream seq delivered
+ */
+
+/**
+ * A subscription's failure (the promise of {@link WsGate#subscribe} rejects
+ * with it): `code` is the server's error code (`forbidden`, `bad_subject`,
+ * `too_many_subscriptions`, `bad_request`) or `unsubscribed`.
+ */
+export class WsGateError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   * @param {string} [subject]
+   */
+  constructor(code, message, subject) {
+    super(`${code}: ${message}`);
+    this.name = 'WsGateError';
+    this.code = code;
+    this.subject = subject;
+  }
+}
 
 /**
  * Whether a subject matches a NATS-style pattern (`*` = one token, final `>` =
@@ -164,6 +209,7 @@ export class WsGate {
     this._status = 'closed';
     this._listeners = new Map();
     this._subs = new Map(); // pattern -> sub record
+    this._imported = new Map(); // pattern -> {seq, epoch}: imported resume points not subscribed yet
     this._pending = new Map(); // op id -> {op, pattern?, resolve?, reject?, timer?}
     this._nextId = 1;
     this._ws = null;
@@ -180,6 +226,7 @@ export class WsGate {
     this._liveSince = 0;
     this._lastRx = 0;
     this._onOnline = () => { if (this._retryTimer) this._retryNow(); };
+    if (options.resumeState != null) this.importResumeState(options.resumeState);
   }
 
   /** @returns {WsGateStatus} the current connection status. */
@@ -229,19 +276,40 @@ export class WsGate {
    * (again after every reconnect, resuming where it left off) and removed when
    * its last handler unsubscribes. A handler added to a pattern that is
    * already live only gets the messages that arrive from then on.
+   *
+   * The returned value is the unsubscribe function (idempotent), as it always
+   * was, and also a thenable: `await gate.subscribe(...)` waits for the
+   * server's `ok` (resolves {@link WsGateSubscribeOk}) and rejects with a
+   * {@link WsGateError} when the server refuses the subscription for good
+   * (`forbidden`, `bad_subject`, `too_many_subscriptions`, `bad_request`) or
+   * when it is unsubscribed before its `ok`. Errors the client retries
+   * (`rate_limited`, `internal`) do not settle it. `.ready` is the same as a
+   * real Promise. Ignoring the promise is fine: a refusal is never an
+   * unhandled rejection unless `then` was called.
+   *
    * @param {string} pattern e.g. `batch.>` or `license.b42.*`
    * @param {(msg: WsGateMessage) => void} onMessage called once per message
-   * @returns {() => void} unsubscribe function (idempotent)
+   * @param {{since?: number, epoch?: string}} [opts] when this call creates the
+   *   subscription: resume it from `since` (the last seq already handled) in
+   *   stream `epoch`, instead of starting live (see docs/client.md)
+   * @returns {(() => void) & PromiseLike<WsGateSubscribeOk> & {ready: Promise<WsGateSubscribeOk>, unsubscribe: () => void, pattern: string}}
    */
-  subscribe(pattern, onMessage) {
+  subscribe(pattern, onMessage, opts) {
     if (typeof pattern !== 'string' || pattern === '') throw new TypeError('WsGate.subscribe: pattern must be a non-empty string');
     if (typeof onMessage !== 'function') throw new TypeError('WsGate.subscribe: onMessage must be a function');
+    const since = opts ? opts.since : undefined;
+    const epoch = opts ? opts.epoch : undefined;
+    if (since != null && !(Number.isSafeInteger(since) && since >= 0)) throw new TypeError('WsGate.subscribe: since must be an integer >= 0');
+    if (epoch != null && typeof epoch !== 'string') throw new TypeError('WsGate.subscribe: epoch must be a string');
     let sub = this._subs.get(pattern);
     if (!sub) {
       sub = {
         pattern,
         handlers: new Set(),
         lastSeq: null, // resume point: last stream seq delivered for this pattern
+        epoch: null, // the epoch lastSeq belongs to (null: the next hello's)
+        ok: null, // the last `ok` (what the promise resolves with)
+        waiters: new Set(), // {resolve, reject} of promises waiting for `ok`
         dupFloor: null, // seqs <= this are duplicates (the `since` of the current resume)
         seen: new Set(),
         state: 'new', // new | pending | live | failed
@@ -252,22 +320,108 @@ export class WsGate {
         pendingMax: 0,
         replayTimer: null,
       };
+      const point = since != null ? { seq: since, epoch: epoch ?? null } : this._imported.get(pattern);
+      this._imported.delete(pattern);
+      if (point) {
+        sub.lastSeq = point.seq;
+        sub.epoch = point.epoch;
+      }
       this._subs.set(pattern, sub);
-      if (this._status === 'live') this._sendSub(sub);
+      if (this._status === 'live') {
+        if (this._staleEpoch(sub, this._epoch)) {
+          const previousEpoch = sub.epoch;
+          this._forget(sub);
+          this._emit('reset', { reason: 'epoch', subjects: [pattern], epoch: this._epoch, previousEpoch });
+        }
+        this._sendSub(sub);
+      }
     }
     const handler = (m) => onMessage(m);
     sub.handlers.add(handler);
+    let waiter = null;
+    const ready = new Promise((resolve, reject) => {
+      if (sub.state === 'failed') reject(new WsGateError(sub.error ? sub.error.code : 'failed', sub.error ? sub.error.message : 'subscription failed', pattern));
+      else if (sub.state === 'live' && sub.ok) resolve(sub.ok);
+      else { waiter = { resolve, reject }; sub.waiters.add(waiter); }
+    });
+    ready.catch(() => { /* handled by whoever calls then(); never an unhandled rejection */ });
     let done = false;
-    return () => {
+    const unsubscribe = () => {
       if (done) return;
       done = true;
       sub.handlers.delete(handler);
+      if (waiter && sub.waiters.delete(waiter)) waiter.reject(new WsGateError('unsubscribed', 'unsubscribed before the server confirmed', pattern));
       if (sub.handlers.size === 0 && this._subs.get(pattern) === sub) {
         this._subs.delete(pattern);
         clearTimeout(sub.replayTimer);
         if (this._status === 'live' && sub.state !== 'failed') this._send({ op: 'unsub', id: this._id({ op: 'unsub', pattern }), subject: pattern });
       }
     };
+    unsubscribe.unsubscribe = unsubscribe;
+    unsubscribe.pattern = pattern;
+    unsubscribe.ready = ready;
+    unsubscribe.then = (onOk, onErr) => ready.then(onOk, onErr);
+    unsubscribe.catch = (onErr) => ready.catch(onErr);
+    unsubscribe.finally = (fn) => ready.finally(fn);
+    return unsubscribe;
+  }
+
+  /**
+   * The resume points of every subscription, to persist and give back to a
+   * later client ({@link WsGateOptions}.resumeState or
+   * {@link WsGate#importResumeState}): that client continues exactly after the
+   * last message this one delivered. JSON-serializable.
+   * @returns {WsGateResumeState}
+   */
+  resumeState() {
+    let epoch = this._epoch;
+    if (epoch === null) {
+      // not connected yet: the epoch of the points imported or given as `since`
+      const points = [...[...this._subs.values()].filter((sub) => sub.lastSeq !== null), ...this._imported.values()];
+      const known = points.find((p) => p.epoch != null);
+      if (known) epoch = known.epoch;
+    }
+    const subs = {};
+    const same = (e) => e == null || epoch === null || e === epoch;
+    for (const [pattern, p] of this._imported) if (same(p.epoch)) subs[pattern] = p.seq;
+    for (const sub of this._subs.values()) {
+      if (sub.lastSeq !== null && same(sub.epoch)) subs[sub.pattern] = sub.lastSeq;
+    }
+    return { version: 1, epoch, subs };
+  }
+
+  /**
+   * Continue from resume points that {@link WsGate#resumeState} returned
+   * (the object or its JSON). A pattern subscribed later (without `since`)
+   * resumes from its point; so does one already subscribed that has not
+   * reached a gateway yet (call this before `connect()`). Points of live
+   * subscriptions are not changed. When the gateway's stream has another
+   * epoch, the points mean nothing: those subscriptions start live and a
+   * `reset` (`reason: 'epoch'`) is emitted.
+   * @param {WsGateResumeState|string} state
+   * @returns {this}
+   */
+  importResumeState(state) {
+    const st = typeof state === 'string' ? JSON.parse(state) : state;
+    if (!st || typeof st !== 'object' || st.version !== 1 || !st.subs || typeof st.subs !== 'object') {
+      throw new TypeError('WsGate.importResumeState: not a resume state (version 1)');
+    }
+    if (st.epoch != null && typeof st.epoch !== 'string') throw new TypeError('WsGate.importResumeState: epoch must be a string or null');
+    const epoch = st.epoch ?? null;
+    for (const [pattern, seq] of Object.entries(st.subs)) {
+      if (pattern === '' || !Number.isSafeInteger(seq) || seq < 0) throw new TypeError(`WsGate.importResumeState: bad point for ${JSON.stringify(pattern)}`);
+    }
+    for (const [pattern, seq] of Object.entries(st.subs)) {
+      const sub = this._subs.get(pattern);
+      if (!sub) {
+        this._imported.set(pattern, { seq, epoch });
+      } else if (sub.state === 'new' && sub.ok === null) {
+        sub.lastSeq = seq;
+        sub.epoch = epoch;
+        sub.seen.clear();
+      }
+    }
+    return this;
   }
 
   /**
@@ -507,20 +661,23 @@ export class WsGate {
     this._helloTimer = null;
     this._hello = f;
     const previousEpoch = this._epoch;
-    if (previousEpoch !== null && f.epoch !== previousEpoch) {
-      // A new stream: sequence numbers from the old one mean nothing. Start
-      // every subscription afresh and tell the app to reload its state.
-      const subjects = [];
-      for (const sub of this._subs.values()) {
+    const changed = previousEpoch !== null && f.epoch !== previousEpoch;
+    // A new stream: sequence numbers from the old one mean nothing. Start
+    // those subscriptions afresh and tell the app to reload its state. Also
+    // for resume points imported (or given as `since`) from another epoch.
+    const subjects = [];
+    let staleEpoch = null;
+    for (const sub of this._subs.values()) {
+      const stale = this._staleEpoch(sub, f.epoch);
+      if (stale && staleEpoch === null) staleEpoch = sub.epoch;
+      if (changed || stale) {
+        this._forget(sub);
         subjects.push(sub.pattern);
-        sub.lastSeq = null;
-        sub.dupFloor = null;
-        sub.seen.clear();
       }
-      this._epoch = f.epoch;
-      this._emit('reset', { reason: 'epoch', subjects, epoch: f.epoch, previousEpoch });
+      if (sub.lastSeq !== null) sub.epoch = f.epoch;
     }
     this._epoch = f.epoch;
+    if (changed || subjects.length) this._emit('reset', { reason: 'epoch', subjects, epoch: f.epoch, previousEpoch: changed ? previousEpoch : staleEpoch });
     this._everLive = true;
     this._liveSince = Date.now();
     this._lastRx = Date.now();
@@ -530,6 +687,19 @@ export class WsGate {
       if (sub.state !== 'failed') this._sendSub(sub);
     }
     this._startHeartbeat(f.heartbeat_ms);
+  }
+
+  /** Whether a subscription's resume point belongs to an epoch other than `epoch`. */
+  _staleEpoch(sub, epoch) {
+    return sub.lastSeq !== null && sub.epoch !== null && epoch !== null && sub.epoch !== epoch;
+  }
+
+  /** Drop a subscription's resume point (its sequence numbers mean nothing now). */
+  _forget(sub) {
+    sub.lastSeq = null;
+    sub.epoch = null;
+    sub.dupFloor = null;
+    sub.seen.clear();
   }
 
   _startHeartbeat(serverMs) {
@@ -607,8 +777,16 @@ export class WsGate {
     if (!sub) return; // unsubscribed meanwhile
     sub.state = 'live';
     sub.error = null;
+    sub.epoch = this._epoch;
     const seq = Number.isInteger(f.seq) ? f.seq : null;
     const resumed = Object.prototype.hasOwnProperty.call(f, 'replayed') || f.recovered !== undefined;
+    sub.ok = { subject: sub.pattern, seq };
+    if (resumed) {
+      sub.ok.replayed = f.replayed | 0;
+      sub.ok.recovered = f.recovered !== false;
+    }
+    const waiters = [...sub.waiters];
+    sub.waiters.clear();
     if (resumed && f.recovered === false) {
       if (seq !== null && sub.lastSeq !== null && sub.lastSeq > seq) {
         // `since` beyond the stream's end: the stream was reset. Start over.
@@ -632,6 +810,7 @@ export class WsGate {
     } else if (seq !== null && (f.replayed | 0) === 0) {
       sub.lastSeq = Math.max(sub.lastSeq ?? 0, seq);
     }
+    for (const w of waiters) w.resolve(sub.ok);
   }
 
   _onErr(f) {
@@ -647,6 +826,9 @@ export class WsGate {
         sub.error = { code: f.code, message: f.message };
         if (NO_RETRY_CODES.has(f.code)) {
           sub.state = 'failed'; // not re-sent on reconnect: it would fail again
+          const waiters = [...sub.waiters];
+          sub.waiters.clear();
+          for (const w of waiters) w.reject(new WsGateError(f.code, f.message, sub.pattern));
         } else {
           sub.state = 'new';
           setTimeout(() => { if (this._subs.get(sub.pattern) === sub && sub.state === 'new' && this._status === 'live') this._sendSub(sub); }, 1000 + Math.random() * 1000);

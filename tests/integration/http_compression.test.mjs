@@ -85,11 +85,12 @@ function codedEtag(etag, ce) {
   return `${etag.slice(0, -1)}${suffix}"`;
 }
 
-/** The files cmake/embed.cmake embeds: everything under web/ but dotfiles and node_modules. */
+/** The files cmake/embed.cmake embeds: everything under web/ but dotfiles, node_modules and package/. */
 function webFiles() {
   return fs
     .readdirSync(WEB, { recursive: true })
     .filter((f) => !f.split(path.sep).some((c) => c.startsWith('.') || c === 'node_modules'))
+    .filter((f) => f.split(path.sep)[0] !== 'package')
     .filter((f) => fs.statSync(path.join(WEB, f)).isFile())
     .map((f) => `/${f.split(path.sep).join('/')}`)
     .sort();

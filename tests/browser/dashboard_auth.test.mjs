@@ -8,8 +8,9 @@
 //  2. the token-URL hook (<meta name="wsgate-token-url"> in the index.html
 //     of a --web-root copy of web/; the token URL answered by page.route):
 //     its first answer is an expired token, so the first REST calls
-//     get 401 and the first upgrade is refused; the page asks the URL again
-//     and goes live with the fresh token, snapshots loaded;
+//     get 401 (and are retried at once with a fresh token) and the first
+//     upgrade is refused; the page asks the URL again and goes live with the
+//     fresh token, snapshots loaded;
 //  3. refused tokens (garbage, another key's signature, expired): the pill
 //     says "unauthorized" (with a banner) and stays so, with no WebSocket
 //     attempts after the first ones (not "reconnecting" forever);
@@ -86,7 +87,7 @@ async function openPage() {
   page.on('websocket', (ws) => sockets.push(ws.url()));
   page.on('request', (r) => {
     const u = new URL(r.url());
-    if ((u.origin === gw.url || u.origin === gwHook.url) && (u.pathname.startsWith('/api/') || u.pathname === '/metrics')) rest.push({ path: u.pathname, authorization: r.headers().authorization });
+    if ((u.origin === gw.url || u.origin === gwHook.url) && (u.pathname.startsWith('/api/') || u.pathname === '/metrics')) rest.push({ path: u.pathname, authorization: r.headers().authorization, at: Date.now() });
   });
   return { ctx, page, seen, sockets, rest };
 }
@@ -169,6 +170,16 @@ test('token-URL hook: an expired first token is replaced at the next attempt and
   const fresh = rest.filter((r) => handed.slice(1).some((h) => r.authorization === `Bearer ${h}`));
   assert.ok(fresh.length >= 3, `REST calls with a fresh token: ${fresh.length}`);
   assert.equal(expired.length + fresh.length, rest.length, 'every REST call had a token of the URL');
+  // The 401s of the first load were retried at once with a fresh token: the
+  // list and the verification counters are asked for again within a second
+  // (nothing else asks for them again so soon: no events yet, the list's
+  // refresh is every 5 or 30 s).
+  for (const p of ['/api/batches', '/api/verifications']) {
+    const first = rest.find((r) => r.path === p);
+    assert.equal(first.authorization, `Bearer ${handed[0]}`, `${p} first with the expired token`);
+    const again = rest.find((r) => r.path === p && r !== first);
+    assert.ok(again && again.authorization !== first.authorization && again.at - first.at < 1500, `${p} retried with a fresh token: ${JSON.stringify(again)} after ${JSON.stringify(first)}`);
+  }
   assert.deepEqual(seen.pageErrors, [], 'page errors');
 });
 
@@ -189,17 +200,20 @@ for (const [name, bad] of [
     await delay(4000); // wsgate.js would have retried 3 or 4 times by now
     assert.equal(await page.getAttribute('#conn-status', 'data-status'), 'unauthorized', 'still unauthorized, not reconnecting');
     assert.equal(sockets.length, attempts, `no more WebSocket attempts once refused (${sockets.length} in all)`);
-    assert.ok(attempts <= 2, `${attempts} WebSocket attempts`);
+    // Before the REST API's 401 came back wsgate.js may have retried once or
+    // twice (250 ms, then 500 ms); a loaded box may see one more.
+    assert.ok(attempts >= 1 && attempts <= 4, `${attempts} WebSocket attempts`);
   });
 }
 
 test('a static token that expires while live: 4002, then unauthorized', { timeout: ms(60000) }, async (t) => {
   const { ctx, page } = await openPage();
   t.after(() => ctx.close());
-  await page.goto(`${gw.url}/?token=${encodeURIComponent(token({ exp: nowS() + 4 }))}`);
-  await page.waitForSelector('#conn-status[data-status="live"]', { timeout: ms(10000) });
+  await page.goto(`${gw.url}/?token=${encodeURIComponent(token({ exp: nowS() + 8 }))}`);
+  await page.waitForSelector('#conn-status[data-status="live"]', { timeout: 7000 });
   const close = page.evaluate(() => new Promise((resolve) => window.wsgate.on('close', (e) => resolve(e.code))));
   assert.equal(await withTimeout(close, ms(20000), 'the 4002 close'), 4002);
+  assert.equal(await page.evaluate(() => window.wsgate.status), 'closed', 'a static token is not retried');
   await page.waitForSelector('#conn-status[data-status="unauthorized"]', { timeout: ms(10000) });
   assert.match(await page.textContent('#banner'), /expired/);
   const r = await httpGet(`${gw.url}/healthz`);

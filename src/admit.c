@@ -123,10 +123,7 @@ static void admit_local_address(struct lws *wsi, char *out, size_t outlen)
         snprintf(out, outlen, "[%s]", addr);
 }
 
-/* May a page from `origin` open a WebSocket here? See admit_origin_allowed;
- * the gateway's own hosts are --public-host, the --listen host and the
- * address this connection came in on. */
-static bool admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
+bool admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
 {
     const wsg_config *cfg = h->cfg;
     if (cfg->allowed_origin_count)

@@ -472,7 +472,7 @@ static const struct opt options[] = {
     {"jwt-issuer", &T_STRING, NULL, "tokens must have this \"iss\"", AT(jwt_issuer)},
     {"jwt-es256-low-s", &T_BOOL, "false",
      "refuse ES256 signatures with a high S (for issuers that normalize S)", AT(jwt_es256_low_s)},
-    {"allowed-origins", &T_LIST, NULL, "allowed WebSocket origins",
+    {"allowed-origins", &T_LIST, NULL, "origins allowed the WebSocket and CORS (/api/, /wsgate.js)",
      LIST(allowed_origins, allowed_origin_count)},
     {"public-host", &T_LIST, NULL, "host names clients use; their origins are allowed by default",
      LIST(public_hosts, public_host_count), .valid = config_host_valid,

@@ -595,7 +595,9 @@ static void http_route(hub *h, const http_request *req, const auth_claims *claim
     }
 }
 
-void http_handle(hub *h, const http_request *req, http_response *resp)
+/* A GET or HEAD: the auth gate of the protected routes, the route, the
+ * compression of the dynamic bodies. */
+static void http_get(hub *h, const http_request *req, http_response *resp)
 {
     bool api = strncmp(req->path, "/api/", 5) == 0;
     bool protected = api || (h->cfg->metrics_auth && strcmp(req->path, "/metrics") == 0);
@@ -611,4 +613,92 @@ void http_handle(hub *h, const http_request *req, http_response *resp)
     }
     if (dynamic)
         http_compress_body(req, resp);
+}
+
+/* CORS (the Fetch standard's "CORS protocol"). The resources a page of
+ * another origin may read: the REST API, the client library (a module
+ * script is fetched in CORS mode) and /metrics (which, with --metrics-auth,
+ * takes the API's token). Not the dashboard's own files, /healthz or
+ * /readyz: those are for the gateway's page and for probes, not browsers
+ * elsewhere. */
+static bool http_cors_resource(const char *path)
+{
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/wsgate.js") == 0 ||
+           strcmp(path, "/metrics") == 0;
+}
+
+/* Add Origin to resp's Vary (whose values are static strings). */
+static void http_vary_origin(http_response *resp)
+{
+    if (!resp->vary)
+        resp->vary = "Origin";
+    else if (strcmp(resp->vary, "Accept-Encoding") == 0)
+        resp->vary = "Accept-Encoding, Origin";
+}
+
+/* Is path one of the /api/ routes (whatever the batch id: OPTIONS does not
+ * look it up, it needs no token)? */
+static bool http_api_route(const char *path)
+{
+    static const char *const routes[] = {"/api/batches", "/api/batches/", "/api/summary",
+                                         "/api/stats", "/api/verifications"};
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(path, routes[i]) == 0)
+            return true;
+    const char *id = path + 13;
+    return strncmp(path, "/api/batches/", 13) == 0 && subject_valid(id) && !strchr(id, '.');
+}
+
+/* OPTIONS: 404 when the path does not exist (for GET); 403 for a preflight
+ * of a CORS resource from an Origin not allowed (the Fetch standard fails a
+ * preflight whose status is not ok: 403 says why to whoever reads the
+ * logs); else 204 with Allow. http_cors adds the preflight's headers. */
+static void http_options(hub *h, const http_request *req, http_response *resp)
+{
+    bool exists;
+    if (strncmp(req->path, "/api/", 5) == 0) {
+        exists = http_api_route(req->path);
+    } else {
+        http_route(h, req, NULL, resp); /* a file, /metrics, /healthz, /readyz: cheap */
+        exists = resp->status != 404;
+        http_response_free(resp);
+    }
+    if (!exists) {
+        http_error(resp, 404, "not found");
+    } else if (http_cors_resource(req->path) && req->origin && !req->origin_allowed) {
+        http_error(resp, 403, "origin not allowed");
+    } else {
+        http_init(resp, 204, NULL, "no-store");
+        http_add_header(resp, "allow:", "GET, HEAD, OPTIONS");
+    }
+}
+
+/* The CORS headers of resp, the answer to req (see http_handle). */
+static void http_cors(const http_request *req, http_response *resp)
+{
+    if (!http_cors_resource(req->path))
+        return;
+    http_vary_origin(resp);
+    if (!req->origin || !req->origin_allowed || (req->options && resp->status != 204))
+        return;
+    http_add_header(resp, "access-control-allow-origin:", req->origin);
+    if (req->options) {
+        http_add_header(resp, "access-control-allow-methods:", "GET, HEAD, OPTIONS");
+        /* A fetch that sets only Authorization (Accept, and the cache
+         * headers the browser adds itself, need no permission). */
+        http_add_header(resp, "access-control-allow-headers:", "Authorization");
+        http_add_header(resp, "access-control-max-age:", HTTP_CORS_MAX_AGE);
+    } else if (strncmp(req->path, "/api/", 5) == 0) {
+        http_add_header(resp,
+                        "access-control-expose-headers:", "X-Total-Count, X-Next-Cursor, Link");
+    }
+}
+
+void http_handle(hub *h, const http_request *req, http_response *resp)
+{
+    if (req->options)
+        http_options(h, req, resp);
+    else
+        http_get(h, req, resp);
+    http_cors(req, resp);
 }

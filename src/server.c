@@ -240,19 +240,33 @@ static int server_http_headers(struct lws *wsi, const http_response *r, unsigned
     return 0;
 }
 
+/* The status line, Content-Type and Content-Length of a response (a 204 has
+ * neither: RFC 9110 §8.6): 0, or nonzero when they do not fit. */
+static int server_http_status(struct lws *wsi, const http_response *r, size_t len,
+                              unsigned char **p, unsigned char *end)
+{
+    if (r->status == 204)
+        return lws_add_http_header_status(wsi, 204, p, end);
+    return lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type, len, p, end);
+}
+
 /* Start an HTTP response: route it, write the headers, body on WRITEABLE.
  * Returns what the lws callback returns: 0, nonzero closes (the headers did
  * not fit, or the connection is not kept). */
 static int server_http(struct lws *wsi, server_pss *pss, const char *path)
 {
     bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    bool options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
     server_http_free(pss);
     pss->resp = xcalloc(1, sizeof(*pss->resp));
     pss->sent = 0;
-    if (!head && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+    if (!head && !options && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         http_error(pss->resp, 405, "method not allowed");
     } else {
-        char inm[512] = "", ae[256] = "", token[AUTH_TOKEN_MAX + 16];
+        char inm[512] = "", ae[256] = "", origin[512] = "", token[AUTH_TOKEN_MAX + 16];
+        /* Absent or too long Origin: no CORS headers. */
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) < (int)sizeof(origin))
+            lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) < (int)sizeof(inm))
             lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH);
         /* Absent, empty or too long Accept-Encoding: identity. */
@@ -262,6 +276,10 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
         server_http_query(wsi, query, sizeof(query));
         int n = admit_token(wsi, token, (int)sizeof(token));
         http_request req = {.path = path,
+                            .options = options,
+                            .origin = origin[0] ? origin : NULL,
+                            .origin_allowed =
+                                origin[0] && admit_origin_ok(server_hub(wsi), wsi, origin),
                             .query = query[0] ? query : NULL,
                             .if_none_match = inm[0] ? inm : NULL,
                             .accept_encoding = ae[0] ? ae : NULL,
@@ -272,8 +290,8 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
     http_response *r = pss->resp;
     size_t len;
     http_body(r, &len);
-    unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type, len, &p, end) ||
+    unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    if (server_http_status(wsi, r, len, &p, end) ||
         lws_add_http_header_by_name(
             wsi, (unsigned char *)"cache-control:", (unsigned char *)r->cache_control,
             (int)strlen(r->cache_control), &p, end) ||

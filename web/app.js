@@ -18,6 +18,9 @@
 //  - The display never goes backwards: processed/done/failed shown are the
 //    maximum ever computed for a running batch (a completed batch shows its
 //    final figures).
+//  - With JWT auth on the gateway, the token comes from a token-URL hook
+//    (<meta name="wsgate-token-url">, or window.WSGATE_TOKEN_URL), else from
+//    ?token= in the page's URL (see "auth" below and docs/client.md).
 
 import { WsGate } from './wsgate.js';
 
@@ -128,10 +131,125 @@ function countryName(code) {
   try { return (regionNames && regionNames.of(code)) || code; } catch { return code; }
 }
 
+// ------------------------------------------------------------------ auth
+//
+// Where the page's JWT comes from (docs/client.md "The dashboard with JWT auth"):
+//  1. the token-URL hook: <meta name="wsgate-token-url" content="/my-app/wsgate-token">
+//     in index.html, or window.WSGATE_TOKEN_URL set before app.js runs. The URL
+//     (relative to the page) is fetched, with the page's cookies, before each
+//     WebSocket connection attempt and again when a REST call answers 401; its
+//     body is the token, as text or as JSON {"token": "..."}.
+//  2. else ?token=<jwt> in the page's own URL: read once, then removed from the
+//     address bar (history.replaceState) so it is not bookmarked or shared.
+//  3. else none (a gateway without auth).
+// The token goes to the WebSocket as ?token= (wsgate.js) and to every REST
+// call as Authorization: Bearer. A token the gateway refuses (401, or a 4002
+// close of a static token) shows as "unauthorized" on the pill, with a banner.
+
+const auth = {
+  url: null, // the token URL, absolute; null: no hook
+  token: null, // the current token
+  refreshing: null, // the Promise of the token URL fetch in flight
+  refused: null, // why the gateway (or the token URL) refused us, or null
+  gate: null, // the WsGate, closed while a static token is refused
+  closedGate: false,
+};
+
+function tokenUrl() {
+  const meta = document.querySelector('meta[name="wsgate-token-url"]');
+  const v = (meta && meta.getAttribute('content')) || (typeof window.WSGATE_TOKEN_URL === 'string' ? window.WSGATE_TOKEN_URL : '');
+  return v ? new URL(v, location.href).href : null;
+}
+
+/** ?token= of the page's URL (null when absent), removed from the address bar. */
+function takeUrlToken() {
+  const u = new URL(location.href);
+  if (!u.searchParams.has('token')) return null;
+  const t = u.searchParams.get('token');
+  u.searchParams.delete('token');
+  history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+  return t || null;
+}
+
+function setRefused(why) {
+  if (auth.refused === why) return;
+  auth.refused = why;
+  const gate = auth.gate;
+  // A static token (or none) will not get better by retrying: stop the
+  // client. The token URL may give a good one later: keep trying there.
+  if (why && !auth.url && gate && gate.status !== 'live') { auth.closedGate = true; gate.close(); }
+  if (!why && auth.closedGate && gate) { auth.closedGate = false; gate.connect(); }
+  schedule();
+}
+
+/** A fresh token from the token URL (one fetch at a time): resolves it, or null. */
+function refreshToken() {
+  if (!auth.url) return Promise.resolve(auth.token);
+  if (!auth.refreshing) {
+    auth.refreshing = (async () => {
+      try {
+        const res = await fetch(auth.url, { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json, text/plain' } });
+        if (!res.ok) {
+          if (res.status === 401 || res.status === 403) setRefused(`the token URL answered ${res.status}`);
+          return null;
+        }
+        const text = (await res.text()).trim();
+        let tok = text;
+        if (text.startsWith('{')) {
+          try { tok = JSON.parse(text).token; } catch { tok = null; }
+        }
+        auth.token = typeof tok === 'string' && tok ? tok : null;
+        if (!auth.token) setRefused('the token URL gave no token');
+        return auth.token;
+      } catch {
+        return null; // network: try again at the next attempt
+      } finally {
+        auth.refreshing = null;
+      }
+    })();
+  }
+  return auth.refreshing;
+}
+
+/** The token function or string for WsGate (undefined: no auth). */
+function wsToken() {
+  if (auth.url) {
+    return async () => {
+      const t = await refreshToken();
+      if (!t) throw new Error(`no token from ${auth.url}`);
+      return t;
+    };
+  }
+  return auth.token || undefined;
+}
+
+function withAuth(opts) {
+  const headers = { ...(opts.headers || {}) };
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  return { cache: 'no-store', ...opts, headers };
+}
+
+/**
+ * fetch() of a gateway URL (/api/..., /metrics) with the token. A 401 asks
+ * the token URL (if any) for a fresh token and tries once more; a 401 left
+ * marks the page unauthorized, a 2xx of /api/ clears that.
+ */
+async function apiFetch(url, opts = {}) {
+  if (auth.url && !auth.token) await refreshToken();
+  let res = await fetch(url, withAuth(opts));
+  if (res.status === 401 && auth.url) {
+    await refreshToken();
+    res = await fetch(url, withAuth(opts));
+  }
+  if (res.status === 401) setRefused('the gateway refused the token');
+  else if (res.ok && url.startsWith('/api/')) setRefused(null);
+  return res;
+}
+
 /** Fetch JSON; returns null on any failure (network, non-2xx, bad JSON). */
 async function getJson(url) {
   try {
-    const res = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } });
+    const res = await apiFetch(url, { headers: { accept: 'application/json' } });
     if (!res.ok) return { status: res.status, body: null };
     return { status: res.status, body: await res.json() };
   } catch {
@@ -394,7 +512,7 @@ async function fetchBatch(id) {
 /** One page of GET /api/batches: {list, next (URL of the next page or null)}, or null. */
 async function getPage(url) {
   try {
-    const res = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } });
+    const res = await apiFetch(url, { headers: { accept: 'application/json' } });
     if (!res.ok) return null;
     const list = await res.json();
     if (!Array.isArray(list)) return null;
@@ -522,7 +640,7 @@ function parseMetrics(text) {
 async function pollMetrics() {
   if (!state.metricsEnabled) return;
   try {
-    const res = await fetch('/metrics', { cache: 'no-store' });
+    const res = await apiFetch('/metrics');
     if (res.status === 404) { state.metricsEnabled = false; renderStats(); return; }
     if (!res.ok) return;
     const m = parseMetrics(await res.text());
@@ -553,7 +671,7 @@ function renderCompression(z) {
 async function pollLatency() {
   const el = $('latency-stat');
   try {
-    const res = await fetch('/api/stats', { cache: 'no-store' });
+    const res = await apiFetch('/api/stats');
     if (!res.ok) return;
     const stats = await res.json();
     renderCompression(stats.compression);
@@ -1108,6 +1226,7 @@ function uiStatus() {
   if (typeof navigator !== 'undefined' && navigator.onLine === false) return 'offline';
   const s = state.conn.status;
   if (s === 'live') return 'live';
+  if (auth.refused) return 'unauthorized';
   if (s === 'closed') return 'offline';
   return 'reconnecting'; // connecting | reconnecting
 }
@@ -1123,12 +1242,19 @@ function renderConn() {
     else text = 'reconnecting…';
   }
   setText(pill.querySelector('.pill-text'), text);
+  setAttr(pill, 'title', s === 'unauthorized' ? `unauthorized: ${auth.refused}` : 'WebSocket connection to the gateway');
   const banner = $('banner');
-  const showBanner = s !== 'live' && state.conn.wasLive;
+  const showBanner = s === 'unauthorized' || (s !== 'live' && state.conn.wasLive);
   banner.hidden = !showBanner;
-  if (showBanner) setText(banner, s === 'offline'
-    ? 'Offline: showing the last known data. The dashboard reconnects and catches up when the network is back.'
-    : 'Connection to the gateway lost: showing the last known data while reconnecting. Nothing is lost: missed events are replayed on reconnect.');
+  if (s === 'unauthorized') {
+    setText(banner, auth.url
+      ? `Unauthorized: ${auth.refused}. The dashboard asks ${auth.url} for a new token at each attempt.`
+      : `Unauthorized: ${auth.refused}. Open the dashboard with a valid token (/?token=...) or set up a token URL (docs/client.md).`);
+  } else if (showBanner) {
+    setText(banner, s === 'offline'
+      ? 'Offline: showing the last known data. The dashboard reconnects and catches up when the network is back.'
+      : 'Connection to the gateway lost: showing the last known data while reconnecting. Nothing is lost: missed events are replayed on reconnect.');
+  }
 }
 
 function renderStats() {
@@ -1220,7 +1346,11 @@ function start() {
   }
   $('batch-search').addEventListener('input', (ev) => { state.search = ev.target.value; $('batch-scroll').scrollTop = 0; render(); });
 
-  const gate = new WsGate();
+  auth.url = tokenUrl();
+  const urlToken = takeUrlToken();
+  if (!auth.url) auth.token = urlToken;
+  const gate = new WsGate({ token: wsToken() });
+  auth.gate = gate;
   window.wsgate = gate; // handy from the console
   let resetTimer = null;
   gate.on('status', (s) => {
@@ -1233,7 +1363,14 @@ function start() {
     }
     schedule();
   });
-  gate.on('hello', (hl) => { state.hello = hl; schedule(); });
+  gate.on('hello', (hl) => { state.hello = hl; setRefused(null); schedule(); });
+  gate.on('close', (e) => {
+    // 4002: the token expired (wsgate.js reconnects only with a token URL).
+    if (e.code === 4002 && !auth.url) setRefused('the token expired');
+    // A refused upgrade looks like 1006 to a page: ask the REST API, which
+    // says 401 when it is the token (requestSummary is throttled).
+    else if (gate.status !== 'live') requestSummary();
+  });
   gate.on('reset', (r) => {
     if (r.reason === 'epoch') {
       // sequence numbers restart in a new stream: buffered events are meaningless

@@ -28,6 +28,12 @@ int admit_check(struct hub *h, struct lws *wsi, auth_claims **claims, char *ip, 
  * Authorization header is too long to read (buf is then ""). */
 int admit_token(struct lws *wsi, char *buf, int len);
 
+/* May a page from `origin` (an Origin header's value) open a WebSocket here,
+ * or read the gateway's CORS resources (http.c)? admit_origin_allowed with
+ * --allowed-origins, or by default with the gateway's own hosts:
+ * --public-host, the --listen host and the address wsi came in on. */
+bool admit_origin_ok(struct hub *h, struct lws *wsi, const char *origin);
+
 /* A connection accepted by admit_check has closed. */
 void admit_release(struct hub *h, const char *ip);
 

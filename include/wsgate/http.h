@@ -19,14 +19,18 @@ struct http_asset {
 };
 extern const struct http_asset http_assets[]; /* ends with a NULL path */
 
-#define HTTP_HEADERS_MAX  4
-#define HTTP_COMPRESS_MIN 1024 /* smaller /api/ and /metrics bodies stay identity */
+#define HTTP_HEADERS_MAX  8
+#define HTTP_COMPRESS_MIN 1024  /* smaller /api/ and /metrics bodies stay identity */
+#define HTTP_CORS_MAX_AGE "600" /* seconds a browser may keep a preflight's answer */
 
 struct http_files; /* --web-root files in their codings, by path (http.c) */
 
-/* One GET (or HEAD) request, as server.c read it. */
+/* One GET, HEAD or OPTIONS request, as server.c read it. */
 typedef struct http_request {
     const char *path;            /* no query string */
+    bool options;                /* an OPTIONS request (a CORS preflight when it has an Origin) */
+    const char *origin;          /* the Origin header; NULL when absent (or too long to read) */
+    bool origin_allowed;         /* origin passes the WebSocket's policy (admit_origin_ok) */
     const char *query;           /* percent-decoded arguments "a=1&b=2", or NULL */
     const char *if_none_match;   /* NULL when absent */
     const char *accept_encoding; /* NULL when absent (or too long to read) */
@@ -46,14 +50,16 @@ typedef struct http_response {
     const char *etag;             /* NULL: no ETag header */
     const char *www_authenticate; /* NULL: no WWW-Authenticate header (401) */
     const char *content_encoding; /* "gzip", "br"; NULL: identity (and on a 304) */
-    const char *vary;             /* "Accept-Encoding" where a body may be compressed; or NULL */
-    sbuf body;                    /* the body, unless `data` is set */
-    const unsigned char *data;    /* a static body (embedded asset) */
+    const char *vary; /* "Accept-Encoding" where a body may be compressed, with ", Origin" on
+                         the CORS resources (http_handle); or NULL */
+    sbuf body;        /* the body, unless `data` is set */
+    const unsigned char *data; /* a static body (embedded asset) */
     size_t len;
     char etag_buf[HTTPZ_ETAG_MAX]; /* where `etag` points when it is not static */
 } http_response;
 
-/* Answer a GET. Fills resp, which the caller frees with http_response_free.
+/* Answer a GET, HEAD or OPTIONS. Fills resp, which the caller frees with
+ * http_response_free.
  * With auth on, /api/ (and /metrics with --metrics-auth) need a valid token
  * (401 otherwise), and /api/ shows only what the token's `subs` allow.
  * Content coding: a dashboard file of a text type is served in the coding
@@ -61,7 +67,17 @@ typedef struct http_response {
  * coding's ETag; a 200 of /api/ or /metrics over HTTP_COMPRESS_MIN bytes is
  * compressed for the response (HTTPZ_DYNAMIC); all of these say Vary. A 304
  * (If-None-Match, weak comparison, lists and `*`) carries the body of the
- * 200 it stands for: its length is announced, it is not sent. */
+ * 200 it stands for: its length is announced, it is not sent.
+ * CORS (docs/operations.md "Cross-origin pages"): the CORS resources are
+ * /api/..., /wsgate.js and /metrics. Their responses say Vary: Origin; to a
+ * request whose Origin is allowed (req->origin_allowed) they add
+ * Access-Control-Allow-Origin: <that origin> (and, on /api/,
+ * Access-Control-Expose-Headers for the paging headers), whatever the
+ * status (a 401 is then readable). OPTIONS: 404 for a path that does not
+ * exist; on a CORS resource with an allowed Origin, a preflight answer (204
+ * with Access-Control-Allow-Origin, -Methods, -Headers: Authorization and
+ * -Max-Age); with an Origin not allowed, 403 without CORS headers; without
+ * an Origin or elsewhere, 204 with Allow only. */
 void http_handle(struct hub *h, const http_request *req, http_response *resp);
 /* Compress the embedded dashboard files (at start: about 0.15 s; http_handle
  * does it on first use otherwise). Idempotent and thread-safe. */

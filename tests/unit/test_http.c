@@ -501,8 +501,10 @@ static void test_assets_compressed(void **state)
                 fail_msg("%s with Accept-Encoding %s: coding %d, want %d", a->path,
                          asks[i].ae ? asks[i].ae : "(none)", c, asks[i].want);
             compressed += c != HTTPZ_IDENTITY;
-            if (text)
-                assert_string_equal(resp.vary, "Accept-Encoding");
+            if (text) /* the client library is a CORS resource too */
+                assert_string_equal(resp.vary, strcmp(a->path, "/wsgate.js") == 0
+                                                   ? "Accept-Encoding, Origin"
+                                                   : "Accept-Encoding");
             char etag[HTTPZ_ETAG_MAX];
             assert_int_equal(httpz_etag(a->etag, c, etag), 0);
             assert_string_equal(resp.etag, etag);
@@ -523,7 +525,9 @@ static void test_assets_compressed(void **state)
                 assert_string_equal(resp.etag, etag);
                 assert_null(resp.content_encoding);
                 if (text)
-                    assert_string_equal(resp.vary, "Accept-Encoding");
+                    assert_string_equal(resp.vary, strcmp(a->path, "/wsgate.js") == 0
+                                                       ? "Accept-Encoding, Origin"
+                                                       : "Accept-Encoding");
                 size_t n304;
                 http_body(&resp, &n304);
                 assert_int_equal(n304, len); /* the length of the 200's body, announced */
@@ -559,7 +563,7 @@ static void test_api_compressed(void **state)
         http_response plain, resp;
         assert_int_equal(get(fx, paths[i], NULL, &plain), 200);
         assert_null(plain.content_encoding);
-        assert_string_equal(plain.vary, "Accept-Encoding");
+        assert_string_equal(plain.vary, "Accept-Encoding, Origin"); /* CORS resources */
         size_t len;
         const unsigned char *body = http_body(&plain, &len);
         const char *aes[] = {"gzip",    "br", "gzip, br", "br;q=0.5, gzip", "gzip;q=0, br;q=0",
@@ -575,7 +579,7 @@ static void test_api_compressed(void **state)
             http_request req = {.path = target, .query = mark, .accept_encoding = aes[k]};
             http_handle(&fx->h, &req, &resp);
             assert_int_equal(resp.status, 200);
-            assert_string_equal(resp.vary, "Accept-Encoding");
+            assert_string_equal(resp.vary, "Accept-Encoding, Origin");
             httpz_coding c = coding_of(&resp);
             if (c != (len >= HTTP_COMPRESS_MIN ? want[k] : HTTPZ_IDENTITY))
                 fail_msg("%s (%zu bytes), Accept-Encoding %s: coding %d", paths[i], len, aes[k], c);
@@ -696,6 +700,184 @@ static void test_web_root(void **state)
     rmdir(dir);
 }
 
+/* A request of method (GET or OPTIONS) for path from origin (NULL: no
+ * Origin header), which the gateway's policy allows or not. */
+static int cors_req(fixture *fx, bool options, const char *path, const char *origin, bool allowed,
+                    const char *token, http_response *resp)
+{
+    http_request req = {.path = path,
+                        .options = options,
+                        .origin = origin,
+                        .origin_allowed = origin && allowed,
+                        .token = token};
+    http_handle(&fx->h, &req, resp);
+    return resp->status;
+}
+
+/* resp has no Access-Control-* header. */
+static void expect_no_cors(const http_response *resp, const char *what)
+{
+    for (size_t i = 0; i < resp->nheaders; i++)
+        if (strncmp(resp->headers[i].name, "access-control-", 15) == 0)
+            fail_msg("%s: unexpected %s %s", what, resp->headers[i].name, resp->headers[i].value);
+}
+
+static void test_cors_responses(void **state)
+{
+    fixture *fx = *state;
+    const char *o = "http://app.example:3000";
+    http_response resp;
+    /* The CORS resources, from an allowed origin: ACAO is that origin, Vary
+     * has Origin (with Accept-Encoding where the body may be compressed). */
+    const char *cors[] = {"/api/batches",       "/api/summary", "/api/stats",
+                          "/api/verifications", "/wsgate.js",   "/metrics"};
+    for (size_t i = 0; i < sizeof(cors) / sizeof(cors[0]); i++) {
+        assert_int_equal(cors_req(fx, false, cors[i], o, true, NULL, &resp), 200);
+        const char *acao = header(&resp, "access-control-allow-origin:");
+        if (!acao || strcmp(acao, o) != 0)
+            fail_msg("GET %s: Access-Control-Allow-Origin %s", cors[i], acao ? acao : "(none)");
+        assert_non_null(resp.vary);
+        assert_string_equal(resp.vary, "Accept-Encoding, Origin");
+        assert_null(header(&resp, "access-control-allow-credentials:"));
+        bool api = strncmp(cors[i], "/api/", 5) == 0;
+        const char *expose = header(&resp, "access-control-expose-headers:");
+        if (api != (expose != NULL))
+            fail_msg("GET %s: Access-Control-Expose-Headers %s", cors[i],
+                     expose ? expose : "(none)");
+        if (api)
+            assert_string_equal(expose, "X-Total-Count, X-Next-Cursor, Link");
+        http_response_free(&resp);
+        /* From an origin not allowed, or with none: no CORS header, still Vary. */
+        assert_int_equal(cors_req(fx, false, cors[i], "http://evil.example", false, NULL, &resp),
+                         200);
+        expect_no_cors(&resp, cors[i]);
+        assert_string_equal(resp.vary, "Accept-Encoding, Origin");
+        http_response_free(&resp);
+        assert_int_equal(cors_req(fx, false, cors[i], NULL, false, NULL, &resp), 200);
+        expect_no_cors(&resp, cors[i]);
+        http_response_free(&resp);
+    }
+    /* A 404 of the API is readable from an allowed origin too (Vary alone). */
+    assert_int_equal(cors_req(fx, false, "/api/batches/nope", o, true, NULL, &resp), 404);
+    assert_string_equal(header(&resp, "access-control-allow-origin:"), o);
+    assert_string_equal(resp.vary, "Origin");
+    http_response_free(&resp);
+    /* The dashboard's own files, /healthz, /readyz: never CORS. */
+    const char *own[] = {"/", "/index.html", "/app.js", "/style.css", "/healthz", "/readyz"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        cors_req(fx, false, own[i], o, true, NULL, &resp);
+        expect_no_cors(&resp, own[i]);
+        if (resp.vary && strstr(resp.vary, "Origin"))
+            fail_msg("GET %s: Vary %s", own[i], resp.vary);
+        http_response_free(&resp);
+    }
+    /* A paged answer keeps its paging headers with the CORS ones. */
+    for (int i = 0; i < 3; i++) {
+        char subject[64], payload[128];
+        snprintf(subject, sizeof(subject), "batch.c%d.started", i);
+        snprintf(payload, sizeof(payload), "{\"batch_id\":\"c%d\",\"total\":10}", i);
+        feed(fx, subject, payload, (uint64_t)i + 1);
+    }
+    http_request req = {
+        .path = "/api/batches", .query = "limit=1", .origin = o, .origin_allowed = true};
+    http_handle(&fx->h, &req, &resp);
+    assert_int_equal(resp.status, 200);
+    assert_non_null(header(&resp, "x-total-count:"));
+    assert_non_null(header(&resp, "x-next-cursor:"));
+    assert_non_null(header(&resp, "link:"));
+    assert_string_equal(header(&resp, "access-control-allow-origin:"), o);
+    assert_non_null(header(&resp, "access-control-expose-headers:"));
+    http_response_free(&resp);
+}
+
+static void test_cors_preflight(void **state)
+{
+    fixture *fx = *state;
+    const char *o = "http://app.example:3000";
+    http_response resp;
+    const char *cors[] = {"/api/batches", "/api/batches/",      "/api/batches/b42", "/api/summary",
+                          "/api/stats",   "/api/verifications", "/wsgate.js",       "/metrics"};
+    for (size_t i = 0; i < sizeof(cors) / sizeof(cors[0]); i++) {
+        /* Allowed: 204, the origin, the methods, Authorization, a max age. */
+        if (cors_req(fx, true, cors[i], o, true, NULL, &resp) != 204)
+            fail_msg("OPTIONS %s: %d, want 204", cors[i], resp.status);
+        size_t len;
+        http_body(&resp, &len);
+        assert_int_equal(len, 0);
+        assert_string_equal(header(&resp, "access-control-allow-origin:"), o);
+        assert_string_equal(header(&resp, "access-control-allow-methods:"), "GET, HEAD, OPTIONS");
+        assert_string_equal(header(&resp, "access-control-allow-headers:"), "Authorization");
+        assert_string_equal(header(&resp, "access-control-max-age:"), HTTP_CORS_MAX_AGE);
+        assert_string_equal(header(&resp, "allow:"), "GET, HEAD, OPTIONS");
+        assert_string_equal(resp.vary, "Origin");
+        http_response_free(&resp);
+        /* Not allowed: 403, no CORS header. */
+        if (cors_req(fx, true, cors[i], "http://evil.example", false, NULL, &resp) != 403)
+            fail_msg("OPTIONS %s from a refused origin: %d, want 403", cors[i], resp.status);
+        expect_no_cors(&resp, cors[i]);
+        http_response_free(&resp);
+        /* No Origin (not a preflight): 204 with Allow only. */
+        assert_int_equal(cors_req(fx, true, cors[i], NULL, false, NULL, &resp), 204);
+        expect_no_cors(&resp, cors[i]);
+        assert_string_equal(header(&resp, "allow:"), "GET, HEAD, OPTIONS");
+        http_response_free(&resp);
+    }
+    /* A path that does not exist: 404, allowed origin or not. */
+    const char *missing[] = {"/api/nope", "/api/batches/b1.x", "/nope.js", "/.env", "/api/"};
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        if (cors_req(fx, true, missing[i], o, true, NULL, &resp) != 404)
+            fail_msg("OPTIONS %s: %d, want 404", missing[i], resp.status);
+        expect_no_cors(&resp, missing[i]);
+        http_response_free(&resp);
+    }
+    /* A file of the dashboard exists, but is no CORS resource: Allow only. */
+    assert_int_equal(cors_req(fx, true, "/app.js", o, true, NULL, &resp), 204);
+    expect_no_cors(&resp, "/app.js");
+    http_response_free(&resp);
+    assert_int_equal(cors_req(fx, true, "/", o, true, NULL, &resp), 204);
+    http_response_free(&resp);
+    /* Before the state is rebuilt a preflight still passes (no data in it). */
+    fx->h.started = false;
+    assert_int_equal(cors_req(fx, true, "/api/summary", o, true, NULL, &resp), 204);
+    http_response_free(&resp);
+}
+
+/* With auth on, a 401 carries the CORS headers (the page can read it) and
+ * a preflight needs no token. */
+static void test_cors_auth(void **state)
+{
+    char dir[] = "/tmp/wsgate-test-http-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64];
+    snprintf(file, sizeof(file), "%s/secret", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("0123456789abcdef0123456789abcdef\n", f);
+    fclose(f);
+    char *flags[] = {"--jwt-secret", file};
+    fixture *fx = fixture_create(flags, 2);
+    const char *o = "http://app.example:3000";
+    http_response resp;
+    assert_int_equal(cors_req(fx, false, "/api/batches", o, true, NULL, &resp), 401);
+    assert_string_equal(resp.www_authenticate, "Bearer");
+    assert_string_equal(header(&resp, "access-control-allow-origin:"), o);
+    assert_string_equal(resp.vary, "Origin");
+    http_response_free(&resp);
+    assert_int_equal(cors_req(fx, false, "/api/batches", o, true, "not.a.token", &resp), 401);
+    assert_string_equal(header(&resp, "access-control-allow-origin:"), o);
+    http_response_free(&resp);
+    assert_int_equal(cors_req(fx, true, "/api/batches", o, true, NULL, &resp), 204);
+    assert_string_equal(header(&resp, "access-control-allow-headers:"), "Authorization");
+    http_response_free(&resp);
+    assert_int_equal(cors_req(fx, false, "/api/batches", "http://evil.example", false, NULL, &resp),
+                     401);
+    expect_no_cors(&resp, "401 to a refused origin");
+    http_response_free(&resp);
+    fixture_destroy(fx);
+    unlink(file);
+    rmdir(dir);
+}
+
 static void test_helpers(void **state)
 {
     http_response resp;
@@ -731,6 +913,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_compressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_found_and_traversal, setup, teardown),
         cmocka_unit_test(test_web_root),
+        cmocka_unit_test_setup_teardown(test_cors_responses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cors_preflight, setup, teardown),
+        cmocka_unit_test(test_cors_auth),
         cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

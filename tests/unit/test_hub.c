@@ -85,7 +85,8 @@ static void push_msg(const char *subject, uint64_t seq, const char *payload)
     ev->ts_ms = 1795765200000LL + (int64_t)seq;
     if (subject_valid(subject)) {
         ev->frame = protocol_msg(subject, seq, payload, strlen(payload));
-        ev->event_rc = events_decode(&ev->event, subject, payload, strlen(payload), ev->ts_ms);
+        ev->event_rc =
+            events_decode(&ev->event, subject, payload, strlen(payload), ev->ts_ms, &ev->reject);
     }
     inbox_push(ev);
 }

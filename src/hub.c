@@ -24,8 +24,7 @@
 #define HUB_FD_RESERVE    128   /* open files kept for NATS, HTTP requests, logs */
 #define HUB_IOV_MAX       65536 /* frames (iovecs) of one slice of a round's sends */
 #define HUB_JOB_IOV       256   /* frames one connection sends at the end of a round */
-#define HUB_BAD_LOG_PER_S 10 /* warn lines about refused events per second; the rest are counted   \
-                              */
+#define HUB_BAD_LOG_PER_S 10    /* warn lines about refused events a second; the rest counted */
 
 int64_t hub_now_ms(void)
 {

@@ -59,9 +59,12 @@ state:
         fuzz_state = batches_create(&cfg);
     }
     events_event ev;
-    int rc = events_decode(&ev, subject, payload, plen, 1700000000000);
+    events_reject why = {EVENTS_REASONS, NULL};
+    int rc = events_decode(&ev, subject, payload, plen, 1700000000000, &why);
     if (rc != 0 && rc != -EINVAL && rc != EVENTS_NOT_STATE)
         abort();
+    if (rc == -EINVAL && !events_reason_name(why.reason))
+        abort();   /* every refusal says why */
     if (rc == 0) { /* what the decoder promises batches_apply */
         if (!ev.token[0] || ev.ts < 0 || ev.ts > EVENTS_TS_MAX || ev.total > EVENTS_COUNT_MAX ||
             ev.done > EVENTS_COUNT_MAX || ev.failed > EVENTS_COUNT_MAX ||
@@ -69,7 +72,8 @@ state:
             abort();
         if ((ev.kind && strlen(ev.kind) > EVENTS_TEXT_MAX) ||
             (ev.hcp_id && strlen(ev.hcp_id) > EVENTS_TEXT_MAX) ||
-            (ev.error && strlen(ev.error) > EVENTS_TEXT_MAX))
+            (ev.error && strlen(ev.error) > EVENTS_TEXT_MAX) ||
+            (ev.reason && strlen(ev.reason) > EVENTS_TEXT_MAX))
             abort();
         if ((ev.type == EVENTS_ASSIGNED || ev.type == EVENTS_FAILED) &&
             (!ev.license_id || !ev.license_id[0] || strlen(ev.license_id) > EVENTS_ID_MAX))

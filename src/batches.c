@@ -36,17 +36,18 @@
  *
  *   done = max(snap_done, lic_done), failed = max(snap_failed, lic_failed).
  *
- * Once completed a batch stays completed; later events may still raise its
- * counts. Times shown and the rate use event time (the payload `ts`, else the
- * stream timestamp); "stalled" compares the stream timestamp of the last
- * event (its `ts` when there is none) with the wall clock now_ms, and expiry
- * compares completed_at with it.
+ * `completed` and `cancelled` are terminal, and the first of them wins: once
+ * completed a batch stays completed, once cancelled it stays cancelled
+ * (never "stalled"); later events may still raise its counts. Times shown and the rate use event
+ * time (the payload `ts`, else the stream timestamp); "stalled" compares the stream timestamp of
+ * the last event (its `ts` when there is none) with the wall clock now_ms, and expiry compares
+ * completed_at (cancelled_at) with it.
  *
  * What bounds the state
  *
  * At most max_batches batches are kept: a new one evicts the least recently
- * updated (a list in update order). A completed batch goes retention_ms after
- * completion, a running one idle_ms after its last event (abandoned). Per
+ * updated (a list in update order). A completed or cancelled batch goes
+ * retention_ms after it ended, a running one idle_ms after its last event (abandoned). Per
  * batch: workers 0..WORKERS_KEPT-1 are counted one by one, the others
  * together; FAILURES_MAX failures; RATE_SAMPLES samples; HISTORY_MAX
  * history points (one per HISTORY_STEP of event time; when full, the step
@@ -110,14 +111,15 @@ typedef struct batch {
     struct batch *lru_prev, *lru_next; /* update order, least recent first */
     char id[TOKEN_MAX + 1];            /* the key in batches.map */
     char *kind;                        /* NULL until an event names it */
+    char *cancel_reason;               /* `cancelled`'s reason, NULL when none */
     int64_t total;                     /* -1 when unknown */
     int64_t workers;                   /* from `started`; 0 when unknown */
     int64_t snap_done, snap_failed;
     int64_t lic_done, lic_failed;
-    bool has_started, completed, has_licenses;
-    int64_t started_at, updated_at, completed_at; /* event time, ms */
-    int64_t duration_ms;                          /* from `completed`; -1 when absent */
-    int64_t seen_ms;                              /* stream timestamp of the last event */
+    bool has_started, completed, cancelled, has_licenses;       /* completed, cancelled: terminal */
+    int64_t started_at, updated_at, completed_at, cancelled_at; /* event time, ms */
+    int64_t duration_ms; /* from `completed`; -1 when absent */
+    int64_t seen_ms;     /* stream timestamp of the last event */
     uint64_t seq;
     hmap licenses;                  /* license id -> license (keyed by its own id) */
     licblock *licblocks;            /* where the licenses live, newest block first */
@@ -193,7 +195,20 @@ static void batch_destroy(batch *bt)
     free(bt->per_worker);
     free(bt->history);
     free(bt->kind);
+    free(bt->cancel_reason);
     free(bt);
+}
+
+/* Completed or cancelled: the batch will not move on. */
+static bool batch_ended(const batch *bt)
+{
+    return bt->completed || bt->cancelled;
+}
+
+/* When a batch that batch_ended ended (event time). */
+static int64_t batch_ended_at(const batch *bt)
+{
+    return bt->completed ? bt->completed_at : bt->cancelled_at;
 }
 
 static int64_t batch_done(const batch *bt)
@@ -402,6 +417,8 @@ static const char *batch_state(const batches *b, const batch *bt, int64_t now_ms
 {
     if (bt->completed)
         return "completed";
+    if (bt->cancelled)
+        return "cancelled";
     if (b->cfg.stall_ms > 0 && now_ms - bt->seen_ms >= b->cfg.stall_ms)
         return "stalled";
     return "running";
@@ -430,8 +447,9 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, bool h
     int64_t done = batch_done(bt), failed = batch_failed(bt), processed = done + failed;
     int64_t workers = max64(bt->workers, bt->workers_seen);
     const char *state = batch_state(b, bt, now_ms);
-    /* a stalled batch is not progressing: no rate, no ETA */
-    double rate = strcmp(state, "stalled") == 0 ? 0 : batch_rate(bt, b->cfg.rate_window_ms);
+    /* a stalled or cancelled batch is not progressing: no rate, no ETA */
+    double rate =
+        strcmp(state, "stalled") == 0 || bt->cancelled ? 0 : batch_rate(bt, b->cfg.rate_window_ms);
 
     sbuf_puts(out, "{\"id\":");
     sbuf_json_str(out, bt->id, strlen(bt->id));
@@ -455,12 +473,18 @@ static void batch_json(const batches *b, const batch *bt, int64_t now_ms, bool h
     else
         sbuf_puts(out, "null");
     json_int_or_null(out, "duration_ms", bt->completed ? batch_duration(bt) : -1);
+    sbuf_puts(out, ",\"cancelled_at\":");
+    if (bt->cancelled)
+        ts_json(out, bt->cancelled_at);
+    else
+        sbuf_puts(out, "null");
+    json_str_or_null(out, "cancel_reason", bt->cancel_reason);
     sbuf_printf(out, ",\"rate\":%.2f", rate);
 
     int64_t remaining = bt->total < 0 ? -1 : max64(0, bt->total - processed);
     if (bt->completed || remaining == 0)
         sbuf_puts(out, ",\"eta_s\":0.0");
-    else if (remaining < 0 || rate <= 0)
+    else if (remaining < 0 || rate <= 0 || bt->cancelled)
         sbuf_puts(out, ",\"eta_s\":null");
     else
         sbuf_printf(out, ",\"eta_s\":%.1f", (double)remaining / rate);
@@ -644,10 +668,18 @@ void batches_apply(batches *b, const events_event *ev, uint64_t seq, int64_t wal
         break;
     case EVENTS_COMPLETED:
         batch_snapshot(bt, ev->done, ev->failed, true);
-        if (!bt->completed) {
+        if (!batch_ended(bt)) {
             bt->completed = true;
             bt->completed_at = ev->ts;
             bt->duration_ms = ev->duration_ms;
+        }
+        break;
+    case EVENTS_CANCELLED:
+        batch_snapshot(bt, ev->done, ev->failed, false);
+        if (!batch_ended(bt)) {
+            bt->cancelled = true;
+            bt->cancelled_at = ev->ts;
+            bt->cancel_reason = ev->reason ? xstrdup(ev->reason) : NULL; /* clipped */
         }
         break;
     case EVENTS_ASSIGNED:
@@ -665,7 +697,7 @@ int batches_feed(batches *b, const char *subject, const void *data, size_t len, 
                  int64_t ts_ms)
 {
     events_event ev;
-    int rc = events_decode(&ev, subject, data, len, ts_ms);
+    int rc = events_decode(&ev, subject, data, len, ts_ms, NULL);
     if (rc == EVENTS_NOT_STATE)
         return 0;
     if (rc < 0)
@@ -680,8 +712,8 @@ void batches_tick(batches *b, int64_t now_ms)
     now_ms = clamp_ms(now_ms);
     for (batch *next, *bt = b->lru_head; bt; bt = next) {
         next = bt->lru_next;
-        if (bt->completed ? now_ms - bt->completed_at >= b->cfg.retention_ms
-                          : b->cfg.idle_ms > 0 && now_ms - bt->seen_ms >= b->cfg.idle_ms)
+        if (batch_ended(bt) ? now_ms - batch_ended_at(bt) >= b->cfg.retention_ms
+                            : b->cfg.idle_ms > 0 && now_ms - bt->seen_ms >= b->cfg.idle_ms)
             batches_remove(b, bt);
     }
 }
@@ -700,8 +732,8 @@ uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total)
 /* ---- JSON views ---- */
 
 /* Where a batch sorts in lists: running and stalled ones (group 0) newest
- * started first, then completed ones (group 1) newest completed first, then
- * by id. A cursor is the key of the last batch of a page. */
+ * started first, then completed and cancelled ones (group 1) newest ended
+ * first, then by id. A cursor is the key of the last batch of a page. */
 typedef struct sort_key {
     int group;
     int64_t t;
@@ -710,8 +742,8 @@ typedef struct sort_key {
 
 static sort_key batch_key(const batch *bt)
 {
-    return bt->completed ? (sort_key){1, bt->completed_at, bt->id}
-                         : (sort_key){0, bt->started_at, bt->id};
+    return batch_ended(bt) ? (sort_key){1, batch_ended_at(bt), bt->id}
+                           : (sort_key){0, bt->started_at, bt->id};
 }
 
 /* Negative, 0 or positive as a sorts before, with or after b (not an error code). */
@@ -770,9 +802,10 @@ static int cursor_parse(const char *s, sort_key *k, char id[TOKEN_MAX + 1])
 static unsigned batch_state_bit(const batches *b, const batch *bt, int64_t now_ms)
 {
     const char *state = batch_state(b, bt, now_ms);
-    return state[0] == 'c'   ? BATCHES_COMPLETED
-           : state[0] == 's' ? BATCHES_STALLED
-                             : BATCHES_RUNNING;
+    return strcmp(state, "completed") == 0   ? BATCHES_COMPLETED
+           : strcmp(state, "cancelled") == 0 ? BATCHES_CANCELLED
+           : strcmp(state, "stalled") == 0   ? BATCHES_STALLED
+                                             : BATCHES_RUNNING;
 }
 
 /* Whether id contains s, ignoring ASCII case. */
@@ -847,7 +880,7 @@ int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *
 
 void batches_summary_json(batches *b, int64_t now_ms, batches_filter filter, void *arg, sbuf *out)
 {
-    int64_t running = 0, stalled = 0, completed = 0, done = 0, failed = 0;
+    int64_t running = 0, stalled = 0, completed = 0, cancelled = 0, done = 0, failed = 0;
     size_t shown = 0;
     double rate = 0, eta = -1;
     now_ms = clamp_ms(now_ms);
@@ -859,6 +892,7 @@ void batches_summary_json(batches *b, int64_t now_ms, batches_filter filter, voi
         done += batch_done(bt);
         failed += batch_failed(bt);
         completed += state == BATCHES_COMPLETED;
+        cancelled += state == BATCHES_CANCELLED;
         stalled += state == BATCHES_STALLED;
         if (state != BATCHES_RUNNING)
             continue;
@@ -871,9 +905,9 @@ void batches_summary_json(batches *b, int64_t now_ms, batches_filter filter, voi
     }
     sbuf_printf(out,
                 "{\"batches\":%zu,\"running\":%" PRId64 ",\"stalled\":%" PRId64
-                ",\"completed\":%" PRId64 ",\"done\":%" PRId64 ",\"failed\":%" PRId64
-                ",\"rate\":%.2f",
-                shown, running, stalled, completed, done, failed, rate);
+                ",\"completed\":%" PRId64 ",\"cancelled\":%" PRId64 ",\"done\":%" PRId64
+                ",\"failed\":%" PRId64 ",\"rate\":%.2f",
+                shown, running, stalled, completed, cancelled, done, failed, rate);
     if (eta < 0)
         sbuf_puts(out, ",\"eta_s\":null");
     else

@@ -377,6 +377,7 @@ static int http_states(char *list, unsigned *bits)
     } names[] = {{"running", BATCHES_RUNNING},
                  {"stalled", BATCHES_STALLED},
                  {"completed", BATCHES_COMPLETED},
+                 {"cancelled", BATCHES_CANCELLED},
                  {"failed", BATCHES_FAILED}};
     *bits = 0;
     for (char *save = NULL, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
@@ -489,9 +490,9 @@ static bool http_allows_any(const auth_claims *c, const char *prefix, const char
  * state is made of (EVENTS.md). */
 static bool http_batch_visible(void *arg, const char *id)
 {
-    static const char *const batch[] = {"started", "progress", "completed"};
+    static const char *const batch[] = {"started", "progress", "completed", "cancelled"};
     static const char *const license[] = {"assigned", "failed"};
-    return http_allows_any(arg, "batch", id, batch, 3) ||
+    return http_allows_any(arg, "batch", id, batch, 4) ||
            http_allows_any(arg, "license", id, license, 2);
 }
 

@@ -20,7 +20,8 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#define HUB_FD_RESERVE 128 /* open files kept for NATS, HTTP requests, logs */
+#define HUB_FD_RESERVE    128 /* open files kept for NATS, HTTP requests, logs */
+#define HUB_BAD_LOG_PER_S 10  /* warn lines about refused events a second; the rest counted */
 
 int64_t hub_now_ms(void)
 {
@@ -80,6 +81,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
                          .idle_ms = cfg->batch_idle_ms,
                          .max_batches = (size_t)cfg->max_batches};
     h->batches = batches_create(&bc);
+    ratelimit_init(&h->bad_log, HUB_BAD_LOG_PER_S, 1000);
     zgroups_limits zl = {.min_bytes = cfg->compression_min,
                          .max_groups = cfg->compression_groups,
                          .level = cfg->compression_level,
@@ -177,6 +179,20 @@ static void hub_on_state(hub *h, const nb_event *ev)
 
 static bool hub_dispatch(hub *h);
 
+/* A stored event batch state refused (events_decode said why): counted by
+ * reason, and a warn line with the subject, seq, field and reason, at most
+ * HUB_BAD_LOG_PER_S a second (hub_tick reports how many were left out). */
+static void hub_bad_event(hub *h, const wsg_frame *f, const events_reject *why)
+{
+    const char *reason = events_reason_name(why->reason);
+    if (!reason)
+        return; /* not a refusal events_decode makes */
+    metrics.bad_events[why->reason]++;
+    if (ratelimit_allow(&h->bad_log, hub_mono_ns() / 1000000))
+        log_event(LOG_WARN, "bad_event", "s:subject", f->subject, "u:seq",
+                  (unsigned long long)f->seq, "s:reason", reason, "s:field", why->field, NULL);
+}
+
 /* The path of one event: state, memory, then every matching connection. */
 static void hub_on_msg(hub *h, nb_event *ev)
 {
@@ -206,9 +222,7 @@ static void hub_on_msg(hub *h, nb_event *ev)
     if (ev->event_rc == 0) {
         batches_apply(h->batches, &ev->event, f->seq, ev->ts_ms);
     } else if (ev->event_rc != EVENTS_NOT_STATE) {
-        metrics.bad_events++; /* still delivered: clients get what was published */
-        log_event(LOG_DEBUG, "bad_event_payload", "s:subject", f->subject, "u:seq",
-                  (unsigned long long)f->seq, NULL);
+        hub_bad_event(h, f, &ev->reject); /* still delivered: clients get what was published */
     }
     f->lastvalue = lastvalue_is(h->lv, f->subject);
     if (f->lastvalue)
@@ -285,6 +299,10 @@ void hub_tick(hub *h, int64_t now_ms)
 {
     HUB_ON_SERVICE_THREAD(h);
     batches_tick(h->batches, now_ms);
+    uint64_t suppressed = ratelimit_suppressed(&h->bad_log, hub_mono_ns() / 1000000);
+    if (suppressed)
+        log_event(LOG_WARN, "bad_events_suppressed", "u:count", (unsigned long long)suppressed,
+                  NULL);
     metrics.ready = hub_ready(h, NULL);
     metrics.batches_stalled = batches_stalled(h->batches, now_ms, &metrics.batches);
     metrics_tick(now_ms);

@@ -246,9 +246,6 @@ void metrics_render(sbuf *out)
     metrics_one(out, "wsgate_resumes_cancelled_total", "counter",
                 "Resumes dropped unfinished: their subscription or connection went.",
                 m->resumes_cancelled);
-    metrics_one(out, "wsgate_bad_events_total", "counter",
-                "Events whose payload does not follow EVENTS.md (delivered anyway).",
-                m->bad_events);
     metrics_one(out, "wsgate_invalid_subjects_total", "counter",
                 "Events published on a subject that is not valid (not delivered).",
                 m->invalid_subjects);
@@ -267,6 +264,13 @@ void metrics_render(sbuf *out)
     for (int e = PERR_BAD_REQUEST; e < PERR_COUNT; e++)
         sbuf_printf(out, "wsgate_client_errors_total{code=\"%s\"} %llu\n", protocol_err_name(e),
                     (unsigned long long)m->client_errors[e]);
+
+    sbuf_puts(out, "# HELP wsgate_bad_events_total Events batch state refused (not as EVENTS.md "
+                   "says; delivered anyway), by reason.\n"
+                   "# TYPE wsgate_bad_events_total counter\n");
+    for (int r = 0; r < EVENTS_REASONS; r++)
+        sbuf_printf(out, "wsgate_bad_events_total{reason=\"%s\"} %llu\n", events_reason_name(r),
+                    (unsigned long long)m->bad_events[r]);
 
     metrics_histogram(out, "wsgate_delivery_latency_seconds", "NATS receipt to socket write.",
                       m->latency_buckets, m->latency_sum, m->latency_count);

@@ -300,7 +300,8 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
         ev->frame = protocol_msg(subject, seq, data ? data : "", (size_t)len);
         ev->frame->stored_ns = md->Timestamp;
         /* decoded here, so the service thread never parses JSON */
-        ev->event_rc = events_decode(&ev->event, subject, data ? data : "", (size_t)len, ev->ts_ms);
+        ev->event_rc = events_decode(&ev->event, subject, data ? data : "", (size_t)len, ev->ts_ms,
+                                     &ev->reject);
     }
     jsMsgMetaData_Destroy(md);
     natsMsg_Destroy(msg);

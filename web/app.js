@@ -297,7 +297,7 @@ const state = {
 function skeleton(id) {
   return {
     id, kind: null, state: 'running', total: null, done: 0, failed: 0, processed: 0, percent: null,
-    workers: null, started_at: null, updated_at: null, completed_at: null, duration_ms: null,
+    workers: null, started_at: null, updated_at: null, completed_at: null, cancelled_at: null, cancel_reason: null, duration_ms: null,
     rate: null, eta_s: null, seq: 0, per_worker: [], failures: [],
   };
 }
@@ -347,16 +347,22 @@ function applyEvent(rec, view, ev) {
       if (isNum(d.workers)) view.workers = d.workers;
       if (d.kind) view.kind = d.kind;
       if (d.ts) view.started_at = d.ts;
-      if (view.state !== 'completed') view.state = 'running';
+      if (!ended(view)) view.state = 'running';
     } else if (what === 'progress') {
       view.done = Math.max(view.done, int(d.done));
       view.failed = Math.max(view.failed, int(d.failed));
-    } else if (what === 'completed') {
+    } else if (what === 'completed' && view.state !== 'cancelled') {
       if (isNum(d.done)) view.done = int(d.done);
       if (isNum(d.failed)) view.failed = int(d.failed);
       view.state = 'completed';
       view.completed_at = d.ts || view.completed_at;
       if (isNum(d.duration_ms)) view.duration_ms = d.duration_ms;
+      view.eta_s = null;
+      view.rate = 0;
+    } else if (what === 'cancelled' && !ended(view)) { // terminal; the first end wins (EVENTS.md)
+      view.state = 'cancelled';
+      view.cancelled_at = d.ts || view.cancelled_at;
+      view.cancel_reason = typeof d.reason === 'string' ? d.reason : null;
       view.eta_s = null;
       view.rate = 0;
     }
@@ -380,6 +386,11 @@ function applyEvent(rec, view, ev) {
   if (d.ts) view.updated_at = d.ts;
   view.processed = view.done + view.failed;
   view.seq = Math.max(view.seq || 0, ev.seq);
+}
+
+/** Completed or cancelled: the batch will not move on. */
+function ended(v) {
+  return v.state === 'completed' || v.state === 'cancelled';
 }
 
 function recompute(rec) {
@@ -688,6 +699,7 @@ async function pollLatency() {
 function effectiveState(rec) {
   const v = rec.view;
   if (v.state === 'completed') return 'completed';
+  if (v.state === 'cancelled') return 'cancelled';
   if (v.state === 'stalled') return 'stalled';
   if (isNum(v.total) && v.total > 0 && rec.shown.done + rec.shown.failed >= v.total) return 'running';
   return Date.now() - rec.lastChange > STALL_AFTER_MS ? 'stalled' : 'running';
@@ -712,15 +724,15 @@ function batchNumbers(rec) {
 
 /**
  * Every batch as a row {rec, st (effective state)}, in the server's list
- * order: running and stalled first, newest started first; then completed,
- * newest completed first; then by id.
+ * order: running and stalled first, newest started first; then completed and
+ * cancelled, newest ended first; then by id.
  */
 function sortedBatches() {
   const rows = [];
   for (const rec of state.batches.values()) {
     const st = effectiveState(rec);
-    const g = st === 'completed' ? 1 : 0;
-    const t = (g ? parseTime(rec.view.completed_at) : parseTime(rec.view.started_at)) ?? 0;
+    const g = st === 'completed' || st === 'cancelled' ? 1 : 0;
+    const t = parseTime(st === 'completed' ? rec.view.completed_at : st === 'cancelled' ? rec.view.cancelled_at : rec.view.started_at) ?? 0;
     rows.push({ rec, st, g, t });
   }
   rows.sort((a, b) => a.g - b.g || b.t - a.t || (a.rec.id < b.rec.id ? -1 : a.rec.id > b.rec.id ? 1 : 0));
@@ -768,7 +780,7 @@ function render() {
   renderConn();
   renderFooter();
   renderFleet();
-  const running = all.filter((r) => r.st !== 'completed').length;
+  const running = all.filter((r) => r.st !== 'completed' && r.st !== 'cancelled').length;
   const title = running ? `wsgate · ${running} running` : 'wsgate';
   if (document.title !== title) document.title = title;
 }
@@ -874,12 +886,15 @@ function updateCard(card, rec, st) {
   if (n.state === 'completed') {
     setText(f.rate, '');
     setText(f.eta, isNum(v.duration_ms) ? `took ${humanDuration(v.duration_ms / 1000)}` : 'done');
+  } else if (n.state === 'cancelled') {
+    setText(f.rate, '');
+    setText(f.eta, v.cancel_reason ? `cancelled: ${v.cancel_reason}` : 'cancelled');
   } else {
     setText(f.rate, n.rate === null || n.state === 'stalled' ? '' : `${fmtRate(n.rate)}/s`);
     setText(f.eta, n.state === 'stalled' ? `no progress for ${humanDuration((Date.now() - rec.lastChange) / 1000)}` : n.eta === null ? '' : `ETA ${humanDuration(n.eta)}`);
   }
-  const t = parseTime(n.state === 'completed' ? v.completed_at : v.started_at);
-  setText(f.started, t === null ? '' : `${n.state === 'completed' ? 'finished' : 'started'} ${clock(t)}`);
+  const t = parseTime(n.state === 'completed' ? v.completed_at : n.state === 'cancelled' ? v.cancelled_at : v.started_at);
+  setText(f.started, t === null ? '' : `${n.state === 'completed' ? 'finished' : n.state === 'cancelled' ? 'cancelled' : 'started'} ${clock(t)}`);
 }
 
 /** The strip above the panels: the server's counts over every batch (GET /api/summary). */
@@ -952,6 +967,11 @@ function renderDetail() {
     setText($('d-eta'), humanDuration(dur));
     const done = parseTime(v.completed_at);
     setText($('d-eta-sub'), done === null ? '' : `finished ${clock(done)}`);
+  } else if (n.state === 'cancelled') {
+    setText($('d-eta-label'), 'cancelled');
+    const at = parseTime(v.cancelled_at);
+    setText($('d-eta'), at === null ? '–' : clock(at));
+    setText($('d-eta-sub'), v.cancel_reason || '');
   } else {
     setText($('d-eta-label'), 'eta');
     setText($('d-eta'), n.state === 'stalled' ? 'stalled' : humanDuration(n.eta));

@@ -21,10 +21,11 @@ typedef struct batches_config {
 
 /* Which batches a page lists (GET /api/batches). */
 enum {
-    BATCHES_RUNNING = 1,   /* state "running" */
-    BATCHES_STALLED = 2,   /* state "stalled" */
-    BATCHES_COMPLETED = 4, /* state "completed" */
-    BATCHES_FAILED = 8,    /* any state, with at least one failed assignment */
+    BATCHES_RUNNING = 1,    /* state "running" */
+    BATCHES_STALLED = 2,    /* state "stalled" */
+    BATCHES_COMPLETED = 4,  /* state "completed" */
+    BATCHES_FAILED = 8,     /* any state, with at least one failed assignment */
+    BATCHES_CANCELLED = 16, /* state "cancelled" */
 };
 
 /* Which part of the state a view shows: called with a batch id (batch views)
@@ -56,15 +57,17 @@ void batches_apply(batches *b, const events_event *ev, uint64_t seq, int64_t wal
 
 /* Decode and apply one message (events_decode + batches_apply: tests, fuzzing).
  * `subject` is the NATS subject, data/len the payload, `seq` its stream
- * sequence, `ts_ms` the stream's timestamp of the message. Subjects outside
- * batch.*.{started,progress,completed}, license.*.{assigned,failed} and
- * verification.*.* are ignored. Returns 0 when applied or ignored, -EINVAL
- * when the payload is not what EVENTS.md says (state unchanged). */
+ * sequence, `ts_ms` the stream's timestamp of the message. Subjects that are
+ * not three tokens under batch., license. or verification. are ignored.
+ * Returns 0 when applied or ignored, -EINVAL when the payload is not what
+ * EVENTS.md says or the subject is an unknown batch./license. event (state
+ * unchanged). */
 int batches_feed(batches *b, const char *subject, const void *data, size_t len, uint64_t seq,
                  int64_t ts_ms);
 
 /* Age the state to wall-clock time now_ms: mark stalled batches, drop
- * expired completed ones and running ones silent for idle_ms. Call about
+ * completed and cancelled ones retention_ms after they ended and running
+ * ones silent for idle_ms. Call about
  * once a second. */
 void batches_tick(batches *b, int64_t now_ms);
 
@@ -73,8 +76,8 @@ size_t batches_count(const batches *b);
 uint64_t batches_evicted(const batches *b);
 
 /* JSON views (appended to out). The order of lists: running and stalled
- * batches first, newest started first; then completed ones, newest completed
- * first; then by id. */
+ * batches first, newest started first; then completed and cancelled ones,
+ * newest ended first; then by id. */
 void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *arg,
                        sbuf *out); /* every batch it lets through: tests, small sets */
 /* One page of the batches that match q: a JSON array of at most q->limit
@@ -83,7 +86,9 @@ void batches_list_json(batches *b, int64_t now_ms, batches_filter filter, void *
  * or -EINVAL when q->cursor is not a cursor (nothing appended). */
 int batches_page_json(batches *b, const batches_query *q, int64_t now_ms, sbuf *out, size_t *total,
                       char *next_cursor);
-/* The number of stalled batches at now_ms; *total gets the number of batches. */
+/* The number of stalled batches at now_ms (running ones silent for
+ * stall_ms: never a completed or cancelled one); *total gets the number of
+ * batches. */
 uint64_t batches_stalled(const batches *b, int64_t now_ms, uint64_t *total);
 
 int batches_get_json(batches *b, const char *id, int64_t now_ms, batches_filter filter, void *arg,

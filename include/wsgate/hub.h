@@ -11,6 +11,7 @@
 #include "wsgate/config.h"
 #include "wsgate/lastvalue.h"
 #include "wsgate/nats_bridge.h"
+#include "wsgate/ratelimit.h"
 #include "wsgate/ring.h"
 #include "wsgate/sublist.h"
 
@@ -48,6 +49,7 @@ typedef struct hub {
     struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
     uint32_t nreplays;                     /* running */
     uint64_t next_replay_id;
+    ratelimit bad_log; /* warn lines about refused events (hub_on_msg) */
 
     char epoch[64];           /* "" until the stream is attached */
     uint64_t last_seq;        /* last stream sequence processed */

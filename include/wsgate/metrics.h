@@ -4,6 +4,7 @@
 #ifndef WSGATE_METRICS_H
 #define WSGATE_METRICS_H
 
+#include "wsgate/events.h"
 #include "wsgate/protocol.h"
 #include "wsgate/sbuf.h"
 
@@ -49,8 +50,8 @@ typedef struct wsg_metrics {
     int64_t replays_waiting;        /* gauge: resumes waiting for a slot */
     uint64_t resumes;               /* resumes (sub with since) registered */
     uint64_t resumes_cancelled; /* ... dropped unfinished: their subscription or connection went */
-    uint64_t bad_events;        /* events whose payload batch state could not use */
-    uint64_t invalid_subjects;  /* events published on an invalid subject: not delivered */
+    uint64_t bad_events[EVENTS_REASONS]; /* events batch state refused, by events_reason */
+    uint64_t invalid_subjects;           /* events published on an invalid subject: not delivered */
     uint64_t client_errors[PERR_COUNT];
     int nats_connected;                            /* gauge 0/1 */
     uint64_t stream_last_seq;                      /* gauge: last stream sequence seen */

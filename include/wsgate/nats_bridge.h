@@ -28,13 +28,14 @@ typedef struct nb_event {
     struct nb_event *next;
     enum nb_kind kind;
     /* NB_MSG, NB_REPLAY_MSG */
-    uint64_t seq;       /* NB_MSG: the stream sequence, always set */
-    wsg_frame *frame;   /* encoded msg frame with one reference, handed to the taker;
-                           NB_MSG: NULL when the subject is not subject_valid (only seq counts) */
-    int event_rc;       /* NB_MSG with a frame: events_decode's result (0: `event` is set,
-                           -EINVAL: a bad payload, EVENTS_NOT_STATE: no batch state) */
-    events_event event; /* NB_MSG: the payload decoded for batch state (owned) */
-    int64_t ts_ms;      /* the stream's timestamp of the message */
+    uint64_t seq;         /* NB_MSG: the stream sequence, always set */
+    wsg_frame *frame;     /* encoded msg frame with one reference, handed to the taker;
+                             NB_MSG: NULL when the subject is not subject_valid (only seq counts) */
+    int event_rc;         /* NB_MSG with a frame: events_decode's result (0: `event` is set,
+                             -EINVAL: a bad payload, EVENTS_NOT_STATE: no batch state) */
+    events_reject reject; /* event_rc -EINVAL: which field and why */
+    events_event event;   /* NB_MSG: the payload decoded for batch state (owned) */
+    int64_t ts_ms;        /* the stream's timestamp of the message */
     /* NB_STATE */
     bool connected;     /* connected to NATS */
     bool attached;      /* stream ensured and live consumer running */

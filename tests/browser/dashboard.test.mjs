@@ -6,6 +6,8 @@
 //     up while it runs, and it ends completed with exactly the REST API's and
 //     the batch.<id>.completed event's figures; the verification total equals
 //     GET /api/verifications;
+//  1b. a batch.<id>.cancelled event: the card shows the state cancelled, live
+//     and on a freshly loaded page (from GET /api/batches);
 //  2. the gateway is stopped (SIGTERM) mid-batch and a new process started on
 //     the same port and stream: the page goes reconnecting, then live by
 //     itself, never shows a count going down, and ends on the exact final
@@ -22,7 +24,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test, before, after, startNats, startGateway, natsClient, httpGet, pollUntil, withTimeout, fileStreamName, ms } from '../lib/harness.mjs';
+import { test, before, after, startNats, startGateway, natsClient, publish, httpGet, pollUntil, withTimeout, fileStreamName, ms } from '../lib/harness.mjs';
 import { WSGATE_SIM_BIN } from '../lib/resume.mjs';
 import { launchBrowser, watchConsole, installTrace, getTrace, monotonicProblems, restartGateway, startSim, hookClient, caughtUp } from './lib.mjs';
 
@@ -230,6 +232,32 @@ test('a fast batch: progress only goes up and ends on the exact REST figures', {
 
   await simDone(s);
   await checkFinal(t, id);
+});
+
+test('a cancelled batch: its card shows the state cancelled, live and on a fresh page', async () => {
+  const id = 'cx-1';
+  const now = () => new Date().toISOString();
+  await publish(pub.js, `batch.${id}.started`, { batch_id: id, total: 20, workers: 2, kind: 'license_assignment', ts: now() });
+  await publish(pub.js, `license.${id}.assigned`, { batch_id: id, license_id: 'L1', hcp_id: 'H1', product: 'P', worker: 0, duration_ms: 5, ts: now() });
+  await page.waitForFunction((id) => document.querySelector(`[data-batch-id="${id}"] [data-field="state"]`)?.textContent.trim() === 'running', id, { timeout: WAIT });
+  await publish(pub.js, `batch.${id}.cancelled`, { batch_id: id, reason: 'aborted by operator', ts: now() });
+  const cancelled = async (pg) => {
+    await pg.waitForFunction((id) => document.querySelector(`[data-batch-id="${id}"]`)?.getAttribute('data-state') === 'cancelled', id, { timeout: WAIT });
+    const card = await pg.evaluate((id) => {
+      const c = document.querySelector(`[data-batch-id="${id}"]`);
+      return { state: c.querySelector('[data-field="state"]').textContent.trim(), processed: c.querySelector('[data-field="processed"]').textContent.trim() };
+    }, id);
+    assert.deepEqual(card, { state: 'cancelled', processed: '1' });
+  };
+  await cancelled(page); // live, from the event
+  // a fresh page (a second tab: the traced one stays as it is) has it from GET /api/batches
+  const fresh = await page.context().newPage();
+  try {
+    await fresh.goto(gw.url + '/');
+    await cancelled(fresh);
+  } finally {
+    await fresh.close();
+  }
 });
 
 test('gateway restarted mid-batch on the same port: the page reconnects, never goes back, ends exact', { timeout: ms(150000) }, async (t) => {

@@ -121,7 +121,9 @@ let fenceN = 0;
  * published before the fence has been processed by then. Resolves the
  * fence's seq. The fence msg is taken from the queue.
  */
-export async function fence(client, js, prefix = 'batch.fence') {
+export async function fence(client, js, prefix = 'batch.fence.') {
+  // four tokens: batch.<id>.<x> with an x EVENTS.md lacks would be refused
+  // (unknown_event) and logged as a bad event
   const subject = `${prefix}${process.pid}x${++fenceN}.done`;
   await client.sub(subject);
   const seq = await publish(js, subject, { fence: fenceN });

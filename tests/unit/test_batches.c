@@ -759,10 +759,15 @@ static void test_ignored_subjects(void **state)
     longtok[65] = '\0';
     snprintf(subject, sizeof subject, "batch.%s.started", longtok);
     /* test_events.c has the full list of subjects that carry no state. */
-    const char *ignored[] = {"batch.b.unknown", "license.b.done", "foo.b.started", "", subject};
+    const char *ignored[] = {"foo.b.started", "", subject, "batch.b.started.x"};
     for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
         assert_int_equal(feed(b, ignored[i], 1, T0, "garbage"), 0);
     assert_int_equal(batches_feed(b, NULL, "x", 1, 1, T0), 0);
+    /* Events under batch. and license. that EVENTS.md lacks are refused (and
+     * counted by the hub), with no state either. */
+    const char *unknown[] = {"batch.b.unknown", "license.b.done", "batch.b.paused"};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++)
+        assert_int_equal(feed(b, unknown[i], 1, T0, "{}"), -EINVAL);
     json_t *all = list(b, T0);
     assert_int_equal(json_array_size(all), 0);
     json_decref(all);
@@ -782,22 +787,31 @@ static void test_json_shape(void **state)
          "{\"batch_id\":\"b42\",\"total\":1000,\"workers\":15,\"kind\":\"license_assignment\","
          "\"ts\":\"2026-11-27T07:40:12.118Z\"}");
     license(b, "b42", "assigned", "L1", 0, 2041, T0 + 20000);
-    /* The payload's batch_id disagrees with the subject: the subject wins. */
+    /* The payload's batch_id disagrees with the subject: refused, nothing changes. */
+    char *before = snapshot(b, T0 + 22000);
+    assert_int_equal(feed(b, "license.b42.failed", 2050, T0 + 22000,
+                          "{\"batch_id\":\"other\",\"license_id\":\"L3\",\"worker\":3}"),
+                     -EINVAL);
+    char *after = snapshot(b, T0 + 22000);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
     feed(b, "license.b42.failed", 2051, T0 + 22000,
-         "{\"batch_id\":\"other\",\"license_id\":\"L\\\"2\",\"hcp_id\":\"H9\",\"worker\":3,"
+         "{\"batch_id\":\"b42\",\"license_id\":\"L\\\"2\",\"hcp_id\":\"H9\",\"worker\":3,"
          "\"error\":\"registry \\\"timeout\\\"\\n\",\"ts\":\"2026-11-27T07:40:22.000Z\"}");
 
     json_t *j = get(b, "b42", T0 + 22000);
-    const char *keys[] = {"id",          "kind",
-                          "state",       "total",
-                          "done",        "failed",
-                          "processed",   "percent",
-                          "workers",     "started_at",
-                          "updated_at",  "completed_at",
-                          "duration_ms", "rate",
-                          "eta_s",       "seq",
-                          "per_worker",  "per_worker_others",
-                          "failures",    "history_step_ms",
+    const char *keys[] = {"id",           "kind",
+                          "state",        "total",
+                          "done",         "failed",
+                          "processed",    "percent",
+                          "workers",      "started_at",
+                          "updated_at",   "completed_at",
+                          "cancelled_at", "cancel_reason",
+                          "duration_ms",  "rate",
+                          "eta_s",        "seq",
+                          "per_worker",   "per_worker_others",
+                          "failures",     "history_step_ms",
                           "history"};
     assert_int_equal(json_object_size(j), sizeof keys / sizeof *keys);
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
@@ -814,6 +828,8 @@ static void test_json_shape(void **state)
     assert_string_equal(str(j, "started_at"), "2026-11-27T07:40:12.118Z");
     assert_string_equal(str(j, "updated_at"), "2026-11-27T07:40:22.000Z");
     assert_null_field(j, "completed_at");
+    assert_null_field(j, "cancelled_at");
+    assert_null_field(j, "cancel_reason");
     assert_null_field(j, "duration_ms");
     /* 2 processed between 07:40:12.118 and 07:40:22.000 (9.882 s). */
     assert_float_equal(real(j, "rate"), 0.20, 1e-9);
@@ -1177,6 +1193,89 @@ static void test_pages(void **state)
     batches_destroy(b);
 }
 
+/* batch.<id>.cancelled ends a batch: state "cancelled", never stalled, no
+ * rate or ETA, kept retention_ms after it like a completed one, listed with
+ * the ended ones; the first terminal event wins. */
+static void test_cancelled(void **state)
+{
+    batches *b = make(60000, 300000, 0);
+    feed(b, "batch.x.started", 1, T0, "{\"total\":100,\"workers\":2}");
+    license(b, "x", "assigned", "L1", 0, 2, T0 + 1000);
+    license(b, "x", "assigned", "L2", 1, 3, T0 + 2000);
+    assert_int_equal(feed(b, "batch.x.cancelled", 4, T0 + 3000,
+                          "{\"batch_id\":\"x\",\"reason\":\"operator abort\","
+                          "\"ts\":\"2026-11-27T07:40:03.000Z\"}"),
+                     0);
+    json_t *j = get(b, "x", T0 + 3000);
+    assert_string_equal(str(j, "state"), "cancelled");
+    assert_string_equal(str(j, "cancelled_at"), "2026-11-27T07:40:03.000Z");
+    assert_string_equal(str(j, "cancel_reason"), "operator abort");
+    assert_null_field(j, "completed_at");
+    assert_null_field(j, "duration_ms");
+    assert_null_field(j, "eta_s");
+    assert_true(real(j, "rate") == 0.0);
+    assert_int_equal(num(j, "done"), 2);
+    json_decref(j);
+
+    /* Long silent: not stalled, not in the stalled gauge. */
+    uint64_t total;
+    feed(b, "batch.y.started", 5, T0, "{\"total\":10}");
+    assert_int_equal(batches_stalled(b, T0 + 200000, &total), 1); /* y only */
+    assert_int_equal(total, 2);
+    j = get(b, "x", T0 + 200000);
+    assert_string_equal(str(j, "state"), "cancelled");
+    json_decref(j);
+
+    /* Later events raise counts but do not bring it back; completed does not
+     * override it. */
+    license(b, "x", "assigned", "L3", 0, 6, T0 + 4000);
+    feed(b, "batch.x.completed", 7, T0 + 5000, "{\"total\":100,\"done\":3,\"failed\":0}");
+    feed(b, "batch.x.cancelled", 8, T0 + 6000, "{\"reason\":\"again\"}");
+    j = get(b, "x", T0 + 6000);
+    assert_string_equal(str(j, "state"), "cancelled");
+    assert_string_equal(str(j, "cancel_reason"), "operator abort");
+    assert_string_equal(str(j, "cancelled_at"), "2026-11-27T07:40:03.000Z");
+    assert_int_equal(num(j, "done"), 3);
+    json_decref(j);
+    /* ... nor does a cancel override a completion. */
+    feed(b, "batch.z.completed", 9, T0 + 1000, "{\"total\":1,\"done\":1,\"failed\":0}");
+    feed(b, "batch.z.cancelled", 10, T0 + 2000, "{}");
+    j = get(b, "z", T0 + 2000);
+    assert_string_equal(str(j, "state"), "completed");
+    assert_null_field(j, "cancelled_at");
+    json_decref(j);
+
+    /* The state filter, the summary and the list order (ended ones after the
+     * running, newest ended first: x at +3 s before z at +1 s). */
+    json_t *p =
+        all_pages(b, (batches_query){.limit = 10, .states = BATCHES_CANCELLED}, T0 + 10000, 1);
+    assert_string_equal(str(json_array_get(p, 0), "id"), "x");
+    json_decref(p);
+    json_t *all = list(b, T0 + 10000);
+    assert_string_equal(str(json_array_get(all, 0), "id"), "y");
+    assert_string_equal(str(json_array_get(all, 1), "id"), "x");
+    assert_string_equal(str(json_array_get(all, 2), "id"), "z");
+    json_decref(all);
+    sbuf s;
+    sbuf_init(&s, 0);
+    batches_summary_json(b, T0 + 10000, NULL, NULL, &s);
+    j = parse(sbuf_str(&s));
+    sbuf_free(&s);
+    assert_int_equal(num(j, "cancelled"), 1);
+    assert_int_equal(num(j, "completed"), 1);
+    assert_int_equal(num(j, "running"), 1);
+    json_decref(j);
+
+    /* Retention counts from cancelled_at. */
+    batches_tick(b, T0 + 3000 + 299999);
+    json_decref(get(b, "x", T0));
+    batches_tick(b, T0 + 3000 + 300000);
+    sbuf_init(&s, 0);
+    assert_int_equal(batches_get_json(b, "x", T0, NULL, NULL, &s), -ENOENT);
+    sbuf_free(&s);
+    batches_destroy(b);
+}
+
 static void test_summary(void **state)
 {
     batches *b = make(60000, 3600000, 10000);
@@ -1193,6 +1292,7 @@ static void test_summary(void **state)
     assert_int_equal(num(j, "running"), 1);
     assert_int_equal(num(j, "stalled"), 1);
     assert_int_equal(num(j, "completed"), 1);
+    assert_int_equal(num(j, "cancelled"), 0);
     assert_int_equal(num(j, "done"), 18);
     assert_int_equal(num(j, "failed"), 2);
     assert_float_equal(real(j, "rate"), 1.0, 1e-9);   /* 10 in 10 s */
@@ -1356,6 +1456,7 @@ int main(void)
         cmocka_unit_test(test_many_workers_bounded_view),
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_cancelled),
         cmocka_unit_test(test_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,9 +13,12 @@
 
 #define T0 1795765200000LL /* 2026-11-27T07:40:00.000Z, in ms */
 
+static events_reject last_why; /* what the last decode refused, if it did */
+
 static int decode(events_event *ev, const char *subject, const char *json)
 {
-    return events_decode(ev, subject, json, strlen(json), T0);
+    last_why = (events_reject){EVENTS_REASONS, "untouched"};
+    return events_decode(ev, subject, json, strlen(json), T0, &last_why);
 }
 
 static int decodef(events_event *ev, const char *subject, const char *fmt, ...)
@@ -47,6 +50,7 @@ static void test_types_and_tokens(void **state)
         {"batch.b42.started", EVENTS_STARTED, "b42"},
         {"batch.b-1_x.progress", EVENTS_PROGRESS, "b-1_x"},
         {"batch.B.completed", EVENTS_COMPLETED, "B"},
+        {"batch.b42.cancelled", EVENTS_CANCELLED, "b42"},
         {"license.b42.assigned", EVENTS_ASSIGNED, "b42"},
         {"license.b42.failed", EVENTS_FAILED, "b42"},
         {"verification.FR.verified", EVENTS_VERIFICATION, "FR"},
@@ -72,18 +76,19 @@ static void test_not_state_subjects(void **state)
     longtok[65] = '\0';
     snprintf(subject, sizeof subject, "batch.%s.started", longtok);
     const char *ignored[] = {
-        "batch.b.unknown",  "batch.b", "batch..started",    "batch.b.started.x", "license.b.done",
-        "foo.b.started",    "",        "batch.b$.started",  "batch.b .started",  "verification.FR",
-        "batch.b.started.", subject,   "license.b.progress"};
+        "batch.b",          "batch..started",   "batch.b.started.x", "foo.b.started",    "",
+        "batch.b$.started", "batch.b .started", "verification.FR",   "batch.b.started.", subject,
+        "license.b.x.y",    "batches.b.started"};
     events_event ev;
     for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) {
         if (decode(&ev, ignored[i], "garbage") != EVENTS_NOT_STATE)
             fail_msg("took %s", ignored[i]);
         assert_empty(&ev);
+        assert_string_equal(last_why.field, "untouched"); /* only written on -EINVAL */
     }
-    assert_int_equal(events_decode(&ev, NULL, "x", 1, T0), EVENTS_NOT_STATE);
+    assert_int_equal(events_decode(&ev, NULL, "x", 1, T0, NULL), EVENTS_NOT_STATE);
     /* The payload is not looked at, not even a NULL one. */
-    assert_int_equal(events_decode(&ev, "foo.b.started", NULL, 0, T0), EVENTS_NOT_STATE);
+    assert_int_equal(events_decode(&ev, "foo.b.started", NULL, 0, T0, NULL), EVENTS_NOT_STATE);
     /* A 64-byte token is fine. */
     longtok[64] = '\0';
     snprintf(subject, sizeof subject, "batch.%s.started", longtok);
@@ -111,11 +116,11 @@ static void test_fields(void **state)
     events_clear(&ev);
 
     assert_int_equal(decode(&ev, "license.b42.failed",
-                            "{\"batch_id\":\"other\",\"license_id\":\"L7\",\"hcp_id\":\"H-7\","
+                            "{\"batch_id\":\"b42\",\"license_id\":\"L7\",\"hcp_id\":\"H-7\","
                             "\"product\":\"P\",\"worker\":3,\"duration_ms\":12,\"error\":"
                             "\"registry \\\"timeout\\\"\\n\"}"),
                      0);
-    assert_string_equal(ev.token, "b42"); /* the subject names the batch */
+    assert_string_equal(ev.token, "b42");
     assert_string_equal(ev.license_id, "L7");
     assert_string_equal(ev.hcp_id, "H-7");
     assert_string_equal(ev.error, "registry \"timeout\"\n");
@@ -175,60 +180,85 @@ static void test_verifications(void **state)
     events_clear(&ev);
     /* Neither a status nor a country anywhere. */
     assert_int_equal(decode(&ev, "verification.FR.unknown", "{}"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_MISSING_FIELD);
+    assert_string_equal(last_why.field, "status");
     assert_int_equal(decode(&ev, "verification.fr.verified", "{}"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_MISSING_FIELD);
+    assert_string_equal(last_why.field, "country");
     assert_int_equal(decode(&ev, "verification.FRA.verified", "{}"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_MISSING_FIELD);
+    assert_string_equal(last_why.field, "country");
+    assert_int_equal(decode(&ev, "verification.fr.verified", "{\"country\":\"fr\"}"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_BAD_VALUE);
+    assert_string_equal(last_why.field, "country");
     assert_int_equal(decode(&ev, "verification.FR.verified", "{\"country\":\"fr\"}"), 0);
     events_clear(&ev); /* a bad country in the payload: the subject's counts */
     assert_int_equal(decode(&ev, "verification.DE.verified", "{\"status\":\"maybe\"}"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_BAD_VALUE);
+    assert_string_equal(last_why.field, "status");
     assert_int_equal(decode(&ev, "verification.DE.verified", "{\"status\":1}"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_WRONG_TYPE);
+    assert_string_equal(last_why.field, "status");
     assert_int_equal(decode(&ev, "verification.DE.verified", "{\"country\":[]}"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_WRONG_TYPE);
+    assert_string_equal(last_why.field, "country");
+    assert_int_equal(decode(&ev, "verification.DE.verified", "[]"), -EINVAL);
+    assert_int_equal(last_why.reason, EVENTS_NOT_OBJECT);
     assert_empty(&ev);
     assert_null(events_status_name(-1));
     assert_null(events_status_name(EVENTS_STATUSES));
 }
 
-/* Bad types, bad values, missing fields, not JSON: -EINVAL and nothing to free. */
+/* Bad types, bad values, missing fields, not JSON: -EINVAL, nothing to
+ * free, and the field and reason of the refusal. */
 static void test_bad_payloads(void **state)
 {
     static const struct {
         const char *subject, *payload;
+        events_reason reason;
+        const char *field; /* NULL: the whole payload */
     } bad[] = {
-        {"batch.b.progress", "not json"},
-        {"batch.b.progress", ""},
-        {"batch.b.progress", "{"},
-        {"batch.b.progress", "[1,2]"},
-        {"batch.b.progress", "\"text\""},
-        {"batch.b.progress", "42"},
-        {"batch.b.progress", "null"},
-        {"batch.b.progress", "{\"done\":1} trailing"},
-        {"batch.b.progress", "{\"done\":\"5\"}"},
-        {"batch.b.progress", "{\"done\":5.5}"},
-        {"batch.b.progress", "{\"done\":1e3}"},
-        {"batch.b.progress", "{\"done\":true}"},
-        {"batch.b.progress", "{\"done\":-1}"},
-        {"batch.b.progress", "{\"failed\":-3}"},
-        {"batch.b.progress", "{\"total\":-10}"},
-        {"batch.b.progress", "{\"ts\":12345}"},
-        {"batch.b.progress", "{\"ts\":[]}"},
-        {"batch.b.progress", "{\"batch_id\":7}"},
-        {"batch.b.progress", "{\"done\":\"\\u0000\"}"},
-        {"batch.b.started", "{\"workers\":\"many\"}"},
-        {"batch.b.started", "{\"kind\":5}"},
-        {"batch.b.started", "{\"kind\":{}}"},
-        {"batch.b.started", "{\"total\":{}}"},
-        {"batch.b.completed", "{\"duration_ms\":-5}"},
-        {"batch.b.completed", "{\"done\":[]}"},
-        {"license.b.assigned", "{}"},
-        {"license.b.assigned", "{\"worker\":0}"},
-        {"license.b.assigned", "{\"license_id\":null}"},
-        {"license.b.assigned", "{\"license_id\":5}"},
-        {"license.b.assigned", "{\"license_id\":\"\"}"},
-        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":-1}"},
-        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":\"3\"}"},
-        {"license.b.assigned", "{\"license_id\":\"L9\",\"hcp_id\":false}"},
-        {"license.b.failed", "{\"license_id\":\"L9\",\"hcp_id\":3}"},
-        {"license.b.failed", "{\"license_id\":\"L9\",\"error\":[]}"},
-        {"license.b.failed", "{\"license_id\":\"L9\",\"total\":-1}"},
+        {"batch.b.progress", "not json", EVENTS_NOT_JSON, NULL},
+        {"batch.b.progress", "", EVENTS_NOT_JSON, NULL},
+        {"batch.b.progress", "{", EVENTS_NOT_JSON, NULL},
+        {"batch.b.progress", "[1,2]", EVENTS_NOT_OBJECT, NULL},
+        {"batch.b.progress", "\"text\"", EVENTS_NOT_OBJECT, NULL},
+        {"batch.b.progress", "42", EVENTS_NOT_OBJECT, NULL},
+        {"batch.b.progress", "null", EVENTS_NOT_OBJECT, NULL},
+        {"batch.b.progress", "{\"done\":1} trailing", EVENTS_NOT_JSON, NULL},
+        {"batch.b.progress", "{\"done\":\"5\"}", EVENTS_WRONG_TYPE, "done"},
+        {"batch.b.progress", "{\"done\":5.5}", EVENTS_WRONG_TYPE, "done"},
+        {"batch.b.progress", "{\"done\":1e3}", EVENTS_WRONG_TYPE, "done"},
+        {"batch.b.progress", "{\"done\":true}", EVENTS_WRONG_TYPE, "done"},
+        {"batch.b.progress", "{\"done\":-1}", EVENTS_OUT_OF_RANGE, "done"},
+        {"batch.b.progress", "{\"failed\":-3}", EVENTS_OUT_OF_RANGE, "failed"},
+        {"batch.b.progress", "{\"total\":-10}", EVENTS_OUT_OF_RANGE, "total"},
+        {"batch.b.progress", "{\"ts\":12345}", EVENTS_WRONG_TYPE, "ts"},
+        {"batch.b.progress", "{\"ts\":[]}", EVENTS_WRONG_TYPE, "ts"},
+        {"batch.b.progress", "{\"batch_id\":7}", EVENTS_WRONG_TYPE, "batch_id"},
+        {"batch.b.progress", "{\"done\":\"\\u0000\"}", EVENTS_NOT_JSON, NULL},
+        {"batch.b.started", "{\"workers\":\"many\"}", EVENTS_WRONG_TYPE, "workers"},
+        {"batch.b.started", "{\"kind\":5}", EVENTS_WRONG_TYPE, "kind"},
+        {"batch.b.started", "{\"kind\":{}}", EVENTS_WRONG_TYPE, "kind"},
+        {"batch.b.started", "{\"total\":{}}", EVENTS_WRONG_TYPE, "total"},
+        {"batch.b.completed", "{\"duration_ms\":-5}", EVENTS_OUT_OF_RANGE, "duration_ms"},
+        {"batch.b.completed", "{\"done\":[]}", EVENTS_WRONG_TYPE, "done"},
+        {"batch.b.cancelled", "{\"reason\":5}", EVENTS_WRONG_TYPE, "reason"},
+        {"batch.b.cancelled", "{\"done\":-1}", EVENTS_OUT_OF_RANGE, "done"},
+        {"license.b.assigned", "{}", EVENTS_MISSING_FIELD, "license_id"},
+        {"license.b.assigned", "{\"worker\":0}", EVENTS_MISSING_FIELD, "license_id"},
+        {"license.b.assigned", "{\"license_id\":null}", EVENTS_MISSING_FIELD, "license_id"},
+        {"license.b.assigned", "{\"license_id\":5}", EVENTS_WRONG_TYPE, "license_id"},
+        {"license.b.assigned", "{\"license_id\":\"\"}", EVENTS_OUT_OF_RANGE, "license_id"},
+        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":-1}", EVENTS_OUT_OF_RANGE,
+         "worker"},
+        {"license.b.assigned", "{\"license_id\":\"L9\",\"worker\":\"3\"}", EVENTS_WRONG_TYPE,
+         "worker"},
+        {"license.b.assigned", "{\"license_id\":\"L9\",\"hcp_id\":false}", EVENTS_WRONG_TYPE,
+         "hcp_id"},
+        {"license.b.failed", "{\"license_id\":\"L9\",\"hcp_id\":3}", EVENTS_WRONG_TYPE, "hcp_id"},
+        {"license.b.failed", "{\"license_id\":\"L9\",\"error\":[]}", EVENTS_WRONG_TYPE, "error"},
+        {"license.b.failed", "{\"license_id\":\"L9\",\"total\":-1}", EVENTS_OUT_OF_RANGE, "total"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         events_event ev;
@@ -236,15 +266,27 @@ static void test_bad_payloads(void **state)
         if (decode(&ev, bad[i].subject, bad[i].payload) != -EINVAL)
             fail_msg("accepted %s %s", bad[i].subject, bad[i].payload);
         assert_empty(&ev);
+        if (last_why.reason != bad[i].reason)
+            fail_msg("%s %s: reason %s, want %s", bad[i].subject, bad[i].payload,
+                     events_reason_name(last_why.reason), events_reason_name(bad[i].reason));
+        if (bad[i].field)
+            assert_string_equal(last_why.field, bad[i].field);
+        else if (last_why.field)
+            fail_msg("%s %s: field %s, want none", bad[i].subject, bad[i].payload, last_why.field);
     }
+    /* A NULL payload is not JSON; without *why the refusal is the same. */
     events_event ev;
-    assert_int_equal(events_decode(&ev, "batch.b.progress", NULL, 0, T0), -EINVAL);
+    events_reject why = {EVENTS_REASONS, NULL};
+    assert_int_equal(events_decode(&ev, "batch.b.progress", NULL, 0, T0, &why), -EINVAL);
+    assert_int_equal(why.reason, EVENTS_NOT_JSON);
+    assert_int_equal(events_decode(&ev, "batch.b.progress", "{\"done\":-1}", 11, T0, NULL),
+                     -EINVAL);
     /* len bounds the payload, not a NUL */
-    assert_int_equal(events_decode(&ev, "batch.b.progress", "{\"done\":1}", 5, T0), -EINVAL);
-    assert_int_equal(events_decode(&ev, "batch.b.progress", "{\"done\":1}xyz", 10, T0), 0);
+    assert_int_equal(events_decode(&ev, "batch.b.progress", "{\"done\":1}", 5, T0, NULL), -EINVAL);
+    assert_int_equal(events_decode(&ev, "batch.b.progress", "{\"done\":1}xyz", 10, T0, NULL), 0);
     assert_int_equal(ev.done, 1);
     events_clear(&ev);
-    assert_int_equal(events_decode(&ev, "batch.b.progress", "{}\0{", 4, T0), -EINVAL);
+    assert_int_equal(events_decode(&ev, "batch.b.progress", "{}\0{", 4, T0, NULL), -EINVAL);
 }
 
 /* Numbers at and past every bound. */
@@ -276,6 +318,9 @@ static void test_huge_numbers(void **state)
         events_event ev;
         if (decode(&ev, cases[i].subject, cases[i].payload) != cases[i].rc)
             fail_msg("%s %s: want %d", cases[i].subject, cases[i].payload, cases[i].rc);
+        if (cases[i].rc < 0 && last_why.reason != EVENTS_OUT_OF_RANGE)
+            fail_msg("%s %s: reason %s, want out_of_range", cases[i].subject, cases[i].payload,
+                     events_reason_name(last_why.reason));
         events_clear(&ev);
     }
     events_event ev;
@@ -302,6 +347,7 @@ static void test_invalid_utf8(void **state)
         if (decode(&ev, "license.b.failed", bad[i]) != -EINVAL)
             fail_msg("accepted %s", bad[i]);
         assert_empty(&ev);
+        assert_int_equal(last_why.reason, EVENTS_NOT_JSON);
     }
     events_event ev;
     assert_int_equal(
@@ -411,12 +457,97 @@ static void test_ts(void **state)
     events_event ev;
     assert_int_equal(decode(&ev, "batch.b.progress", "{\"ts\":\"yesterday\"}"), 0);
     assert_int_equal(ev.ts, T0);
-    assert_int_equal(events_decode(&ev, "batch.b.progress", "{}", 2, INT64_MIN), 0);
+    assert_int_equal(events_decode(&ev, "batch.b.progress", "{}", 2, INT64_MIN, NULL), 0);
     assert_int_equal(ev.ts, 0);
-    assert_int_equal(events_decode(&ev, "batch.b.progress", "{}", 2, INT64_MAX), 0);
+    assert_int_equal(events_decode(&ev, "batch.b.progress", "{}", 2, INT64_MAX, NULL), 0);
     assert_int_equal(ev.ts, EVENTS_TS_MAX);
     assert_int_equal(decode(&ev, "batch.b.progress", "{\"ts\":\"2026-11-27T07:40:01Z\"}"), 0);
     assert_int_equal(ev.ts, T0 + 1000);
+}
+
+/* batch.<id>.<x> and license.<id>.<x> with an x EVENTS.md lacks: refused as
+ * unknown_event whatever the payload (it is not looked at). */
+static void test_unknown_events(void **state)
+{
+    static const char *unknown[] = {"batch.b.unknown",  "license.b.done",      "license.b.progress",
+                                    "batch.b.assigned", "license.b.cancelled", "batch.b.Started"};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
+        events_event ev;
+        if (decode(&ev, unknown[i], "{}") != -EINVAL)
+            fail_msg("took %s", unknown[i]);
+        assert_empty(&ev);
+        assert_int_equal(last_why.reason, EVENTS_UNKNOWN_EVENT);
+        assert_null(last_why.field);
+        assert_int_equal(events_decode(&ev, unknown[i], NULL, 0, T0, NULL), -EINVAL);
+    }
+}
+
+/* A batch_id that is not the subject's batch is refused; the same one, an
+ * absent one or null is fine. */
+static void test_batch_id_mismatch(void **state)
+{
+    static const char *subjects[] = {"batch.b42.started",    "batch.b42.progress",
+                                     "batch.b42.completed",  "batch.b42.cancelled",
+                                     "license.b42.assigned", "license.b42.failed"};
+    for (size_t i = 0; i < sizeof subjects / sizeof *subjects; i++) {
+        events_event ev;
+        const char *lic = subjects[i][0] == 'l' ? ",\"license_id\":\"L1\"" : "";
+        if (decodef(&ev, subjects[i], "{\"batch_id\":\"b43\"%s}", lic) != -EINVAL)
+            fail_msg("%s took batch_id b43", subjects[i]);
+        assert_empty(&ev);
+        assert_int_equal(last_why.reason, EVENTS_BATCH_ID_MISMATCH);
+        assert_string_equal(last_why.field, "batch_id");
+        /* case matters: subject tokens are case-sensitive */
+        assert_int_equal(decodef(&ev, subjects[i], "{\"batch_id\":\"B42\"%s}", lic), -EINVAL);
+        assert_int_equal(decodef(&ev, subjects[i], "{\"batch_id\":\"\"%s}", lic), -EINVAL);
+        assert_int_equal(decodef(&ev, subjects[i], "{\"batch_id\":\"b42\"%s}", lic), 0);
+        events_clear(&ev);
+        assert_int_equal(decodef(&ev, subjects[i], "{\"batch_id\":null%s}", lic), 0);
+        events_clear(&ev);
+        assert_int_equal(decodef(&ev, subjects[i], "{\"x\":1%s}", lic), 0);
+        events_clear(&ev);
+    }
+}
+
+/* batch.<id>.cancelled: batch_id, an optional reason (kept, clipped), ts. */
+static void test_cancelled(void **state)
+{
+    events_event ev;
+    assert_int_equal(decode(&ev, "batch.b42.cancelled",
+                            "{\"batch_id\":\"b42\",\"reason\":\"operator abort\","
+                            "\"ts\":\"2026-11-27T07:40:12.118Z\"}"),
+                     0);
+    assert_int_equal(ev.type, EVENTS_CANCELLED);
+    assert_string_equal(ev.token, "b42");
+    assert_string_equal(ev.reason, "operator abort");
+    assert_int_equal(ev.ts, T0 + 12118);
+    events_clear(&ev);
+    assert_int_equal(decode(&ev, "batch.b42.cancelled", "{\"reason\":null}"), 0);
+    assert_null(ev.reason);
+    assert_int_equal(ev.ts, T0);
+    events_clear(&ev);
+    /* reason is only a cancelled event's: elsewhere it is not looked at */
+    assert_int_equal(decode(&ev, "batch.b42.completed", "{\"reason\":5}"), 0);
+    assert_null(ev.reason);
+    events_clear(&ev);
+    char text[400];
+    memset(text, 'r', 300);
+    text[300] = '\0';
+    assert_int_equal(decodef(&ev, "batch.b.cancelled", "{\"reason\":\"%s\"}", text), 0);
+    assert_int_equal(strlen(ev.reason), EVENTS_TEXT_MAX);
+    events_clear(&ev);
+    assert_empty(&ev);
+}
+
+static void test_reason_names(void **state)
+{
+    static const char *names[EVENTS_REASONS] = {
+        "not_json",     "not_object", "missing_field",     "wrong_type",
+        "out_of_range", "bad_value",  "batch_id_mismatch", "unknown_event"};
+    for (int r = 0; r < EVENTS_REASONS; r++)
+        assert_string_equal(events_reason_name(r), names[r]);
+    assert_null(events_reason_name(-1));
+    assert_null(events_reason_name(EVENTS_REASONS));
 }
 
 int main(void)
@@ -431,6 +562,10 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_clipping),
         cmocka_unit_test(test_ts),
+        cmocka_unit_test(test_unknown_events),
+        cmocka_unit_test(test_batch_id_mismatch),
+        cmocka_unit_test(test_cancelled),
+        cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

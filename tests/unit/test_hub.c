@@ -85,7 +85,8 @@ static void push_msg(const char *subject, uint64_t seq, const char *payload)
     ev->ts_ms = 1795765200000LL + (int64_t)seq;
     if (subject_valid(subject)) {
         ev->frame = protocol_msg(subject, seq, payload, strlen(payload));
-        ev->event_rc = events_decode(&ev->event, subject, payload, strlen(payload), ev->ts_ms);
+        ev->event_rc =
+            events_decode(&ev->event, subject, payload, strlen(payload), ev->ts_ms, &ev->reject);
     }
     inbox_push(ev);
 }
@@ -247,20 +248,40 @@ static void test_batch_state(void **state)
     push_msg("batch.b1.progress", 3, "{\"done\":\"many\"}");
     push_msg("verification.FR.verified", 4, "{}");
     push_msg("news.b1.started", 5, "not json");
+    push_msg("batch.b2.started", 6, "{\"batch_id\":\"b1\"}");
+    push_msg("batch.b1.cancelled", 7, "{\"reason\":\"stop\"}");
+    push_msg("batch.b1.paused", 8, "{}");
     drain();
     assert_int_equal(batches_count(fx->h.batches), 1);
-    assert_int_equal(metrics.bad_events, 1);
-    assert_string_equal(ring_seqs(), "1,2,3,4,5");
+    assert_int_equal(metrics.bad_events[EVENTS_WRONG_TYPE], 1);
+    assert_int_equal(metrics.bad_events[EVENTS_BATCH_ID_MISMATCH], 1);
+    assert_int_equal(metrics.bad_events[EVENTS_UNKNOWN_EVENT], 1);
+    assert_int_equal(metrics.bad_events[EVENTS_NOT_JSON], 0); /* news. is not state */
+    assert_string_equal(ring_seqs(), "1,2,3,4,5,6,7,8");      /* every one delivered */
     sbuf out;
     sbuf_init(&out, 0);
     assert_int_equal(batches_get_json(fx->h.batches, "b1", hub_now_ms(), NULL, NULL, &out), 0);
     assert_non_null(strstr(sbuf_str(&out), "\"done\":1,"));
-    assert_non_null(strstr(sbuf_str(&out), "\"seq\":2,"));
+    assert_non_null(strstr(sbuf_str(&out), "\"state\":\"cancelled\""));
+    assert_non_null(strstr(sbuf_str(&out), "\"seq\":7,"));
     sbuf_free(&out);
     sbuf_init(&out, 0);
     batches_verifications_json(fx->h.batches, NULL, NULL, &out);
     assert_non_null(strstr(sbuf_str(&out), "\"total\":1,"));
     sbuf_free(&out);
+}
+
+/* Refusals are counted one by one, but logged at most 10 a second: a burst
+ * leaves the rest to the suppressed count hub_tick reports. */
+static void test_bad_events_rate_limited(void **state)
+{
+    for (uint64_t seq = 1; seq <= 40; seq++)
+        push_msg("batch.b.progress", seq, seq % 2 ? "{\"done\":-1}" : "[]");
+    drain();
+    assert_int_equal(metrics.bad_events[EVENTS_OUT_OF_RANGE], 20);
+    assert_int_equal(metrics.bad_events[EVENTS_NOT_OBJECT], 20);
+    /* 40 refusals within well under 3 s: at most 30 lines, the rest counted */
+    assert_true(fx->h.bad_log.suppressed >= 10);
 }
 
 /* A slice applies at most HUB_POLL_BUDGET events; the rest wait in the
@@ -407,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gap_clears_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frameless_event_advances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_events_rate_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slice_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slice_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),

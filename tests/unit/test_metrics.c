@@ -74,6 +74,7 @@ static void test_every_metric_named(void **state)
         {"wsgate_conflated_total", "counter"},
         {"wsgate_replayed_total", "counter"},
         {"wsgate_client_errors_total", "counter"},
+        {"wsgate_bad_events_total", "counter"},
         {"wsgate_nats_connected", "gauge"},
         {"wsgate_delivery_latency_seconds", "histogram"},
         {"wsgate_delivery_stored_latency_seconds", "histogram"},
@@ -123,6 +124,8 @@ static void test_values(void **state)
     metrics.stream_last_seq = 4242;
     for (int e = PERR_BAD_REQUEST; e < PERR_COUNT; e++)
         metrics.client_errors[e] = 100 + (uint64_t)e;
+    for (int r = 0; r < EVENTS_REASONS; r++)
+        metrics.bad_events[r] = 200 + (uint64_t)r;
 
     char *text = render();
     assert_true(sample(text, "wsgate_connections") == 3);
@@ -142,6 +145,14 @@ static void test_values(void **state)
         if (sample(text, series) != 100 + e)
             fail_msg("%s wrong", series);
     }
+    for (int r = 0; r < EVENTS_REASONS; r++) { /* every reason, each its own series */
+        char series[128];
+        snprintf(series, sizeof(series), "wsgate_bad_events_total{reason=\"%s\"}",
+                 events_reason_name(r));
+        if (sample(text, series) != 200 + r)
+            fail_msg("%s wrong", series);
+    }
+    assert_true(sample(text, "wsgate_bad_events_total{reason=\"batch_id_mismatch\"}") == 206);
     free(text);
 
     /* The values follow the global as it changes. */

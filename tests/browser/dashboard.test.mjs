@@ -364,7 +364,12 @@ test('the gateway shutdown reaches the page as a clean 1001 close', async () => 
 //  - "Failed to load resource: net::ERR_CONNECTION_REFUSED" for a GET of
 //    http://127.0.0.1:<port>/metrics or /api/... : the dashboard's periodic
 //    or throttled REST request that happened to fall in the outage (it
-//    ignores the failure and asks again later).
+//    ignores the failure and asks again later);
+//  - "Failed to load resource: the server responded with a status of 503
+//    (Service Unavailable)" for a GET of /api/...: a REST request that
+//    reached the new gateway while it was still rebuilding its state from
+//    the stream (it answers 503 "starting" until ready; the dashboard asks
+//    again).
 // Anything else (a WebSocket protocol error such as "Close received after
 // close", a 404, a script error, a warning) fails the test.
 function tolerated(m, port) {
@@ -372,6 +377,8 @@ function tolerated(m, port) {
   const ws = `WebSocket connection to 'ws://127.0.0.1:${port}/ws' failed: `;
   if (m.text === `${ws}Error in connection establishment: net::ERR_CONNECTION_REFUSED`) return true;
   if (m.text === `${ws}Error during WebSocket handshake: Unexpected response code: 503`) return true;
+  if (m.text === 'Failed to load resource: the server responded with a status of 503 (Service Unavailable)')
+    return new RegExp(`^http://127\\.0\\.0\\.1:${port}/api/`).test(m.url);
   return m.text === 'Failed to load resource: net::ERR_CONNECTION_REFUSED' &&
     new RegExp(`^http://127\\.0\\.0\\.1:${port}/(metrics|api/)`).test(m.url);
 }

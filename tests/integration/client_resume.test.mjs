@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { test, before, after, startNats, startGateway, natsClient, publishMany, pollUntil, withTimeout, mkTmp, rmTmp, delay, ms } from '../lib/harness.mjs';
 import { mint, randomSecret, writeKeyFile } from '../lib/jwt.mjs';
+import { gatewayFence } from '../lib/resume.mjs';
 import { WsGate, WsGateError } from '../../web/wsgate.js';
 
 let nats;
@@ -104,6 +105,9 @@ test('resumeState across client objects: exactly the missed events per pattern, 
   const s2 = await publishMany(pub.js, ev2);
   const ev2b = [{ subject: `license.${tag}.failed`, data: { i: 'x' } }];
   const s2b = await publishMany(pub.js, ev2b);
+  // the gateway has them all before the resume (a JetStream ack comes before its push to us):
+  // else the last one may come live after a replay that counted one fewer
+  await gatewayFence(gw.wsUrl, pub.js);
 
   const b = client(t, { resumeState: saved });
   b.gate.connect();
@@ -165,6 +169,7 @@ test('a resume state of another stream epoch: reset (epoch), then a live subscri
   const tag = 'rs3';
   const L = `license.${tag}.>`;
   const before = await publishMany(pub.js, events(tag, 3));
+  await gatewayFence(gw.wsUrl, pub.js); // ok.seq below is the gateway's position: it has them
   const c = client(t, { resumeState: { version: 1, epoch: '2001-01-01T00:00:00Z', subs: { [L]: 999999 } } });
   c.gate.connect();
   const ok = await c.sub(L);

@@ -1,6 +1,7 @@
 /* admit.c: upgrade admission (PROTOCOL.md "Authentication") and per-IP connection counts. */
 #include "wsgate/admit.h"
 
+#include "wsgate/clock.h"
 #include "wsgate/hmap.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
@@ -213,7 +214,7 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
             return 401;
         }
         auth_claims *c = xcalloc(1, sizeof(*c));
-        if (auth_verify(h->auth, token, (size_t)n, hub_now_ms() / 1000, c, why) != 0) {
+        if (auth_verify(h->auth, token, (size_t)n, clock_now_ms() / 1000, c, why) != 0) {
             free(c);
             return 401;
         }

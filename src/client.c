@@ -7,6 +7,7 @@
 
 #include "conn_internal.h"
 
+#include "wsgate/clock.h"
 #include "wsgate/lastvalue.h"
 #include "wsgate/metrics.h"
 #include "wsgate/pmd.h"
@@ -22,7 +23,7 @@
 static bool client_rate_take(conn *c)
 {
     const wsg_config *cfg = c->hub->cfg;
-    int64_t now = hub_now_ms();
+    int64_t now = clock_now_ms();
     c->tokens += (double)(now - c->tokens_ms) * cfg->ops_rate / 1000.0;
     c->tokens_ms = now;
     if (c->tokens > cfg->ops_burst)
@@ -43,7 +44,7 @@ void client_error(conn *c, const char *id, enum proto_err code, const char *mess
     uint32_t slots = (uint32_t)cfg->err_limit + 1;
     if (!c->err_times)
         c->err_times = xcalloc(slots, sizeof(*c->err_times));
-    int64_t now = hub_now_ms();
+    int64_t now = clock_now_ms();
     c->err_times[c->err_next] = now;
     c->err_next = (c->err_next + 1) % slots;
     if (c->err_count < slots)
@@ -142,7 +143,7 @@ static void client_message_deflated(conn *c, const void *buf, size_t len, bool b
 
 int client_receive(conn *c, const void *in, size_t len)
 {
-    c->last_rx_ms = hub_now_ms();
+    c->last_rx_ms = clock_now_ms();
     size_t remaining = lws_remaining_packet_payload(c->wsi);
     bool complete = lws_is_final_fragment(c->wsi) && remaining == 0;
     size_t have = c->rx ? c->rx->len : 0;

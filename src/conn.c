@@ -9,6 +9,7 @@
  * client says (messages, ops, their limits) is client.c's. */
 #include "conn_internal.h"
 
+#include "wsgate/clock.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/replay.h"
@@ -73,7 +74,7 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip,
     c->hub = h;
     c->round = h->round;
     c->claims = claims;
-    c->created_ms = hub_now_ms();
+    c->created_ms = clock_now_ms();
     c->last_rx_ms = c->created_ms;
     c->tokens = h->cfg->ops_burst;
     c->tokens_ms = c->created_ms;
@@ -191,7 +192,7 @@ void conn_close(conn *c, int code, const char *reason, bool after_queue)
     c->close_code = code;
     c->close_reason = reason;
     c->close_after_queue = after_queue;
-    c->close_deadline_ms = hub_now_ms() + CONN_CLOSE_DROP_MS;
+    c->close_deadline_ms = clock_now_ms() + CONN_CLOSE_DROP_MS;
     if (!after_queue)
         conn_queue_clear(c); /* the close goes ahead of it: nothing queued will be written */
     log_event(code == 1001 ? LOG_DEBUG : LOG_INFO, "conn_closing", "s:conn", c->id, "i:code", code,
@@ -214,7 +215,7 @@ bool conn_check_slow(conn *c, size_t bytes, int64_t now_ms)
         return false;
     }
     if (!now_ms)
-        now_ms = hub_now_ms();
+        now_ms = clock_now_ms();
     if (bytes <= 4 * bound) {
         if (!c->over_since_ms)
             c->over_since_ms = now_ms;
@@ -601,7 +602,7 @@ void conn_keepalive(conn *c, int64_t now_ms)
 
 void conn_pong(conn *c)
 {
-    c->last_rx_ms = hub_now_ms();
+    c->last_rx_ms = clock_now_ms();
 }
 
 int conn_writable(conn *c)
@@ -671,7 +672,7 @@ void conn_flush(conn *c)
 static int conn_write_some(conn *c, int budget)
 {
     static unsigned char batch[LWS_PRE + CONN_BATCH_BYTES]; /* the service thread's */
-    int64_t now_ns = hub_mono_ns();
+    int64_t now_ns = clock_mono_ns();
     while (c->qlen && budget > 0 && !c->pend) {
         if (!c->tls) {
             uint32_t before = c->qlen;
@@ -785,7 +786,7 @@ void conn_round_begin(conn_round *r)
 static void conn_round_jobs(conn_round *r, size_t n)
 {
     sendpool_run(r->pool, r->jobs, n);
-    int64_t now_ns = hub_mono_ns();
+    int64_t now_ns = clock_mono_ns();
     for (size_t i = 0; i < n; i++)
         conn_flush_done(r->job_conns[i], r->jobs[i].sent, now_ns);
 }
@@ -795,7 +796,7 @@ void conn_round_end(conn_round *r)
     r->dispatching = false;
     if (!r->nflush)
         return;
-    int64_t t0 = hub_mono_ns();
+    int64_t t0 = clock_mono_ns();
     size_t n = 0, used = 0;
     for (size_t i = 0; i < r->nflush; i++) {
         conn *c = r->flushv[i];
@@ -822,5 +823,5 @@ void conn_round_end(conn_round *r)
     conn_round_jobs(r, n);
     r->nflush = 0;
     metrics.send_rounds++;
-    metrics.send_round_ns += (uint64_t)(hub_mono_ns() - t0);
+    metrics.send_round_ns += (uint64_t)(clock_mono_ns() - t0);
 }

@@ -4,6 +4,7 @@
 
 #include "wsgate/auth.h"
 #include "wsgate/batches.h"
+#include "wsgate/clock.h"
 #include "wsgate/hmap.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
@@ -508,7 +509,7 @@ static bool http_country_visible(void *arg, const char *cc)
 static void http_api(hub *h, const char *path, const char *query, const auth_claims *claims,
                      http_response *resp)
 {
-    int64_t now = hub_now_ms();
+    int64_t now = clock_now_ms();
     void *arg = (void *)claims;
     batches_filter batch_filter = claims ? http_batch_visible : NULL;
     /* A token allowed all of verification.> gets the unfiltered view, whose
@@ -547,7 +548,7 @@ static int http_authenticate(hub *h, const http_request *req, auth_claims *claim
 {
     const char *why = req->token_too_long ? "token too long" : "missing token";
     if (req->token && req->token[0] &&
-        auth_verify(h->auth, req->token, strlen(req->token), hub_now_ms() / 1000, claims, &why) ==
+        auth_verify(h->auth, req->token, strlen(req->token), clock_now_ms() / 1000, claims, &why) ==
             0)
         return 0;
     http_error(resp, 401, why);
@@ -586,7 +587,7 @@ static void http_route(hub *h, const http_request *req, const auth_claims *claim
         metrics_render(&resp->body);
     } else if (strcmp(path, "/api/stats") == 0) {
         http_init(resp, 200, "application/json", "no-store");
-        metrics_stats_json(&resp->body, hub_now_ms());
+        metrics_stats_json(&resp->body, clock_now_ms());
     } else if (strncmp(path, "/api/", 5) == 0) {
         http_api(h, path, query, claims, resp);
     } else if (strcmp(path, "/") == 0) {

@@ -1,6 +1,7 @@
 /* hub.c: the event path on the service thread: inbox -> state -> ring -> index -> queues. */
 #include "wsgate/hub.h"
 
+#include "wsgate/clock.h"
 #include "wsgate/conn.h"
 #include "wsgate/cpus.h"
 #include "wsgate/http.h"
@@ -22,20 +23,6 @@
 
 #define HUB_FD_RESERVE    128 /* open files kept for NATS, HTTP requests, logs */
 #define HUB_BAD_LOG_PER_S 10  /* warn lines about refused events a second; the rest counted */
-
-int64_t hub_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t hub_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* --threads, or the CPUs this process may use (affinity and cgroup quota).
  * A round's sends wait for the slowest sender: on a host where the gateway
@@ -188,7 +175,7 @@ static void hub_bad_event(hub *h, const wsg_frame *f, const events_reject *why)
     if (!reason)
         return; /* not a refusal events_decode makes */
     metrics.bad_events[why->reason]++;
-    if (ratelimit_allow(&h->bad_log, hub_mono_ns() / 1000000))
+    if (ratelimit_allow(&h->bad_log, clock_mono_ns() / 1000000))
         log_event(LOG_WARN, "bad_event", "s:subject", f->subject, "u:seq",
                   (unsigned long long)f->seq, "s:reason", reason, "s:field", why->field, NULL);
 }
@@ -217,7 +204,7 @@ static void hub_on_msg(hub *h, nb_event *ev)
     h->last_seq = f->seq;
     metrics.messages_received++;
     metrics.stream_last_seq = f->seq;
-    f->recv_ns = hub_mono_ns();
+    f->recv_ns = clock_mono_ns();
     f->stored_age_ns = metrics_stored_age(f->stored_ns); /* one clock read per event */
     if (ev->event_rc == 0) {
         batches_apply(h->batches, &ev->event, f->seq, ev->ts_ms);
@@ -287,7 +274,7 @@ void hub_shutdown(hub *h)
     if (h->draining)
         return;
     h->draining = true;
-    h->drain_deadline_ms = hub_now_ms() + h->cfg->shutdown_timeout_ms;
+    h->drain_deadline_ms = clock_now_ms() + h->cfg->shutdown_timeout_ms;
     log_event(LOG_INFO, "shutdown", "i:connections", (int)metrics.connections, NULL);
     for (conn *c = h->conns; c; c = conn_next(c))
         conn_close(c, 1001, "server shutting down", false);
@@ -299,7 +286,7 @@ void hub_tick(hub *h, int64_t now_ms)
 {
     HUB_ON_SERVICE_THREAD(h);
     batches_tick(h->batches, now_ms);
-    uint64_t suppressed = ratelimit_suppressed(&h->bad_log, hub_mono_ns() / 1000000);
+    uint64_t suppressed = ratelimit_suppressed(&h->bad_log, clock_mono_ns() / 1000000);
     if (suppressed)
         log_event(LOG_WARN, "bad_events_suppressed", "u:count", (unsigned long long)suppressed,
                   NULL);

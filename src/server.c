@@ -3,6 +3,7 @@
 
 #include "wsgate/admit.h"
 #include "wsgate/client.h"
+#include "wsgate/clock.h"
 #include "wsgate/conn.h"
 #include "wsgate/http.h"
 #include "wsgate/hub.h"
@@ -427,7 +428,7 @@ static const struct lws_extension server_extensions[] = {
 static void server_tick(lws_sorted_usec_list_t *sul)
 {
     hub *h = lws_context_user(server_ctx);
-    hub_tick(h, hub_now_ms());
+    hub_tick(h, clock_now_ms());
     lws_sul_schedule(server_ctx, 0, &server_tick_sul, server_tick, 1000 * LWS_US_PER_MS);
 }
 

@@ -96,8 +96,5 @@ int hub_reload_auth(hub *h);
 /* Ready for clients: NATS connected, stream attached, caught up, not draining. */
 bool hub_ready(const hub *h, const char **why);
 
-/* Wall clock and monotonic time in ms / ns. */
-int64_t hub_now_ms(void);
-int64_t hub_mono_ns(void);
 
 #endif

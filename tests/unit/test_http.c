@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "wsgate/batches.h"
+#include "wsgate/clock.h"
 #include "wsgate/config.h"
 #include "wsgate/http.h"
 #include "wsgate/hub.h"
@@ -237,7 +238,7 @@ static void test_metrics_route(void **state)
 
 static void feed(fixture *fx, const char *subject, const char *payload, uint64_t seq)
 {
-    int rc = batches_feed(fx->h.batches, subject, payload, strlen(payload), seq, hub_now_ms());
+    int rc = batches_feed(fx->h.batches, subject, payload, strlen(payload), seq, clock_now_ms());
     assert_int_equal(rc, 0);
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "wsgate/clock.h"
 #include "wsgate/config.h"
 #include "wsgate/events.h"
 #include "wsgate/hub.h"
@@ -260,7 +261,7 @@ static void test_batch_state(void **state)
     assert_string_equal(ring_seqs(), "1,2,3,4,5,6,7,8");      /* every one delivered */
     sbuf out;
     sbuf_init(&out, 0);
-    assert_int_equal(batches_get_json(fx->h.batches, "b1", hub_now_ms(), NULL, NULL, &out), 0);
+    assert_int_equal(batches_get_json(fx->h.batches, "b1", clock_now_ms(), NULL, NULL, &out), 0);
     assert_non_null(strstr(sbuf_str(&out), "\"done\":1,"));
     assert_non_null(strstr(sbuf_str(&out), "\"state\":\"cancelled\""));
     assert_non_null(strstr(sbuf_str(&out), "\"seq\":7,"));

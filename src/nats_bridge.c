@@ -15,6 +15,8 @@
  * deleted messages. */
 #include "wsgate/nats_bridge.h"
 
+#include "wsgate/inbox.h"
+
 #include "wsgate/log.h"
 #include "wsgate/protocol.h"
 #include "wsgate/subject.h"
@@ -58,12 +60,11 @@ typedef struct nb_cursor {
 
 struct nats_bridge {
     const wsg_config *cfg;
-    nats_bridge_wake_fn wake;
-    void *wake_arg;
+
+    inbox *inbox; /* to the service thread (its own lock) */
 
     pthread_mutex_t lock; /* guards everything below up to `thread`, and `live` */
     pthread_cond_t cond;
-    nb_event *head, *tail;             /* the inbox */
     nb_replay *replays, *replays_tail; /* windows to serve, oldest first */
     uint64_t *cancels;                 /* replay ids whose cursors go */
     size_t ncancels, capcancels;
@@ -93,20 +94,12 @@ struct nats_bridge {
     nb_cursor *cursors;     /* bridge thread only */
 };
 
-/* Append an event to the inbox; wake the service thread when the inbox was
- * empty (it takes the whole inbox on each wake-up, and looks again whenever
- * its backlog runs dry, so one wake-up per non-empty inbox is enough).
- * Caller holds lock. */
+/* Append an event to the inbox, under the bridge's lock, so events leave in
+ * the order the bridge decided them (the inbox has its own lock; the bridge
+ * lock is always taken first). Caller holds lock. */
 static void nats_bridge_push_locked(nats_bridge *nb, nb_event *ev)
 {
-    ev->next = NULL;
-    if (nb->tail) {
-        nb->tail->next = ev;
-        nb->tail = ev;
-        return;
-    }
-    nb->head = nb->tail = ev;
-    nb->wake(nb->wake_arg);
+    inbox_push(nb->inbox, ev);
 }
 
 static void nats_bridge_push(nats_bridge *nb, nb_event *ev)
@@ -118,11 +111,7 @@ static void nats_bridge_push(nats_bridge *nb, nb_event *ev)
 
 nb_event *nats_bridge_take(nats_bridge *nb)
 {
-    pthread_mutex_lock(&nb->lock);
-    nb_event *ev = nb->head;
-    nb->head = nb->tail = NULL;
-    pthread_mutex_unlock(&nb->lock);
-    return ev;
+    return inbox_take(nb->inbox);
 }
 
 void nats_bridge_event_free(nb_event *ev)
@@ -880,8 +869,7 @@ nats_bridge *nats_bridge_create(const wsg_config *cfg, nats_bridge_wake_fn wake,
 {
     nats_bridge *nb = xcalloc(1, sizeof(*nb));
     nb->cfg = cfg;
-    nb->wake = wake;
-    nb->wake_arg = wake_arg;
+    nb->inbox = inbox_create(wake, wake_arg);
     pthread_mutex_init(&nb->lock, NULL);
     pthread_cond_init(&nb->cond, NULL);
     for (size_t i = 0, n = 0; i < cfg->nats_url_count && n < sizeof(nb->servers) - 1; i++) {
@@ -926,10 +914,11 @@ void nats_bridge_destroy(nats_bridge *nb, int64_t timeout_ms)
     natsConnection_Destroy(nb->nc);
     natsOptions_Destroy(nb->opts);
     nats_CloseAndWait(timeout_ms > 0 ? timeout_ms : 1);
-    for (nb_event *ev = nb->head, *next; ev; ev = next) {
+    for (nb_event *ev = inbox_take(nb->inbox), *next; ev; ev = next) {
         next = ev->next;
         nats_bridge_event_free(ev);
     }
+    inbox_destroy(nb->inbox);
     free(nb->live_del);
     for (nb_live *l = nb->lives, *next; l; l = next) {
         next = l->next;

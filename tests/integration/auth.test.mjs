@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { test, before, after, startNats, startGateway, runGateway, connect, natsClient, publish, pollUntil, withTimeout, mkTmp, rmTmp, ms } from '../lib/harness.mjs';
+import { responseOf } from '../lib/util.mjs';
 import { mint, nowS, b64url, sign, randomSecret, rsaKeyPair, ecKeyPair, writeKeyFile } from '../lib/jwt.mjs';
 
 let nats;
@@ -62,15 +63,12 @@ function refusal(url, headers = {}) {
   return withTimeout(
     new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers, handshakeTimeout: ms(10000) });
-      ws.once('unexpected-response', (req, res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.once('end', () => {
-          resolve({ status: res.statusCode, headers: res.headers, body });
+      ws.once('unexpected-response', (req, res) =>
+        responseOf(res).then((r) => {
+          resolve(r);
           req.destroy();
-        });
-      });
+        }),
+      );
       ws.once('open', () => {
         ws.terminate();
         reject(new Error(`upgrade to ${url.slice(0, 80)} was accepted (101), expected a refusal`));

@@ -22,8 +22,9 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { test, before, after, startNats, startGateway, natsClient, publish, httpGet, mkTmp, rmTmp, withTimeout, ms } from '../lib/harness.mjs';
-import { mint, randomSecret, writeKeyFile } from '../lib/jwt.mjs';
+import { test, before, after, publish, httpGet, withTimeout, ms } from '../lib/harness.mjs';
+import { mint } from '../lib/jwt.mjs';
+import { startGatewayPair } from '../lib/pair.mjs';
 import { onLines } from '../lib/util.mjs';
 
 const run = promisify(execFile);
@@ -60,23 +61,15 @@ const npm = (args, cwd) =>
     env: { ...process.env, npm_config_cache: path.join(dir, 'npm-cache'), npm_config_update_notifier: 'false' },
   });
 
+let pair;
+
 before(async () => {
-  dir = mkTmp('client-package');
-  secret = randomSecret();
-  const secretFile = writeKeyFile(dir, 'secret', secret);
-  nats = await startNats();
-  [gw, gwAuth] = await Promise.all([
-    startGateway({ natsUrl: nats.url, name: 'gw' }),
-    startGateway({ natsUrl: nats.url, name: 'gw-auth', args: ['--jwt-secret', secretFile] }),
-  ]);
-  pub = await natsClient(nats.url);
+  pair = await startGatewayPair('client-package');
+  ({ dir, secret, nats, gw, gwAuth, pub } = pair);
 });
 
 after(async () => {
-  await pub?.close();
-  await Promise.all([gw, gwAuth].filter(Boolean).map((g) => g.stop()));
-  await nats?.stop();
-  if (dir) rmTmp(dir);
+  await pair?.stop();
 });
 
 test('npm pack: the built files only, no dependencies, exports with import/require/types', { timeout: 180000 }, async () => {

@@ -16,8 +16,9 @@
 //     refusal nobody awaits is not an unhandled rejection.
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { test, before, after, startNats, startGateway, natsClient, publishMany, pollUntil, withTimeout, mkTmp, rmTmp, delay, ms } from '../lib/harness.mjs';
-import { mint, randomSecret, writeKeyFile } from '../lib/jwt.mjs';
+import { test, before, after, publishMany, pollUntil, withTimeout, delay, ms } from '../lib/harness.mjs';
+import { mint } from '../lib/jwt.mjs';
+import { startGatewayPair } from '../lib/pair.mjs';
 import { gatewayFence } from '../lib/resume.mjs';
 import { WsGate, WsGateError } from '../../web/wsgate.js';
 
@@ -28,23 +29,15 @@ let pub;
 let dir;
 let secret;
 
+let pair;
+
 before(async () => {
-  dir = mkTmp('client-resume');
-  secret = randomSecret();
-  const secretFile = writeKeyFile(dir, 'secret', secret);
-  nats = await startNats();
-  [gw, gwAuth] = await Promise.all([
-    startGateway({ natsUrl: nats.url, name: 'gw' }),
-    startGateway({ natsUrl: nats.url, name: 'gw-auth', args: ['--jwt-secret', secretFile] }),
-  ]);
-  pub = await natsClient(nats.url);
+  pair = await startGatewayPair('client-resume');
+  ({ dir, secret, nats, gw, gwAuth, pub } = pair);
 });
 
 after(async () => {
-  await pub?.close();
-  await Promise.all([gw, gwAuth].filter(Boolean).map((g) => g.stop()));
-  await nats?.stop();
-  if (dir) rmTmp(dir);
+  await pair?.stop();
 });
 
 /** A client on `gw` whose every received message and event is recorded. */

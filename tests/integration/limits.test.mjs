@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { test, before, after, startNats, startGateway, connect, Client, httpGet, getMetrics, metricValue, pollUntil, withTimeout, delay, ms } from '../lib/harness.mjs';
+import { responseOf } from '../lib/util.mjs';
 
 let nats;
 let gwDefault; // no --allowed-origins
@@ -46,15 +47,12 @@ async function attempt(t, url, headers = {}) {
   const c = new Client(ws, url); // buffers frames from the start
   const r = await withTimeout(
     new Promise((resolve, reject) => {
-      ws.once('unexpected-response', (req, res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.once('end', () => {
-          resolve({ status: res.statusCode, headers: res.headers, body });
+      ws.once('unexpected-response', (req, res) =>
+        responseOf(res).then((r) => {
+          resolve(r);
           req.destroy();
-        });
-      });
+        }),
+      );
       ws.once('upgrade', () => resolve({ status: 101 }));
       ws.once('error', (e) => reject(new Error(`upgrade failed without an HTTP response: ${e.message}`)));
     }),

@@ -141,3 +141,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
   });
 }
+
+/** The whole of an HTTP response `res` (an IncomingMessage): resolves {status, headers, body}. */
+export function responseOf(res) {
+  return new Promise((resolve) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => (body += d));
+    res.once('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+  });
+}

@@ -39,6 +39,8 @@ const HELP = `usage: node bench/compare.mjs [options]
   --deflate-nats     with --deflate, also nats-server (websocket compression: true), clients
                      not offering / offering (~650 KB per compressed connection in nats-server)
   --rounds K         with --deflate, run the off/on pair K times, alternating (1)
+  --sample K         wsgate sides: only 1 connection in K reads (inflates, checks, times) its
+                     messages, the others count them unread (wsbench --sample; 1)
   --payload P        padded|event (wsbench --payload; event with --deflate, padded otherwise)
   --smoke            a tiny run that checks deliveries (the ctest smoke test)
   --json-only        print only the JSON line
@@ -71,6 +73,7 @@ function parseArgsOrThrow(argv) {
     windowBits: 0,
     deflateNats: false,
     rounds: 1,
+    sample: 1,
     payload: null,
     ratesGiven: false,
     wsbench: process.env.WSBENCH_BIN || firstExisting(path.resolve(HERE, '../build-bench/bench/wsbench'), path.resolve(HERE, '../build/bench/wsbench')),
@@ -116,6 +119,7 @@ function parseArgsOrThrow(argv) {
       case '--window-bits': o.windowBits = num(9); if (o.windowBits > 15) throw new Error('--window-bits: 9 to 15'); break;
       case '--deflate-nats': o.deflateNats = true; break;
       case '--rounds': o.rounds = num(1); break;
+      case '--sample': o.sample = num(1); break;
       case '--payload':
         o.payload = val();
         if (o.payload !== 'padded' && o.payload !== 'event') throw new Error('--payload: padded or event');
@@ -179,6 +183,7 @@ async function runSide(kind, o, nats, extra = {}) {
       gws.push(await startWsgate({ natsUrl: nats.url, stream: STREAM, args: [...o.gatewayArgs, ...(extra.gateway || [])] }));
     }
     const args = ['--proto', 'wsgate', '--label', extra.label || 'wsgate'];
+    if (o.sample > 1) args.push('--sample', String(o.sample));
     for (const gw of gws) args.push('--url', gw.wsUrl);
     gws.forEach((gw, g) => args.push('--pid', `${o.gateways > 1 ? `wsgate${g + 1}` : 'wsgate'}=${gw.pid}`));
     args.push('--pid', `nats=${nats.pid}`);
@@ -218,6 +223,9 @@ function summarize(res, kind) {
       cpu_per_M_server: kind === 'wsgate' ? per(gw) : per(p.cpu_s.nats),
       cpu_per_M_nats: per(p.cpu_s.nats),
       cpu_per_M_clients: per(p.clients_cpu_s),
+      // CPU of the generator's processes over the rate's wall time (1 = each process one core)
+      clients_busy: p.wall_s ? p.clients_cpu_s / p.wall_s / (res.procs || 1) : null,
+      read: p.read,
       tcp_mem_peak: p.tcp_mem_peak,
     };
   });
@@ -352,7 +360,7 @@ function rssPerConn(res, kind) {
 async function mainDeflate(o) {
   if (o.gateways !== 1) throw new Error('--deflate runs one gateway (no --gateways)');
   if (!/--compression\b/.test(helpOf(bins.wsgate))) throw new Error(`${bins.wsgate} --help lists no --compression: it cannot compress, nothing to compare`);
-  const out = { tool: 'compare', mode: 'deflate', conns: o.conns, rates: o.rates, duration_s: o.duration, payload: o.payload, window_bits: o.windowBits || null, cpus: os.cpus().length, loadavg_before: loadavg(), rounds: [] };
+  const out = { tool: 'compare', mode: 'deflate', conns: o.conns, rates: o.rates, duration_s: o.duration, payload: o.payload, window_bits: o.windowBits || null, sample: o.sample, cpus: os.cpus().length, loadavg_before: loadavg(), rounds: [] };
   const servers = o.only ? [o.only] : o.deflateNats ? ['wsgate', 'nats'] : ['wsgate'];
   if (servers.includes('nats') && !o.deflateNats) throw new Error('--deflate --only nats needs --deflate-nats');
   const offer = ['--deflate', ...(o.windowBits ? ['--window-bits', String(o.windowBits)] : [])];
@@ -411,16 +419,17 @@ async function mainDeflate(o) {
         const cpu = (x) => (x.cpu_per_M_server !== undefined ? `${r2(x.cpu_per_M_server)}${server === 'wsgate' ? ` (+${r2(x.cpu_per_M_nats)})` : ''}` : '-');
         const chk = (x) => (x.delivered_pct === undefined ? '-' : x.out_of_order || x.duplicates || x.not_intact ? `BAD ${x.out_of_order}/${x.duplicates}/${x.not_intact}` : 'ok');
         const wb = (x) => r1(wire(x)) ?? (x.wire_bytes_per_delivery_partial ? `(${r1(x.wire_bytes_per_delivery_partial)})` : '-');
-        rows.push([`${server} ${row.rate}`, 'off', lat(a), wb(a), cpu(a), r2(a.cpu_per_M_clients), a.delivered_pct !== undefined ? pct(a) : '-', chk(a)]);
-        rows.push(['', 'on', lat(b), wb(b), cpu(b), r2(b.cpu_per_M_clients), b.delivered_pct !== undefined ? pct(b) : '-', chk(b)]);
-        rows.push(['', 'on/off', `${row.ratio_p50} / ${row.ratio_p99} / ${row.ratio_p999}`, row.ratio_wire, row.ratio_cpu, row.ratio_clients_cpu, '', '']);
+        const busy = (x) => (Number.isFinite(x.clients_busy) ? `${Math.round(x.clients_busy * 100)} %${x.clients_busy >= 0.8 ? '*' : ''}` : '-');
+        rows.push([`${server} ${row.rate}`, 'off', lat(a), wb(a), cpu(a), r2(a.cpu_per_M_clients), busy(a), a.delivered_pct !== undefined ? pct(a) : '-', chk(a)]);
+        rows.push(['', 'on', lat(b), wb(b), cpu(b), r2(b.cpu_per_M_clients), busy(b), b.delivered_pct !== undefined ? pct(b) : '-', chk(b)]);
+        rows.push(['', 'on/off', `${row.ratio_p50} / ${row.ratio_p99} / ${row.ratio_p999}`, row.ratio_wire, row.ratio_cpu, row.ratio_clients_cpu, '', '', '']);
       }
     }
     if (o.jsonOnly) return;
     printTable(
       `permessage-deflate, round ${r + 1} of ${o.rounds}: ${fmtInt(o.conns)} subscribers on license.>, ${o.payload === 'event' ? 'realistic license events' : `padded ${o.size}-B events`} through JetStream, ${o.duration} s per rate` +
-        `${o.windowBits ? `, server_max_window_bits=${o.windowBits} requested` : ''} (load ${round.loadavg_before.join(' ')} -> ${round.loadavg_after.join(' ')}, ${out.cpus} CPUs)`,
-      ['server msg/s', 'side', 'p50 / p99 / p99.9 ms', 'wire B/delivery', 'server CPU s/M (+nats JS)', 'clients CPU s/M', 'delivered', 'checks'],
+        `${o.windowBits ? `, server_max_window_bits=${o.windowBits} requested` : ''}${o.sample > 1 ? `, 1 connection in ${o.sample} reads (latency and checks from those)` : ''} (load ${round.loadavg_before.join(' ')} -> ${round.loadavg_after.join(' ')}, ${out.cpus} CPUs)`,
+      ['server msg/s', 'side', 'p50 / p99 / p99.9 ms', 'wire B/delivery', 'server CPU s/M (+nats JS)', 'clients CPU s/M', 'clients busy', 'delivered', 'checks'],
       rows,
     );
     for (const server of servers) {

@@ -44,6 +44,7 @@ struct wsb_slot {
     uint64_t inflaters;      /* inflaters allocated (one per connection, at its first RSV1) */
     uint64_t inflate_errors; /* compressed messages that did not inflate (the connection closes) */
     uint64_t delivered[WSB_PHASES];
+    uint64_t read[WSB_PHASES]; /* deliveries read (inflated, checked, latency): the sampled ones */
     uint64_t out_of_order[WSB_PHASES]; /* an index below the last one of its subject */
     uint64_t duplicates[WSB_PHASES];   /* the same index twice in a row on a subject */
     uint64_t not_intact[WSB_PHASES];   /* payload or subject not the bytes published */
@@ -54,9 +55,10 @@ struct wsb_slot {
     char ext[128]; /* the first Sec-WebSocket-Extensions answer seen ("" when none) */
 };
 
-/* The whole shared region: a stop flag and one slot per process. */
+/* The whole shared region: a stop flag, the current phase and one slot per process. */
 struct wsb_shared {
     volatile int stop;
+    volatile int phase; /* the rate being published (what an unread delivery is counted to) */
     int nslots;
     struct wsb_slot slot[];
 };
@@ -72,6 +74,8 @@ struct wsb_client_cfg {
     int inflight;        /* connection attempts in flight */
     int deflate;         /* offer permessage-deflate */
     int window_bits;     /* request server_max_window_bits=N (0: do not) */
+    int sample;          /* wsgate: connection i reads its messages only when i % sample == 0 */
+    volatile int *phase; /* the current phase (shared) */
     struct wsb_event_cfg ev;
 };
 

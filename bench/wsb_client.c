@@ -39,6 +39,7 @@ struct conn {
     uint8_t pmd, snct, wbits;
     uint8_t frag, frag_op;
     uint8_t last_ph; /* the phase last[] is about */
+    uint8_t unread;  /* --sample: data messages are counted, never read */
     char *buf;
     uint32_t len, cap;
     char *nbuf;
@@ -209,6 +210,7 @@ static void client_deliver(struct client *cl, struct conn *c, const char *p, siz
     if (us > sl->max_us[phase])
         sl->max_us[phase] = us;
     sl->delivered[phase]++;
+    sl->read[phase]++;
     if (!s || !client_intact(cl, (unsigned)phase, (long)idx, ts, p, n, s, sn)) {
         if (sl->not_intact[phase]++ == 0) {
             char m[160];
@@ -464,6 +466,15 @@ static size_t client_frames(struct client *cl, struct conn *c, const char *p, si
             client_kill(cl, c, bad, 0);
             break;
         }
+        if (c->unread && c->state == ST_LIVE && (op == 1 || op == 2) && fin) {
+            /* --sample: a live event (compressed, or a msg frame) counted unread */
+            if (rsv1 || (len >= 11 && memcmp(pl, "{\"op\":\"msg\"", 11) == 0)) {
+                int ph = *cl->cfg->phase;
+                if (ph >= 0 && ph < WSB_PHASES)
+                    cl->slot->delivered[ph]++;
+                continue;
+            }
+        }
         switch (op) {
         case 1:
         case 2:
@@ -706,6 +717,8 @@ static void client_start(struct client *cl, long i)
     c->url = (uint8_t)(global % cl->cfg->nurls);
     const struct wsb_url *u = &cl->cfg->urls[c->url];
     c->state = ST_CONNECTING;
+    c->unread =
+        cl->cfg->sample > 1 && cl->cfg->proto == WSB_PROTO_WSGATE && global % cl->cfg->sample != 0;
     cl->inflight++;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {

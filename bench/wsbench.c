@@ -30,6 +30,7 @@ struct phase {
     long msgs, pub_errors;
     uint64_t live, expected, delivered, unparsed_before;
     uint64_t wire_bytes, app_bytes, inflated; /* read during the phase (first publish to end) */
+    uint64_t read;                            /* deliveries read (all unless --sample) */
     uint64_t out_of_order, duplicates, not_intact;
     double pub_s, wall_s, p50, p90, p99, p999, max_ms;
     double cpu[MAX_PIDS], gen_cpu;
@@ -48,7 +49,7 @@ static struct {
     double duration, drain, connect_timeout, settle;
     long min_msgs;
     int size, subjects, src_ips, inflight, json_only, keep_going;
-    int deflate, window_bits;
+    int deflate, window_bits, sample;
     enum wsb_payload payload;
     struct watched pids[MAX_PIDS];
     int npids;
@@ -75,32 +76,35 @@ static int nchildren;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: wsbench --url ws://HOST:PORT/PATH [--url ...] [options]\n"
-               "  --proto wsgate|nats   protocol of the servers (wsgate)\n"
-               "  --conns N             subscribers, spread over the URLs (1000)\n"
-               "  --procs N             client processes (N/18000 rounded up)\n"
-               "  --subject S           subscription pattern (license.>)\n"
-               "  --nats URL            NATS server the publisher uses (nats://127.0.0.1:4222)\n"
-               "  --rates LIST          messages per second, one phase each (1,10,50,100)\n"
-               "  --duration S          seconds of publishing per rate (10)\n"
-               "  --min-msgs N          at least N messages per rate (5)\n"
-               "  --size B              payload bytes of padded payloads (200)\n"
-               "  --payload padded|event  padded license events of --size bytes (padded), or\n"
-               "                        realistic ones, ~225 B, none alike (event: for --deflate)\n"
-               "  --deflate             offer permessage-deflate (client_max_window_bits) and\n"
-               "                        inflate what comes compressed\n"
-               "  --window-bits N       with --deflate, request server_max_window_bits=N (9-15)\n"
-               "  --subjects K          publish to license.bench0..K-1.assigned (8)\n"
-               "  --src-ips K           source addresses 127.0.0.1..K (50)\n"
-               "  --inflight K          connection attempts in flight per process (200)\n"
-               "  --drain S             wait for deliveries after the last publish (15)\n"
-               "  --keep-going          run the higher rates after one that did not deliver all\n"
-               "  --settle S            pause after subscribing (2)\n"
-               "  --connect-timeout S   give up connecting after S (300)\n"
-               "  --pid NAME=PID        report CPU and RSS of this process (repeatable)\n"
-               "  --label TEXT          copied into the JSON\n"
-               "  --json-only           print only the JSON line\n"
-               "Prints a table and one JSON line on stdout; progress on stderr.\n");
+    fprintf(f,
+            "usage: wsbench --url ws://HOST:PORT/PATH [--url ...] [options]\n"
+            "  --proto wsgate|nats   protocol of the servers (wsgate)\n"
+            "  --conns N             subscribers, spread over the URLs (1000)\n"
+            "  --procs N             client processes (N/18000 rounded up)\n"
+            "  --subject S           subscription pattern (license.>)\n"
+            "  --nats URL            NATS server the publisher uses (nats://127.0.0.1:4222)\n"
+            "  --rates LIST          messages per second, one phase each (1,10,50,100)\n"
+            "  --duration S          seconds of publishing per rate (10)\n"
+            "  --min-msgs N          at least N messages per rate (5)\n"
+            "  --size B              payload bytes of padded payloads (200)\n"
+            "  --payload padded|event  padded license events of --size bytes (padded), or\n"
+            "                        realistic ones, ~225 B, none alike (event: for --deflate)\n"
+            "  --deflate             offer permessage-deflate (client_max_window_bits) and\n"
+            "                        inflate what comes compressed\n"
+            "  --window-bits N       with --deflate, request server_max_window_bits=N (9-15)\n"
+            "  --sample K            wsgate: only connection i with i %% K == 0 reads (inflate,\n"
+            "                        check, time) its messages; the others count them (1)\n"
+            "  --subjects K          publish to license.bench0..K-1.assigned (8)\n"
+            "  --src-ips K           source addresses 127.0.0.1..K (50)\n"
+            "  --inflight K          connection attempts in flight per process (200)\n"
+            "  --drain S             wait for deliveries after the last publish (15)\n"
+            "  --keep-going          run the higher rates after one that did not deliver all\n"
+            "  --settle S            pause after subscribing (2)\n"
+            "  --connect-timeout S   give up connecting after S (300)\n"
+            "  --pid NAME=PID        report CPU and RSS of this process (repeatable)\n"
+            "  --label TEXT          copied into the JSON\n"
+            "  --json-only           print only the JSON line\n"
+            "Prints a table and one JSON line on stdout; progress on stderr.\n");
 }
 
 static double mono_s(void)
@@ -253,33 +257,23 @@ static void parse_args(int argc, char **argv)
         O_KEEP,
         O_DEFLATE,
         O_WBITS,
-        O_PAYLOAD
+        O_PAYLOAD,
+        O_SAMPLE
     };
-    static const struct option lo[] = {{"proto", 1, 0, O_PROTO},
-                                       {"url", 1, 0, O_URL},
-                                       {"conns", 1, 0, O_CONNS},
-                                       {"procs", 1, 0, O_PROCS},
-                                       {"subject", 1, 0, O_SUBJECT},
-                                       {"nats", 1, 0, O_NATS},
-                                       {"rates", 1, 0, O_RATES},
-                                       {"duration", 1, 0, O_DURATION},
-                                       {"min-msgs", 1, 0, O_MINMSGS},
-                                       {"size", 1, 0, O_SIZE},
-                                       {"subjects", 1, 0, O_SUBJECTS},
-                                       {"src-ips", 1, 0, O_SRCIPS},
-                                       {"inflight", 1, 0, O_INFLIGHT},
-                                       {"drain", 1, 0, O_DRAIN},
-                                       {"settle", 1, 0, O_SETTLE},
-                                       {"connect-timeout", 1, 0, O_CTIMEOUT},
-                                       {"pid", 1, 0, O_PID},
-                                       {"label", 1, 0, O_LABEL},
-                                       {"json-only", 0, 0, O_JSON},
-                                       {"help", 0, 0, O_HELP},
-                                       {"keep-going", 0, 0, O_KEEP},
-                                       {"deflate", 0, 0, O_DEFLATE},
-                                       {"window-bits", 1, 0, O_WBITS},
-                                       {"payload", 1, 0, O_PAYLOAD},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"proto", 1, 0, O_PROTO},       {"url", 1, 0, O_URL},
+        {"conns", 1, 0, O_CONNS},       {"procs", 1, 0, O_PROCS},
+        {"subject", 1, 0, O_SUBJECT},   {"nats", 1, 0, O_NATS},
+        {"rates", 1, 0, O_RATES},       {"duration", 1, 0, O_DURATION},
+        {"min-msgs", 1, 0, O_MINMSGS},  {"size", 1, 0, O_SIZE},
+        {"subjects", 1, 0, O_SUBJECTS}, {"src-ips", 1, 0, O_SRCIPS},
+        {"inflight", 1, 0, O_INFLIGHT}, {"drain", 1, 0, O_DRAIN},
+        {"settle", 1, 0, O_SETTLE},     {"connect-timeout", 1, 0, O_CTIMEOUT},
+        {"pid", 1, 0, O_PID},           {"label", 1, 0, O_LABEL},
+        {"json-only", 0, 0, O_JSON},    {"help", 0, 0, O_HELP},
+        {"keep-going", 0, 0, O_KEEP},   {"deflate", 0, 0, O_DEFLATE},
+        {"window-bits", 1, 0, O_WBITS}, {"payload", 1, 0, O_PAYLOAD},
+        {"sample", 1, 0, O_SAMPLE},     {0, 0, 0, 0}};
     int c;
     char *end;
     opt.rates[0] = 1, opt.rates[1] = 10, opt.rates[2] = 50, opt.rates[3] = 100;
@@ -403,6 +397,11 @@ static void parse_args(int argc, char **argv)
             if (*end || opt.window_bits < 9 || opt.window_bits > 15)
                 die("--window-bits: 9 to 15");
             break;
+        case O_SAMPLE:
+            opt.sample = (int)strtol(optarg, &end, 10);
+            if (*end || opt.sample < 1)
+                die("--sample: a positive integer");
+            break;
         case O_PAYLOAD:
             if (strcmp(optarg, "padded") == 0)
                 opt.payload = WSB_PAYLOAD_PADDED;
@@ -425,6 +424,10 @@ static void parse_args(int argc, char **argv)
     }
     if (opt.window_bits && !opt.deflate)
         die("--window-bits needs --deflate");
+    if (opt.sample > 1 && opt.proto != WSB_PROTO_WSGATE)
+        die("--sample: wsgate only (a nats-server frame may hold several messages)");
+    if (opt.sample == 0)
+        opt.sample = 1;
     if (opt.procs == 0)
         opt.procs = (int)((opt.conns + 17999) / 18000);
     if (opt.procs > opt.conns)
@@ -473,6 +476,7 @@ static void spawn_children(void)
     if (shared == MAP_FAILED)
         die("mmap failed");
     shared->nslots = opt.procs;
+    shared->phase = -1;
     static struct wsb_client_cfg cfgs[256];
     long first = 0;
     for (int i = 0; i < opt.procs; i++) {
@@ -488,6 +492,8 @@ static void spawn_children(void)
             .inflight = opt.inflight,
             .deflate = opt.deflate,
             .window_bits = opt.window_bits,
+            .sample = opt.sample,
+            .phase = &shared->phase,
             .ev = {.kind = opt.payload, .size = opt.size, .subjects = opt.subjects}};
         first += count;
         fflush(NULL);
@@ -536,6 +542,7 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
         opt.pids[k].cpu0 = cpu_of(opt.pids[k].pid);
     double g0 = gen_cpu();
     uint64_t wire0 = SUM(wire_bytes), app0 = SUM(app_bytes), infl0 = SUM(inflated);
+    shared->phase = p;
     if (!opt.json_only)
         fprintf(stderr, "[%s] %g msg/s: %ld messages to %llu subscribers\n", opt.label, ph->rate,
                 ph->msgs, (unsigned long long)ph->live);
@@ -582,6 +589,7 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
         ph->cpu[k] = cpu_of(opt.pids[k].pid) - opt.pids[k].cpu0;
     ph->gen_cpu = gen_cpu() - g0;
     ph->delivered = SUM(delivered[p]);
+    ph->read = SUM(read[p]);
     ph->out_of_order = SUM(out_of_order[p]);
     ph->duplicates = SUM(duplicates[p]);
     ph->not_intact = SUM(not_intact[p]);
@@ -802,14 +810,14 @@ int main(int argc, char **argv)
     printf("{\"tool\":\"wsbench\",\"label\":\"%s\",\"proto\":\"%s\",\"conns\":%ld,\"procs\":%d,"
            "\"size\":%d,\"subject\":\"%s\",\"subscribed\":%llu,\"failed\":%llu,\"closed\":%llu,"
            "\"unparsed\":%llu,\"last_close_code\":%d,\"payload\":\"%s\",\"deflate\":%s,"
-           "\"window_bits\":%d,\"deflate_conns\":%llu,\"inflaters\":%llu,"
+           "\"window_bits\":%d,\"sample\":%d,\"deflate_conns\":%llu,\"inflaters\":%llu,"
            "\"inflate_errors\":%llu,\"extensions\":\"",
            opt.label, proto, opt.conns, opt.procs, opt.size, opt.subject,
            (unsigned long long)subscribed, (unsigned long long)failed, (unsigned long long)closed,
            (unsigned long long)unparsed, close_code,
            opt.payload == WSB_PAYLOAD_EVENT ? "event" : "padded", opt.deflate ? "true" : "false",
-           opt.window_bits, (unsigned long long)deflate_conns, (unsigned long long)inflaters,
-           (unsigned long long)inflate_errors);
+           opt.window_bits, opt.sample, (unsigned long long)deflate_conns,
+           (unsigned long long)inflaters, (unsigned long long)inflate_errors);
     for (char *e = ext; *e; e++)
         if (*e != '"' && *e != '\\' && (unsigned char)*e >= 0x20)
             putchar(*e);
@@ -886,9 +894,9 @@ int main(int argc, char **argv)
         jnum((double)ph[p].wire_bytes / d);
         printf(",\"app_bytes_per_delivery\":");
         jnum((double)ph[p].app_bytes / d);
-        printf(",\"out_of_order\":%llu,\"duplicates\":%llu,\"not_intact\":%llu}",
-               (unsigned long long)ph[p].out_of_order, (unsigned long long)ph[p].duplicates,
-               (unsigned long long)ph[p].not_intact);
+        printf(",\"read\":%llu,\"out_of_order\":%llu,\"duplicates\":%llu,\"not_intact\":%llu}",
+               (unsigned long long)ph[p].read, (unsigned long long)ph[p].out_of_order,
+               (unsigned long long)ph[p].duplicates, (unsigned long long)ph[p].not_intact);
     }
     printf("],\"first_error\":\"");
     for (char *e = err; *e; e++)

@@ -29,7 +29,10 @@ struct phase {
     double rate;
     long msgs, pub_errors;
     uint64_t live, expected, delivered, unparsed_before;
-    double pub_s, wall_s, p50, p90, p99, max_ms;
+    uint64_t wire_bytes, app_bytes, inflated; /* read during the phase (first publish to end) */
+    uint64_t read;                            /* deliveries read (all unless --sample) */
+    uint64_t out_of_order, duplicates, not_intact;
+    double pub_s, wall_s, p50, p90, p99, p999, max_ms;
     double cpu[MAX_PIDS], gen_cpu;
     double tcp_mem_peak; /* bytes of TCP buffers, the highest sample during the phase */
 };
@@ -46,6 +49,8 @@ static struct {
     double duration, drain, connect_timeout, settle;
     long min_msgs;
     int size, subjects, src_ips, inflight, json_only, keep_going;
+    int deflate, window_bits, sample;
+    enum wsb_payload payload;
     struct watched pids[MAX_PIDS];
     int npids;
 } opt = {
@@ -71,27 +76,35 @@ static int nchildren;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: wsbench --url ws://HOST:PORT/PATH [--url ...] [options]\n"
-               "  --proto wsgate|nats   protocol of the servers (wsgate)\n"
-               "  --conns N             subscribers, spread over the URLs (1000)\n"
-               "  --procs N             client processes (N/18000 rounded up)\n"
-               "  --subject S           subscription pattern (license.>)\n"
-               "  --nats URL            NATS server the publisher uses (nats://127.0.0.1:4222)\n"
-               "  --rates LIST          messages per second, one phase each (1,10,50,100)\n"
-               "  --duration S          seconds of publishing per rate (10)\n"
-               "  --min-msgs N          at least N messages per rate (5)\n"
-               "  --size B              payload bytes (200)\n"
-               "  --subjects K          publish to license.bench0..K-1.assigned (8)\n"
-               "  --src-ips K           source addresses 127.0.0.1..K (50)\n"
-               "  --inflight K          connection attempts in flight per process (200)\n"
-               "  --drain S             wait for deliveries after the last publish (15)\n"
-               "  --keep-going          run the higher rates after one that did not deliver all\n"
-               "  --settle S            pause after subscribing (2)\n"
-               "  --connect-timeout S   give up connecting after S (300)\n"
-               "  --pid NAME=PID        report CPU and RSS of this process (repeatable)\n"
-               "  --label TEXT          copied into the JSON\n"
-               "  --json-only           print only the JSON line\n"
-               "Prints a table and one JSON line on stdout; progress on stderr.\n");
+    fprintf(f,
+            "usage: wsbench --url ws://HOST:PORT/PATH [--url ...] [options]\n"
+            "  --proto wsgate|nats   protocol of the servers (wsgate)\n"
+            "  --conns N             subscribers, spread over the URLs (1000)\n"
+            "  --procs N             client processes (N/18000 rounded up)\n"
+            "  --subject S           subscription pattern (license.>)\n"
+            "  --nats URL            NATS server the publisher uses (nats://127.0.0.1:4222)\n"
+            "  --rates LIST          messages per second, one phase each (1,10,50,100)\n"
+            "  --duration S          seconds of publishing per rate (10)\n"
+            "  --min-msgs N          at least N messages per rate (5)\n"
+            "  --size B              payload bytes of padded payloads (200)\n"
+            "  --payload padded|event  padded license events of --size bytes (padded), or\n"
+            "                        realistic ones, ~225 B, none alike (event: for --deflate)\n"
+            "  --deflate             offer permessage-deflate (client_max_window_bits) and\n"
+            "                        inflate what comes compressed\n"
+            "  --window-bits N       with --deflate, request server_max_window_bits=N (9-15)\n"
+            "  --sample K            wsgate: only connection i with i %% K == 0 reads (inflate,\n"
+            "                        check, time) its messages; the others count them (1)\n"
+            "  --subjects K          publish to license.bench0..K-1.assigned (8)\n"
+            "  --src-ips K           source addresses 127.0.0.1..K (50)\n"
+            "  --inflight K          connection attempts in flight per process (200)\n"
+            "  --drain S             wait for deliveries after the last publish (15)\n"
+            "  --keep-going          run the higher rates after one that did not deliver all\n"
+            "  --settle S            pause after subscribing (2)\n"
+            "  --connect-timeout S   give up connecting after S (300)\n"
+            "  --pid NAME=PID        report CPU and RSS of this process (repeatable)\n"
+            "  --label TEXT          copied into the JSON\n"
+            "  --json-only           print only the JSON line\n"
+            "Prints a table and one JSON line on stdout; progress on stderr.\n");
 }
 
 static double mono_s(void)
@@ -241,7 +254,11 @@ static void parse_args(int argc, char **argv)
         O_LABEL,
         O_JSON,
         O_HELP,
-        O_KEEP
+        O_KEEP,
+        O_DEFLATE,
+        O_WBITS,
+        O_PAYLOAD,
+        O_SAMPLE
     };
     static const struct option lo[] = {
         {"proto", 1, 0, O_PROTO},       {"url", 1, 0, O_URL},
@@ -254,7 +271,9 @@ static void parse_args(int argc, char **argv)
         {"settle", 1, 0, O_SETTLE},     {"connect-timeout", 1, 0, O_CTIMEOUT},
         {"pid", 1, 0, O_PID},           {"label", 1, 0, O_LABEL},
         {"json-only", 0, 0, O_JSON},    {"help", 0, 0, O_HELP},
-        {"keep-going", 0, 0, O_KEEP},   {0, 0, 0, 0}};
+        {"keep-going", 0, 0, O_KEEP},   {"deflate", 0, 0, O_DEFLATE},
+        {"window-bits", 1, 0, O_WBITS}, {"payload", 1, 0, O_PAYLOAD},
+        {"sample", 1, 0, O_SAMPLE},     {0, 0, 0, 0}};
     int c;
     char *end;
     opt.rates[0] = 1, opt.rates[1] = 10, opt.rates[2] = 50, opt.rates[3] = 100;
@@ -370,6 +389,27 @@ static void parse_args(int argc, char **argv)
         case O_KEEP:
             opt.keep_going = 1;
             break;
+        case O_DEFLATE:
+            opt.deflate = 1;
+            break;
+        case O_WBITS:
+            opt.window_bits = (int)strtol(optarg, &end, 10);
+            if (*end || opt.window_bits < 9 || opt.window_bits > 15)
+                die("--window-bits: 9 to 15");
+            break;
+        case O_SAMPLE:
+            opt.sample = (int)strtol(optarg, &end, 10);
+            if (*end || opt.sample < 1)
+                die("--sample: a positive integer");
+            break;
+        case O_PAYLOAD:
+            if (strcmp(optarg, "padded") == 0)
+                opt.payload = WSB_PAYLOAD_PADDED;
+            else if (strcmp(optarg, "event") == 0)
+                opt.payload = WSB_PAYLOAD_EVENT;
+            else
+                die("--payload: padded or event");
+            break;
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -382,6 +422,12 @@ static void parse_args(int argc, char **argv)
         usage(stderr);
         exit(2);
     }
+    if (opt.window_bits && !opt.deflate)
+        die("--window-bits needs --deflate");
+    if (opt.sample > 1 && opt.proto != WSB_PROTO_WSGATE)
+        die("--sample: wsgate only (a nats-server frame may hold several messages)");
+    if (opt.sample == 0)
+        opt.sample = 1;
     if (opt.procs == 0)
         opt.procs = (int)((opt.conns + 17999) / 18000);
     if (opt.procs > opt.conns)
@@ -430,18 +476,25 @@ static void spawn_children(void)
     if (shared == MAP_FAILED)
         die("mmap failed");
     shared->nslots = opt.procs;
+    shared->phase = -1;
     static struct wsb_client_cfg cfgs[256];
     long first = 0;
     for (int i = 0; i < opt.procs; i++) {
         long count = opt.conns / opt.procs + (i < opt.conns % opt.procs ? 1 : 0);
-        cfgs[i] = (struct wsb_client_cfg){.proto = opt.proto,
-                                          .urls = opt.urls,
-                                          .nurls = opt.nurls,
-                                          .subject = opt.subject,
-                                          .first = first,
-                                          .count = count,
-                                          .src_ips = opt.src_ips,
-                                          .inflight = opt.inflight};
+        cfgs[i] = (struct wsb_client_cfg){
+            .proto = opt.proto,
+            .urls = opt.urls,
+            .nurls = opt.nurls,
+            .subject = opt.subject,
+            .first = first,
+            .count = count,
+            .src_ips = opt.src_ips,
+            .inflight = opt.inflight,
+            .deflate = opt.deflate,
+            .window_bits = opt.window_bits,
+            .sample = opt.sample,
+            .phase = &shared->phase,
+            .ev = {.kind = opt.payload, .size = opt.size, .subjects = opt.subjects}};
         first += count;
         fflush(NULL);
         pid_t pid = fork();
@@ -467,22 +520,14 @@ static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
 }
 
 /* Publish one message of phase p (asynchronously: the pace never waits for the store's ack): the
- * payload is a license event carrying ph, i and t. */
+ * payload (wsb_event.c) carries ph, i and t, the publish time. */
 static natsStatus publish(jsCtx *js, int p, long i, char *buf)
 {
-    char subj[64];
-    snprintf(subj, sizeof subj, "license.bench%ld.assigned", i % opt.subjects);
-    int k = snprintf(buf, 512,
-                     "{\"ph\":%d,\"i\":%ld,\"t\":%llu,\"batch_id\":\"bench%ld\",\"license_id\":"
-                     "\"L%ld\",\"hcp_id\":\"H%ld\",\"product\":\"bench\",\"worker\":1,"
-                     "\"duration_ms\":1,\"ts\":\"2026-01-01T00:00:00.000Z\",\"pad\":\"",
-                     p, i, (unsigned long long)wsb_now_ns(), i % opt.subjects, i, i);
-    int fill = opt.size - k - 2;
-    if (fill < 0)
-        fill = 0;
-    memset(buf + k, 'x', (size_t)fill);
-    memcpy(buf + k + fill, "\"}", 2);
-    return js_PublishAsync(js, subj, buf, k + fill + 2, NULL);
+    struct wsb_event_cfg ev = {.kind = opt.payload, .size = opt.size, .subjects = opt.subjects};
+    char subj[96];
+    wsb_event_subject(subj, sizeof subj, &ev, i);
+    size_t n = wsb_event(buf, (size_t)opt.size + 600, &ev, (unsigned)p, i, wsb_now_ns());
+    return js_PublishAsync(js, subj, buf, (int)n, NULL);
 }
 
 static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
@@ -496,6 +541,8 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
     for (int k = 0; k < opt.npids; k++)
         opt.pids[k].cpu0 = cpu_of(opt.pids[k].pid);
     double g0 = gen_cpu();
+    uint64_t wire0 = SUM(wire_bytes), app0 = SUM(app_bytes), infl0 = SUM(inflated);
+    shared->phase = p;
     if (!opt.json_only)
         fprintf(stderr, "[%s] %g msg/s: %ld messages to %llu subscribers\n", opt.label, ph->rate,
                 ph->msgs, (unsigned long long)ph->live);
@@ -529,6 +576,9 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
         sleep_s(0.02);
     }
     ph->wall_s = mono_s() - t0;
+    ph->wire_bytes = SUM(wire_bytes) - wire0;
+    ph->app_bytes = SUM(app_bytes) - app0;
+    ph->inflated = SUM(inflated) - infl0;
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = 30000;
@@ -539,6 +589,10 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
         ph->cpu[k] = cpu_of(opt.pids[k].pid) - opt.pids[k].cpu0;
     ph->gen_cpu = gen_cpu() - g0;
     ph->delivered = SUM(delivered[p]);
+    ph->read = SUM(read[p]);
+    ph->out_of_order = SUM(out_of_order[p]);
+    ph->duplicates = SUM(duplicates[p]);
+    ph->not_intact = SUM(not_intact[p]);
     static uint64_t h[WSB_HIST];
     memset(h, 0, sizeof h);
     uint64_t maxus = 0;
@@ -554,11 +608,13 @@ static void run_phase(jsCtx *js, int p, struct phase *ph, char *buf)
     ph->p50 = wsb_hist_quantile(h, n, 0.50) / 1000;
     ph->p90 = wsb_hist_quantile(h, n, 0.90) / 1000;
     ph->p99 = wsb_hist_quantile(h, n, 0.99) / 1000;
+    ph->p999 = wsb_hist_quantile(h, n, 0.999) / 1000;
     ph->max_ms = (double)maxus / 1000;
     /* a bucket's middle may lie above the largest value seen */
     ph->p50 = fmin(ph->p50, ph->max_ms);
     ph->p90 = fmin(ph->p90, ph->max_ms);
     ph->p99 = fmin(ph->p99, ph->max_ms);
+    ph->p999 = fmin(ph->p999, ph->max_ms);
 }
 
 static void loadavg(double la[3])
@@ -677,14 +733,26 @@ int main(int argc, char **argv)
         free(buf);
     }
     loadavg(la1);
+    double rss2[MAX_PIDS], gen_rss_after = 0;
+    for (int k = 0; k < opt.npids; k++)
+        rss2[k] = rss_of(opt.pids[k].pid);
+    for (int i = 0; i < nchildren; i++)
+        gen_rss_after += rss_of(children[i]);
     uint64_t closed = SUM(closed), unparsed = SUM(unparsed);
+    uint64_t deflate_conns = SUM(deflate_conns), inflaters = SUM(inflaters);
+    uint64_t inflate_errors = SUM(inflate_errors);
+    uint64_t bad = 0; /* deliveries the checks refused */
+    for (int p = 0; p < nph; p++)
+        bad += ph[p].out_of_order + ph[p].duplicates + ph[p].not_intact;
     int close_code = 0;
-    char err[160] = "";
+    char err[160] = "", ext[128] = "";
     for (int s = 0; s < shared->nslots; s++) {
         if (shared->slot[s].last_close_code)
             close_code = shared->slot[s].last_close_code;
         if (!err[0] && shared->slot[s].err[0])
             memcpy(err, shared->slot[s].err, sizeof err);
+        if (!ext[0] && shared->slot[s].ext[0])
+            memcpy(ext, shared->slot[s].ext, sizeof ext);
     }
     stop_children();
     jsCtx_Destroy(js);
@@ -694,40 +762,66 @@ int main(int argc, char **argv)
     const char *proto = opt.proto == WSB_PROTO_NATS ? "nats" : "wsgate";
     if (!opt.json_only) {
         printf("\n%s (%s): %llu of %ld subscribed (%llu failed, %llu closed later) in %.1f s, "
-               "%d procs, %d B payloads\n",
+               "%d procs, %s payloads\n",
                opt.label[0] ? opt.label : proto, proto, (unsigned long long)subscribed, opt.conns,
                (unsigned long long)failed, (unsigned long long)closed, connect_s, opt.procs,
-               opt.size);
+               opt.payload == WSB_PAYLOAD_EVENT ? "realistic event" : "padded");
+        printf("  permessage-deflate: %s; %llu connections negotiated it (answer: %s), "
+               "%llu inflaters, %llu inflate errors; load generator RSS %.1f MB subscribed, "
+               "%.1f MB at the end\n",
+               opt.deflate ? (opt.window_bits ? "offered with server_max_window_bits" : "offered")
+                           : "not offered",
+               (unsigned long long)deflate_conns, ext[0] ? ext : "none",
+               (unsigned long long)inflaters, (unsigned long long)inflate_errors, gen_rss / 1e6,
+               gen_rss_after / 1e6);
         for (int k = 0; k < opt.npids; k++)
             printf("  %s: RSS %.1f MB before, %.1f MB subscribed (%.0f B per connection), "
                    "%.2f s CPU to connect\n",
                    opt.pids[k].name, rss0[k] / 1e6, rss1[k] / 1e6,
                    (rss1[k] - rss0[k]) / (double)(subscribed ? subscribed : 1), cpuc[k]);
-        printf("%8s %8s %12s %12s %8s %8s %8s %8s", "msg/s", "sent/s", "delivered", "expected",
-               "p50 ms", "p90 ms", "p99 ms", "max ms");
+        printf("%8s %8s %12s %12s %8s %8s %8s %8s %8s %8s %8s", "msg/s", "sent/s", "delivered",
+               "expected", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "wire B", "app B");
         for (int k = 0; k < opt.npids; k++)
             printf(" %12.12s", opt.pids[k].name);
         printf(" %12s\n", "clients");
         for (int p = 0; p < nph; p++) {
-            printf("%8g %8.1f %12llu %12llu %8.1f %8.1f %8.1f %8.1f", ph[p].rate,
+            double d = ph[p].delivered ? (double)ph[p].delivered : NAN;
+            printf("%8g %8.1f %12llu %12llu %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f", ph[p].rate,
                    ph[p].msgs > 1 ? (double)(ph[p].msgs - 1) / ph[p].pub_s : NAN,
                    (unsigned long long)ph[p].delivered, (unsigned long long)ph[p].expected,
-                   ph[p].p50, ph[p].p90, ph[p].p99, ph[p].max_ms);
+                   ph[p].p50, ph[p].p90, ph[p].p99, ph[p].p999, ph[p].max_ms,
+                   (double)ph[p].wire_bytes / d, (double)ph[p].app_bytes / d);
             for (int k = 0; k < opt.npids; k++)
                 printf(" %12.2f", ph[p].cpu[k] / (double)ph[p].delivered * 1e6);
             printf(" %12.2f\n", ph[p].gen_cpu / (double)ph[p].delivered * 1e6);
         }
-        if (opt.npids)
-            printf("(the last columns: CPU seconds per million deliveries)\n");
+        printf(
+            "(wire B, app B: bytes read from the sockets and data message bytes after inflating, "
+            "per delivery");
+        printf(opt.npids ? "; the last columns: CPU seconds per million deliveries)\n" : ")\n");
+        for (int p = 0; p < nph; p++)
+            if (ph[p].out_of_order || ph[p].duplicates || ph[p].not_intact)
+                printf("%g msg/s: %llu out of order, %llu duplicates, %llu not intact\n",
+                       ph[p].rate, (unsigned long long)ph[p].out_of_order,
+                       (unsigned long long)ph[p].duplicates, (unsigned long long)ph[p].not_intact);
         if (err[0])
             printf("first error: %s\n", err);
     }
     printf("{\"tool\":\"wsbench\",\"label\":\"%s\",\"proto\":\"%s\",\"conns\":%ld,\"procs\":%d,"
            "\"size\":%d,\"subject\":\"%s\",\"subscribed\":%llu,\"failed\":%llu,\"closed\":%llu,"
-           "\"unparsed\":%llu,\"last_close_code\":%d,\"connect_s\":",
+           "\"unparsed\":%llu,\"last_close_code\":%d,\"payload\":\"%s\",\"deflate\":%s,"
+           "\"window_bits\":%d,\"sample\":%d,\"deflate_conns\":%llu,\"inflaters\":%llu,"
+           "\"inflate_errors\":%llu,\"extensions\":\"",
            opt.label, proto, opt.conns, opt.procs, opt.size, opt.subject,
            (unsigned long long)subscribed, (unsigned long long)failed, (unsigned long long)closed,
-           (unsigned long long)unparsed, close_code);
+           (unsigned long long)unparsed, close_code,
+           opt.payload == WSB_PAYLOAD_EVENT ? "event" : "padded", opt.deflate ? "true" : "false",
+           opt.window_bits, opt.sample, (unsigned long long)deflate_conns,
+           (unsigned long long)inflaters, (unsigned long long)inflate_errors);
+    for (char *e = ext; *e; e++)
+        if (*e != '"' && *e != '\\' && (unsigned char)*e >= 0x20)
+            putchar(*e);
+    printf("\",\"connect_s\":");
     jnum(connect_s);
     printf(",\"loadavg_before\":[%.2f,%.2f,%.2f],\"loadavg_after\":[%.2f,%.2f,%.2f]", la0[0],
            la0[1], la0[2], la1[0], la1[1], la1[2]);
@@ -745,6 +839,8 @@ int main(int argc, char **argv)
     jnum(slab1);
     printf(",\"clients_rss\":");
     jnum(gen_rss);
+    printf(",\"clients_rss_after\":");
+    jnum(gen_rss_after);
     printf(",\"servers\":[");
     for (int k = 0; k < opt.npids; k++) {
         printf("%s{\"name\":\"%s\",\"pid\":%d,\"rss_before\":", k ? "," : "", opt.pids[k].name,
@@ -752,6 +848,8 @@ int main(int argc, char **argv)
         jnum(rss0[k]);
         printf(",\"rss_subscribed\":");
         jnum(rss1[k]);
+        printf(",\"rss_after\":");
+        jnum(rss2[k]);
         printf(",\"cpu_connect_s\":");
         jnum(cpuc[k]);
         printf("}");
@@ -772,6 +870,8 @@ int main(int argc, char **argv)
         jnum(ph[p].p90);
         printf(",\"p99_ms\":");
         jnum(ph[p].p99);
+        printf(",\"p999_ms\":");
+        jnum(ph[p].p999);
         printf(",\"max_ms\":");
         jnum(ph[p].max_ms);
         printf(",\"cpu_s\":{");
@@ -783,7 +883,20 @@ int main(int argc, char **argv)
         jnum(ph[p].gen_cpu);
         printf(",\"tcp_mem_peak\":");
         jnum(ph[p].tcp_mem_peak);
-        printf("}");
+        /* per delivery only when everything arrived: otherwise the sockets also held frames of
+         * messages not yet counted (an overestimate, kept as *_partial) */
+        double d = ph[p].delivered ? (double)ph[p].delivered : NAN;
+        int all = ph[p].delivered >= ph[p].expected;
+        printf(",\"wire_bytes\":%llu,\"app_bytes\":%llu,\"inflated\":%llu,"
+               "\"wire_bytes_per_delivery%s\":",
+               (unsigned long long)ph[p].wire_bytes, (unsigned long long)ph[p].app_bytes,
+               (unsigned long long)ph[p].inflated, all ? "" : "_partial");
+        jnum((double)ph[p].wire_bytes / d);
+        printf(",\"app_bytes_per_delivery\":");
+        jnum((double)ph[p].app_bytes / d);
+        printf(",\"read\":%llu,\"out_of_order\":%llu,\"duplicates\":%llu,\"not_intact\":%llu}",
+               (unsigned long long)ph[p].read, (unsigned long long)ph[p].out_of_order,
+               (unsigned long long)ph[p].duplicates, (unsigned long long)ph[p].not_intact);
     }
     printf("],\"first_error\":\"");
     for (char *e = err; *e; e++)
@@ -794,7 +907,7 @@ int main(int argc, char **argv)
         for (int p = 0; p < nph; p++)
             if (ph[p].delivered < ph[p].expected)
                 rc = 1;
-        if (failed || interrupted)
+        if (failed || interrupted || bad || inflate_errors)
             rc = 1;
     }
     return rc;

@@ -1,15 +1,12 @@
 /* admit.c: upgrade admission (PROTOCOL.md "Authentication") and per-IP connection counts. */
 #include "wsgate/admit.h"
 
-#include "wsgate/clock.h"
 #include "wsgate/hmap.h"
-#include "wsgate/hub.h"
-#include "wsgate/metrics.h"
+#include "wsgate/config.h"
 #include "wsgate/xmalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <libwebsockets.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -24,12 +21,14 @@ typedef struct admit_ip {
 } admit_ip;
 
 struct admit {
+    const wsg_config *cfg;
     hmap ips; /* address -> admit_ip, only while it has connections */
 };
 
-admit *admit_create(void)
+admit *admit_create(const wsg_config *cfg)
 {
     admit *a = xcalloc(1, sizeof(admit));
+    a->cfg = cfg;
     hmap_init(&a->ips);
     return a;
 }
@@ -45,11 +44,11 @@ void admit_destroy(admit *a)
     free(a);
 }
 
-void admit_release(hub *h, const char *ip)
+void admit_release(admit *a, const char *ip)
 {
-    admit_ip *e = hmap_get(&h->admit->ips, ip);
+    admit_ip *e = hmap_get(&a->ips, ip);
     if (e && --e->count <= 0)
-        free(hmap_del(&h->admit->ips, ip));
+        free(hmap_del(&a->ips, ip));
 }
 
 /* The host part of an origin ("http://localhost:8080" -> "localhost"). */
@@ -105,116 +104,61 @@ bool admit_origin_allowed(const char *origin, char *const *hosts, size_t nhosts,
     return false;
 }
 
-/* The local address the client connected to, as an Origin would spell its
- * host ("10.0.0.5", "[2001:db8::1]"); "" when unknown. */
-static void admit_local_address(struct lws *wsi, char *out, size_t outlen)
+bool admit_origin_ok(const admit *a, const char *origin, const char *local)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char addr[INET6_ADDRSTRLEN] = "";
-    out[0] = '\0';
-    int fd = (int)lws_get_socket_fd(wsi);
-    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
-        return;
-    if (ss.ss_family == AF_INET &&
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr)))
-        snprintf(out, outlen, "%s", addr);
-    else if (ss.ss_family == AF_INET6 &&
-             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr)))
-        snprintf(out, outlen, "[%s]", addr);
-}
-
-bool admit_origin_ok(hub *h, struct lws *wsi, const char *origin)
-{
-    const wsg_config *cfg = h->cfg;
+    const wsg_config *cfg = a->cfg;
     if (cfg->allowed_origin_count)
         return admit_origin_allowed(origin, NULL, 0, cfg->allowed_origins,
                                     cfg->allowed_origin_count);
-    char local[INET6_ADDRSTRLEN + 2], listen[260];
-    admit_local_address(wsi, local, sizeof(local));
+    char listen[260];
     snprintf(listen, sizeof(listen), strchr(cfg->listen_host, ':') ? "[%s]" : "%s",
              cfg->listen_host);
     size_t n = cfg->public_host_count;
     char **hosts = xcalloc(n + 2, sizeof(*hosts));
     if (n)
         memcpy(hosts, cfg->public_hosts, n * sizeof(*hosts));
-    hosts[n] = local;
+    hosts[n] = (char *)local;
     hosts[n + 1] = listen;
     bool ok = admit_origin_allowed(origin, hosts, n + 2, NULL, 0);
     free(hosts);
     return ok;
 }
 
-/* Copy a request header into buf ("" when absent). */
-static void admit_header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len)
-{
-    buf[0] = '\0';
-    if (lws_hdr_total_length(wsi, t) > 0 && lws_hdr_total_length(wsi, t) < len)
-        lws_hdr_copy(wsi, buf, len, t);
-}
-
-int admit_token(struct lws *wsi, char *buf, int len)
-{
-    char authz[AUTH_TOKEN_MAX + 16];
-    admit_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, (int)sizeof(authz));
-    if (strncasecmp(authz, "Bearer ", 7) == 0) {
-        snprintf(buf, (size_t)len, "%s", authz + 7);
-        return (int)strlen(buf);
-    }
-    /* lws copies the whole "token=<value>" fragment into buf and returns a
-     * pointer to the value inside it. */
-    const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, len);
-    if (v) {
-        memmove(buf, v, strlen(v) + 1);
-        return (int)strlen(buf);
-    }
-    buf[0] = '\0';
-    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -E2BIG
-                                                                                         : 0;
-}
-
-int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t iplen,
+int admit_check(admit *a, const admit_request *req, const admit_gate *gate, auth_claims **claims,
                 const char **why)
 {
-    const wsg_config *cfg = h->cfg;
-    char path[256], origin[512];
+    const wsg_config *cfg = a->cfg;
     if (claims)
         *claims = NULL;
-    admit_header(wsi, WSI_TOKEN_GET_URI, path, (int)sizeof(path));
-    if (strcmp(path, "/ws") != 0) {
+    if (strcmp(req->path ? req->path : "", "/ws") != 0) {
         *why = "WebSocket endpoint is /ws";
         return 404;
     }
-    if (h->draining || !h->started) {
-        *why = h->draining ? "draining" : "starting: rebuilding state from the stream";
+    if (gate->draining || !gate->started) {
+        *why = gate->draining ? "draining" : "starting: rebuilding state from the stream";
         return 503;
     }
-    admit_header(wsi, WSI_TOKEN_ORIGIN, origin, (int)sizeof(origin));
-    /* An Origin too long to copy is refused, not taken for an absent one. */
-    if ((!origin[0] && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) ||
-        (origin[0] && !admit_origin_ok(h, wsi, origin))) {
+    /* An Origin too long to read is refused, not taken for an absent one. */
+    if (req->origin_unreadable || (req->origin && !admit_origin_ok(a, req->origin, req->local))) {
         *why = "origin not allowed";
         return 403;
     }
-    if (metrics.connections >= h->max_conns) {
+    if (gate->connections >= gate->max_conns) {
         *why = "too many connections";
         return 503;
     }
-    lws_get_peer_simple(wsi, ip, iplen);
-    admit_ip *e = hmap_get(&h->admit->ips, ip);
+    admit_ip *e = hmap_get(&a->ips, req->ip);
     if (cfg->max_conns_per_ip > 0 && e && e->count >= cfg->max_conns_per_ip) {
         *why = "too many connections from this address";
         return 503;
     }
-    if (h->auth) {
-        char token[AUTH_TOKEN_MAX + 16];
-        int n = admit_token(wsi, token, (int)sizeof(token));
-        if (n <= 0) {
-            *why = n < 0 ? "token too long" : "missing token";
+    if (gate->auth) {
+        if (!req->token || req->token_too_long) {
+            *why = req->token_too_long ? "token too long" : "missing token";
             return 401;
         }
         auth_claims *c = xcalloc(1, sizeof(*c));
-        if (auth_verify(h->auth, token, (size_t)n, clock_now_ms() / 1000, c, why) != 0) {
+        if (auth_verify(gate->auth, req->token, strlen(req->token), gate->now_s, c, why) != 0) {
             free(c);
             return 401;
         }
@@ -228,9 +172,10 @@ int admit_check(hub *h, struct lws *wsi, auth_claims **claims, char *ip, size_t 
     if (!claims)
         return 0; /* a check only: nothing is kept or counted */
     if (!e) {
-        e = xcalloc(1, sizeof(admit_ip) + strlen(ip) + 1);
-        memcpy(e->ip, ip, strlen(ip) + 1);
-        hmap_put(&h->admit->ips, e->ip, e);
+        size_t n = strlen(req->ip);
+        e = xcalloc(1, sizeof(admit_ip) + n + 1);
+        memcpy(e->ip, req->ip, n + 1);
+        hmap_put(&a->ips, e->ip, e);
     }
     e->count++;
     return 0;

@@ -13,6 +13,11 @@
 #include "wsgate/xmalloc.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <ev.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -101,20 +106,115 @@ static int server_refuse(struct lws *wsi, int status, const char *why)
     return rc;
 }
 
+/* The local address the client connected to, as an Origin would spell its
+ * host ("10.0.0.5", "[2001:db8::1]"); "" when unknown. */
+static void server_local_address(struct lws *wsi, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char addr[INET6_ADDRSTRLEN] = "";
+    out[0] = '\0';
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_INET &&
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr)))
+        snprintf(out, outlen, "%s", addr);
+    else if (ss.ss_family == AF_INET6 &&
+             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr)))
+        snprintf(out, outlen, "[%s]", addr);
+}
+
+/* Copy a request header into buf ("" when absent). */
+static void server_header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len)
+{
+    buf[0] = '\0';
+    if (lws_hdr_total_length(wsi, t) > 0 && lws_hdr_total_length(wsi, t) < len)
+        lws_hdr_copy(wsi, buf, len, t);
+}
+
+/* The bearer token of a request into buf: the Authorization header first,
+ * then ?token=. Returns its length, 0 when there is none, or -E2BIG when the
+ * Authorization header is too long to read (buf is then ""). */
+static int server_token(struct lws *wsi, char *buf, int len)
+{
+    char authz[AUTH_TOKEN_MAX + 16];
+    server_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, (int)sizeof(authz));
+    if (strncasecmp(authz, "Bearer ", 7) == 0) {
+        snprintf(buf, (size_t)len, "%s", authz + 7);
+        return (int)strlen(buf);
+    }
+    /* lws copies the whole "token=<value>" fragment into buf and returns a
+     * pointer to the value inside it. */
+    const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, len);
+    if (v) {
+        memmove(buf, v, strlen(v) + 1);
+        return (int)strlen(buf);
+    }
+    buf[0] = '\0';
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(authz) ? -E2BIG
+                                                                                         : 0;
+}
+
+/* The admission request of an upgrade (wsi's headers, its peer and local
+ * address) into req, with its strings in the caller's buffers. */
+typedef struct server_admit_buf {
+    char path[256], origin[512], token[AUTH_TOKEN_MAX + 16], ip[48], local[INET6_ADDRSTRLEN + 2];
+} server_admit_buf;
+
+static void server_admit_request(struct lws *wsi, server_admit_buf *b, admit_request *req)
+{
+    server_header(wsi, WSI_TOKEN_GET_URI, b->path, (int)sizeof(b->path));
+    server_header(wsi, WSI_TOKEN_ORIGIN, b->origin, (int)sizeof(b->origin));
+    int n = server_token(wsi, b->token, (int)sizeof(b->token));
+    lws_get_peer_simple(wsi, b->ip, sizeof(b->ip));
+    server_local_address(wsi, b->local, sizeof(b->local));
+    *req = (admit_request){
+        .path = b->path,
+        .origin = b->origin[0] ? b->origin : NULL,
+        .origin_unreadable = !b->origin[0] && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0,
+        .token = n > 0 ? b->token : NULL,
+        .token_too_long = n < 0,
+        .ip = b->ip,
+        .local = b->local,
+    };
+}
+
+/* May a page from origin read the CORS resources (admit_origin_ok)? */
+static bool server_origin_ok(struct lws *wsi, const char *origin)
+{
+    char local[INET6_ADDRSTRLEN + 2];
+    server_local_address(wsi, local, sizeof(local));
+    return admit_origin_ok(server_hub(wsi)->admit, origin, local);
+}
+
+/* The hub's side of an admission now. */
+static admit_gate server_admit_gate(const hub *h)
+{
+    return (admit_gate){.started = h->started,
+                        .draining = h->draining,
+                        .connections = metrics.connections,
+                        .max_conns = h->max_conns,
+                        .auth = h->auth,
+                        .now_s = clock_now_ms() / 1000};
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: returns what the lws callback returns:
  * 0 lets the upgrade go on, nonzero refuses it (server_refuse). */
 static int server_upgrade(struct lws *wsi, const char *in)
 {
     hub *h = server_hub(wsi);
     const char *why = "only WebSocket upgrades";
-    char ip[48] = "";
+    server_admit_buf b;
+    admit_request req;
+    server_admit_request(wsi, &b, &req);
+    admit_gate gate = server_admit_gate(h);
     int status =
-        strcmp(in, "websocket") == 0 ? admit_check(h, wsi, NULL, ip, sizeof(ip), &why) : 400;
+        strcmp(in, "websocket") == 0 ? admit_check(h->admit, &req, &gate, NULL, &why) : 400;
     if (status == 0)
         return 0;
     metrics.connections_refused++;
-    lws_get_peer_simple(wsi, ip, sizeof(ip));
-    log_event(LOG_INFO, "upgrade_refused", "i:status", status, "s:reason", why, "s:ip", ip, NULL);
+    log_event(LOG_INFO, "upgrade_refused", "i:status", status, "s:reason", why, "s:ip", b.ip, NULL);
     return server_refuse(wsi, status, why);
 }
 
@@ -125,7 +225,12 @@ static int server_established(struct lws *wsi, server_pss *pss)
     hub *h = server_hub(wsi);
     const char *why;
     auth_claims *claims;
-    if (admit_check(h, wsi, &claims, pss->ip, sizeof(pss->ip), &why) != 0) {
+    server_admit_buf b;
+    admit_request req;
+    server_admit_request(wsi, &b, &req);
+    admit_gate gate = server_admit_gate(h);
+    snprintf(pss->ip, sizeof(pss->ip), "%s", b.ip);
+    if (admit_check(h->admit, &req, &gate, &claims, &why) != 0) {
         log_event(LOG_INFO, "upgrade_refused", "s:reason", why, NULL);
         return -1;
     }
@@ -192,7 +297,7 @@ static void server_closed(struct lws *wsi, server_pss *pss)
     if (!pss)
         return; /* closed before lws gave it per-session memory (e.g. headers too big) */
     if (pss->admitted)
-        admit_release(h, pss->ip);
+        admit_release(h->admit, pss->ip);
     pss->admitted = false;
     if (pss->conn) {
         int code = conn_close_code(pss->conn);
@@ -275,12 +380,11 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
             lws_hdr_copy(wsi, ae, sizeof(ae), WSI_TOKEN_HTTP_ACCEPT_ENCODING);
         char query[2048];
         server_http_query(wsi, query, sizeof(query));
-        int n = admit_token(wsi, token, (int)sizeof(token));
+        int n = server_token(wsi, token, (int)sizeof(token));
         http_request req = {.path = path,
                             .options = options,
                             .origin = origin[0] ? origin : NULL,
-                            .origin_allowed =
-                                origin[0] && admit_origin_ok(server_hub(wsi), wsi, origin),
+                            .origin_allowed = origin[0] && server_origin_ok(wsi, origin),
                             .query = query[0] ? query : NULL,
                             .if_none_match = inm[0] ? inm : NULL,
                             .accept_encoding = ae[0] ? ae : NULL,
@@ -484,7 +588,7 @@ int server_run(const wsg_config *cfg)
         log_event(LOG_ERROR, "startup_failed", "s:error", err, NULL);
         return 2;
     }
-    h.admit = admit_create();
+    h.admit = admit_create(cfg);
     lws_retry_bo_t retry = {0};
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     void *foreign_loops[] = {loop};

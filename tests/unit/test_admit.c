@@ -6,6 +6,17 @@
 #include <cmocka.h>
 
 #include "wsgate/admit.h"
+#include "wsgate/auth.h"
+#include "wsgate/config.h"
+#include "wsgate/sbuf.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* The default policy: loopback, or one of the gateway's own hosts. */
 static void test_default_policy(void **state)
@@ -47,11 +58,130 @@ static void test_allow_list(void **state)
     assert_true(admit_origin_allowed("https://x.example", NULL, 0, any, 1));
 }
 
+/* ---- admit_check: a request built as server.c builds it, the gateway's side as the hub says ----
+ */
+
+#define SECRET "an HS256 secret of at least 32 bytes, for tests"
+
+/* An HS256 token for payload, signed with SECRET (caller frees). */
+static char *hs256(const char *payload)
+{
+    sbuf b;
+    sbuf_init(&b, 0);
+    const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    sbuf_base64(&b, header, strlen(header));
+    sbuf_putc(&b, '.');
+    sbuf_base64(&b, payload, strlen(payload));
+    unsigned char mac[32];
+    unsigned int maclen = sizeof(mac);
+    HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (unsigned char *)sbuf_str(&b), b.len, mac,
+         &maclen);
+    sbuf_putc(&b, '.');
+    sbuf_base64(&b, mac, maclen);
+    /* base64 to base64url without padding */
+    char *t = strdup(sbuf_str(&b));
+    sbuf_free(&b);
+    size_t o = 0;
+    for (size_t i = 0; t[i]; i++) {
+        if (t[i] == '=')
+            continue;
+        t[o++] = t[i] == '+' ? '-' : t[i] == '/' ? '_' : t[i];
+    }
+    t[o] = '\0';
+    return t;
+}
+
+static void test_check(void **state)
+{
+    wsg_config cfg;
+    char *argv[] = {"wsgate", NULL}, *envp[] = {NULL}, err[256];
+    assert_int_equal(config_load(&cfg, 1, argv, envp, err, sizeof(err)), CONFIG_OK);
+    cfg.max_conns_per_ip = 2;
+    admit *a = admit_create(&cfg);
+    admit_request req = {.path = "/ws", .ip = "10.1.2.3", .local = "10.0.0.5"};
+    admit_gate gate = {.started = true, .connections = 0, .max_conns = 100};
+    const char *why = NULL;
+    auth_claims *claims = NULL;
+
+    /* the path, the gateway's state, the origin, the connection limits */
+    req.path = "/other";
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 404);
+    req.path = "/ws";
+    gate.started = false;
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 503);
+    assert_string_equal(why, "starting: rebuilding state from the stream");
+    gate.started = gate.draining = true;
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 503);
+    assert_string_equal(why, "draining");
+    gate.draining = false;
+    req.origin = "https://evil.example";
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 403);
+    req.origin = "http://10.0.0.5:8080"; /* the address it connected to: its own page */
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 0);
+    req.origin = NULL;
+    req.origin_unreadable = true;
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 403);
+    req.origin_unreadable = false;
+    gate.connections = 100;
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 503);
+    gate.connections = 0;
+
+    /* counted per address only when admitted for real (claims non-NULL) */
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 0);
+    assert_int_equal(admit_check(a, &req, &gate, &claims, &why), 0);
+    assert_null(claims); /* auth off */
+    assert_int_equal(admit_check(a, &req, &gate, &claims, &why), 0);
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 503);
+    assert_string_equal(why, "too many connections from this address");
+    req.ip = "10.9.9.9"; /* another address is not affected */
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 0);
+    req.ip = "10.1.2.3";
+    admit_release(a, "10.1.2.3");
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 0);
+
+    /* JWT: missing, too long, bad, good (the claims go to the caller) */
+    char path[] = "/tmp/test_admit_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, SECRET, strlen(SECRET)), (ssize_t)strlen(SECRET));
+    close(fd);
+    gate.auth = auth_create(path, NULL, err, sizeof(err));
+    unlink(path);
+    assert_non_null(gate.auth);
+    gate.now_s = (int64_t)time(NULL);
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 401);
+    assert_string_equal(why, "missing token");
+    req.token_too_long = true;
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 401);
+    assert_string_equal(why, "token too long");
+    req.token_too_long = false;
+    req.token = "not.a.token";
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 401);
+    char payload[128];
+    snprintf(payload, sizeof(payload), "{\"sub\":\"u-7\",\"exp\":%lld}",
+             (long long)gate.now_s + 60);
+    char *good = hs256(payload);
+    req.token = good;
+    req.ip = "10.4.4.4";
+    assert_int_equal(admit_check(a, &req, &gate, &claims, &why), 0);
+    assert_non_null(claims);
+    assert_string_equal(claims->sub, "u-7");
+    auth_claims_clear(claims);
+    free(claims);
+    gate.now_s += 120; /* expired by then */
+    assert_int_equal(admit_check(a, &req, &gate, NULL, &why), 401);
+    free(good);
+    auth_destroy(gate.auth);
+    admit_destroy(a);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_policy),
         cmocka_unit_test(test_allow_list),
+        cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

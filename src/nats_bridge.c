@@ -19,6 +19,7 @@
 
 #include "wsgate/log.h"
 #include "wsgate/protocol.h"
+#include "wsgate/seqrule.h"
 #include "wsgate/subject.h"
 #include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
@@ -70,15 +71,12 @@ struct nats_bridge {
     size_t ncancels, capcancels;
     bool stop;
     bool connected;
-    bool need_attach;    /* (re)create the live consumer */
-    bool closed;         /* nats.c closed the connection for good: make a new one */
-    uint64_t last_seq;   /* last stream sequence put in the inbox */
-    uint64_t live_gen;   /* generation of the current live consumer */
-    uint64_t live_cseq;  /* its last consumer sequence: a jump is a gap */
-    uint64_t live_start; /* the stream sequence it was made from */
-    uint64_t live_floor; /* the stream's first sequence then: all below were deleted */
-    uint64_t *live_del;  /* the stream's deleted sequences then, sorted */
-    size_t live_ndel;
+    bool need_attach;              /* (re)create the live consumer */
+    bool closed;                   /* nats.c closed the connection for good: make a new one */
+    uint64_t last_seq;             /* last stream sequence put in the inbox */
+    uint64_t live_gen;             /* generation of the current live consumer */
+    seqrule live_rule;             /* what it was made with, where it is (its sequence rule) */
+    uint64_t *live_del;            /* the stream's deleted sequences then, sorted (live_rule.del) */
     bool live_broken;              /* it skipped or reordered messages: ignore it until recreated */
     struct nb_live *lives;         /* closures of every live consumer created */
     char epoch[64];                /* epoch of the attached stream, "" before the first attach */
@@ -242,27 +240,6 @@ static void nats_bridge_on_error(natsConnection *nc, natsSubscription *sub, nats
     pthread_mutex_unlock(&nb->lock);
 }
 
-/* Had the stream deleted every sequence in [from, to) when the current live
- * consumer was made? Caller holds lock. */
-static bool nats_bridge_deleted_locked(const nats_bridge *nb, uint64_t from, uint64_t to)
-{
-    if (from < nb->live_floor)
-        from = nb->live_floor;
-    if (from >= to)
-        return true;
-    size_t lo = 0, hi = nb->live_ndel; /* the first deleted sequence >= from */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (nb->live_del[mid] < from)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    uint64_t n = to - from; /* sorted and distinct: the run from..to-1 is there if both ends are */
-    return lo + n <= nb->live_ndel && nb->live_del[lo] == from &&
-           nb->live_del[lo + n - 1] == to - 1;
-}
-
 /* Live consumer callback (nats delivery thread): encode and decode once, hand over. */
 static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
@@ -303,18 +280,16 @@ static void nats_bridge_on_msg(natsConnection *nc, natsSubscription *sub, natsMs
          * stream, or went back) is broken: drop what is ahead, read again
          * from last_seq + 1 with a new consumer (which learns what has been
          * deleted since). */
-        uint64_t expected = nb->live_cseq ? nb->last_seq + 1 : nb->live_start;
-        if (cseq != nb->live_cseq + 1 ||
-            (seq != expected && !nats_bridge_deleted_locked(nb, expected, seq))) {
+        uint64_t expected;
+        if (!seqrule_take(&nb->live_rule, seq, cseq, &expected)) {
             log_event(LOG_WARN, "consumer_gap", "u:expected_cseq",
-                      (unsigned long long)nb->live_cseq + 1, "u:cseq", (unsigned long long)cseq,
-                      "u:expected_seq", (unsigned long long)expected, "u:seq",
-                      (unsigned long long)seq, NULL);
+                      (unsigned long long)nb->live_rule.cseq + 1, "u:cseq",
+                      (unsigned long long)cseq, "u:expected_seq", (unsigned long long)expected,
+                      "u:seq", (unsigned long long)seq, NULL);
             nb->live_broken = true;
             nb->need_attach = true;
             pthread_cond_signal(&nb->cond);
         } else {
-            nb->live_cseq = cseq;
             nb->last_seq = seq;
             nats_bridge_push_locked(nb, ev);
             ev = NULL;
@@ -487,12 +462,10 @@ static int nats_bridge_attach(nats_bridge *nb)
     live->nb = nb;
     pthread_mutex_lock(&nb->lock);
     live->gen = ++nb->live_gen;
-    nb->live_cseq = 0;
-    nb->live_start = start;
-    nb->live_floor = first;
     free(nb->live_del);
     nb->live_del = del;
-    nb->live_ndel = ndel;
+    nb->live_rule = (seqrule){
+        .start = start, .floor = first, .del = del, .ndel = ndel, .last_seq = nb->last_seq};
     nb->live_broken = false;
     live->next = nb->lives;
     nb->lives = live;

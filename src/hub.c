@@ -74,6 +74,7 @@ int hub_init(hub *h, const wsg_config *cfg, char *err, size_t errlen)
                          .level = cfg->compression_level,
                          .mem_level = cfg->compression_mem_level};
     h->zg = zgroups_create(&zl);
+    h->replay_set = replay_set_create();
     return 0;
 }
 

@@ -31,7 +31,7 @@
 #define REPLAY_DATA_WINDOW  512   /* frames per JetStream window (bytes: half the queue bound) */
 
 struct replay {
-    struct replay *next; /* hub->replays, or hub->waiting */
+    struct replay *next; /* in its set's running or waiting list */
     conn_sub *sub;
     uint64_t id;
     uint64_t since, to; /* the replay is (since, to]; after it, (to, last_seq] catches up */
@@ -45,6 +45,19 @@ struct replay {
     bool has_req_id;
     char req_id[PROTOCOL_ID_MAX + 1];
 };
+
+/* The replays of a hub: running (at most --max-replays) and waiting their turn, oldest first. */
+struct replay_set {
+    replay *running;
+    replay *waiting, *waiting_tail;
+    uint32_t nrunning;
+    uint64_t next_id; /* the bridge's requests carry it: stale answers are ignored */
+};
+
+replay_set *replay_set_create(void)
+{
+    return xcalloc(1, sizeof(replay_set));
+}
 
 static uint32_t replay_running_of(const conn *c)
 {
@@ -105,13 +118,13 @@ static void replay_free(replay *r)
     if (r->window && !r->counting)
         s->conn->replay_window = false;
     if (r->running) {
-        replay_unlink(&h->replays, NULL, r);
-        h->nreplays--;
+        replay_unlink(&h->replay_set->running, NULL, r);
+        h->replay_set->nrunning--;
         metrics.replays_running--;
         if (r->used_js)
             nats_bridge_replay_cancel(h->bridge, r->id);
     } else {
-        replay_unlink(&h->waiting, &h->waiting_tail, r);
+        replay_unlink(&h->replay_set->waiting, &h->replay_set->waiting_tail, r);
         metrics.replays_waiting--;
     }
     s->replay = NULL;
@@ -229,9 +242,9 @@ void replay_pump(conn *c)
 static void replay_run(hub *h, replay *r)
 {
     r->running = true;
-    r->next = h->replays;
-    h->replays = r;
-    h->nreplays++;
+    r->next = h->replay_set->running;
+    h->replay_set->running = r;
+    h->replay_set->nrunning++;
     metrics.replays_running++;
     size_t n = ring_count(h->ring);
     if (r->since < r->to && n && ring_first_seq(h->ring) <= r->since + 1) {
@@ -264,11 +277,11 @@ static void replay_run(hub *h, replay *r)
  * connection already runs REPLAY_PER_CONN wait on). */
 static void replay_start_waiting(hub *h)
 {
-    replay *r = h->waiting;
-    while (r && h->nreplays < (uint32_t)h->cfg->max_replays) {
+    replay *r = h->replay_set->waiting;
+    while (r && h->replay_set->nrunning < (uint32_t)h->cfg->max_replays) {
         replay *next = r->next;
         if (!r->sub->conn->gone && replay_running_of(r->sub->conn) < REPLAY_PER_CONN) {
-            replay_unlink(&h->waiting, &h->waiting_tail, r);
+            replay_unlink(&h->replay_set->waiting, &h->replay_set->waiting_tail, r);
             metrics.replays_waiting--;
             replay_run(h, r);
         }
@@ -293,7 +306,7 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
     }
     replay *r = xcalloc(1, sizeof(*r));
     r->sub = s;
-    r->id = ++h->next_replay_id;
+    r->id = ++h->replay_set->next_id;
     r->since = since;
     r->to = to;
     r->cursor = since + 1; /* since > to: nothing to replay, live frames after since */
@@ -302,11 +315,11 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
     memcpy(r->req_id, cmd->id, sizeof(r->req_id));
     s->replay = r;
     c->nreplays++;
-    if (h->waiting_tail)
-        h->waiting_tail->next = r;
+    if (h->replay_set->waiting_tail)
+        h->replay_set->waiting_tail->next = r;
     else
-        h->waiting = r;
-    h->waiting_tail = r;
+        h->replay_set->waiting = r;
+    h->replay_set->waiting_tail = r;
     metrics.replays_waiting++;
     metrics.resumes++;
     replay_start_waiting(h);
@@ -314,7 +327,7 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
 
 static replay *replay_find(hub *h, uint64_t id)
 {
-    for (replay *r = h->replays; r; r = r->next)
+    for (replay *r = h->replay_set->running; r; r = r->next)
         if (r->id == id)
             return r;
     return NULL;
@@ -376,10 +389,27 @@ void replay_cancel(conn_sub *s)
     replay_start_waiting(h);
 }
 
+uint32_t replay_running(const hub *h)
+{
+    return h->replay_set->nrunning;
+}
+
+uint32_t replay_waiting(const hub *h)
+{
+    uint32_t n = 0;
+    for (const replay *r = h->replay_set->waiting; r; r = r->next)
+        n++;
+    return n;
+}
+
 void replay_fini(hub *h)
 {
-    while (h->replays)
-        replay_free(h->replays);
-    while (h->waiting)
-        replay_free(h->waiting);
+    if (!h->replay_set)
+        return;
+    while (h->replay_set->running)
+        replay_free(h->replay_set->running);
+    while (h->replay_set->waiting)
+        replay_free(h->replay_set->waiting);
+    free(h->replay_set);
+    h->replay_set = NULL;
 }

@@ -45,11 +45,8 @@ typedef struct hub {
     nb_event *backlog;        /* taken from the inbox, not applied yet */
     pthread_t thread;         /* the service thread (hub_init's): the only one to touch the hub */
     struct conn_round *round; /* the writes of a dispatch round (conn.c) */
-    struct replay *replays;   /* running replays (replay.c) */
-    struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
-    uint32_t nreplays;                     /* running */
-    uint64_t next_replay_id;
-    ratelimit bad_log; /* warn lines about refused events (hub_on_msg) */
+    struct replay_set *replay_set; /* replays running and waiting (replay.c) */
+    ratelimit bad_log;             /* warn lines about refused events (hub_on_msg) */
 
     char epoch[64];           /* "" until the stream is attached */
     uint64_t last_seq;        /* last stream sequence processed */
@@ -95,6 +92,5 @@ int hub_reload_auth(hub *h);
 
 /* Ready for clients: NATS connected, stream attached, caught up, not draining. */
 bool hub_ready(const hub *h, const char **why);
-
 
 #endif

@@ -16,6 +16,10 @@
 #define REPLAY_PER_CONN 4 /* replays of one connection running at once */
 
 typedef struct replay replay;
+typedef struct replay_set replay_set; /* a hub's replays, running and waiting */
+
+/* An empty set (hub_init); replay_fini frees it with every replay in it. */
+replay_set *replay_set_create(void);
 
 /* Answer a sub with since (s is already in the index): ok with replayed and
  * recovered, then the matching messages with since < seq <= ok.seq, then the
@@ -27,7 +31,10 @@ void replay_pump(conn *c);
 void replay_on_event(hub *h, const nb_event *ev);
 /* s is going away: cancel its replay, if any. */
 void replay_cancel(conn_sub *s);
-/* Free every replay (shutdown). */
+/* Replays running, and waiting for a slot. */
+uint32_t replay_running(const hub *h);
+uint32_t replay_waiting(const hub *h);
+/* Free every replay and the set (shutdown). */
 void replay_fini(hub *h);
 
 #endif

@@ -14,6 +14,7 @@
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/protocol.h"
+#include "wsgate/replay.h"
 #include "wsgate/ring.h"
 #include "wsgate/sublist.h"
 #include "wsgate/zgroup.h"
@@ -1439,23 +1440,23 @@ static void test_resume_caps(void **state)
         snprintf(cmd, sizeof(cmd), "{\"op\":\"sub\",\"subject\":\"%s\",\"since\":0}", patterns[i]);
         rx(c1, cmd);
     }
-    assert_int_equal(fx->h.nreplays, 4); /* per connection */
+    assert_int_equal(replay_running(&fx->h), 4); /* per connection */
     rx(c2, "{\"op\":\"sub\",\"subject\":\"a.x\",\"since\":0}");
-    assert_int_equal(fx->h.nreplays, 5); /* in all */
+    assert_int_equal(replay_running(&fx->h), 5); /* in all */
     conn *c3 = open_flushed();
     rx(c3, "{\"op\":\"sub\",\"subject\":\"a.x\",\"since\":0}");
-    assert_int_equal(fx->h.nreplays, 5);
-    assert_non_null(fx->h.waiting);
+    assert_int_equal(replay_running(&fx->h), 5);
+    assert_true(replay_waiting(&fx->h) > 0);
     rx(c2, "{\"op\":\"unsub\",\"subject\":\"a.x\"}"); /* cancels: c3's replay starts */
-    assert_int_equal(fx->h.nreplays, 5);
+    assert_int_equal(replay_running(&fx->h), 5);
     assert_non_null(c3->subs[0]->replay);
     conn_destroy(c1); /* cancels its 4 running and 2 waiting replays */
-    assert_int_equal(fx->h.nreplays, 1);
-    assert_null(fx->h.waiting);
+    assert_int_equal(replay_running(&fx->h), 1);
+    assert_int_equal(replay_waiting(&fx->h), 0);
     while (c3->qlen)
         assert_int_equal(conn_writable(c3), 0);
     assert_null(c3->subs[0]->replay);
-    assert_int_equal(fx->h.nreplays, 0);
+    assert_int_equal(replay_running(&fx->h), 0);
 }
 
 static void test_resume_edges(void **state)

@@ -43,6 +43,7 @@ import {
   skeleton,
   workerSlot,
 } from './model.js';
+import { throttled } from './throttle.js';
 
 const BATCH_MIN_INTERVAL_MS = 500; // <= 2 requests/s per batch
 const VERIF_MIN_INTERVAL_MS = 2000;
@@ -285,7 +286,7 @@ function getBatch(id) {
     rec = {
       id, base, pending: [], view: structuredClone(base), shown: { done: 0, failed: 0 },
       hasProgress: false, lastChange: Date.now(), fetchedAt: 0, history: [], serverHistory: null, fresh: true,
-      fetch: { inflight: false, dirty: false, timer: null, last: 0 },
+      fetch: throttled(BATCH_MIN_INTERVAL_MS, () => fetchBatch(id)),
     };
     state.batches.set(id, rec);
   }
@@ -357,24 +358,15 @@ function noteEvent(msg) {
 // ------------------------------------------------------------------ REST
 
 function requestBatch(id) {
-  const rec = state.batches.get(id);
-  if (!rec) return;
-  const f = rec.fetch;
-  if (f.inflight) { f.dirty = true; return; }
-  if (f.timer) return;
-  const wait = f.last + BATCH_MIN_INTERVAL_MS - Date.now();
-  if (wait > 0) { f.timer = setTimeout(() => { f.timer = null; fetchBatch(id); }, wait); return; }
-  fetchBatch(id);
+  state.batches.get(id)?.fetch();
 }
 
+/** GET /api/batches/{id} into its record (through the record's throttle). */
 async function fetchBatch(id) {
+  if (!state.batches.get(id)) return;
+  const { status, body } = await getJson(`/api/batches/${encodeURIComponent(id)}`);
   const rec = state.batches.get(id);
   if (!rec) return;
-  const f = rec.fetch;
-  f.inflight = true;
-  f.last = Date.now();
-  const { status, body } = await getJson(`/api/batches/${encodeURIComponent(id)}`);
-  f.inflight = false;
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     applySnapshot(body);
     if (Array.isArray(body.history)) {
@@ -389,9 +381,7 @@ async function fetchBatch(id) {
     // unknown to the server and nothing local: forget it
     state.batches.delete(id);
     schedule();
-    return;
   }
-  if (f.dirty) { f.dirty = false; requestBatch(id); }
 }
 
 /** One page of GET /api/batches: {list, next (URL of the next page or null)}, or null. */
@@ -409,25 +399,12 @@ async function getPage(url) {
   }
 }
 
-const summaryFetch = { inflight: false, dirty: false, timer: null, last: 0 };
-function requestSummary() {
-  const f = summaryFetch;
-  if (f.inflight) { f.dirty = true; return; }
-  if (f.timer) return;
-  const wait = f.last + SUMMARY_MIN_INTERVAL_MS - Date.now();
-  if (wait > 0) { f.timer = setTimeout(() => { f.timer = null; fetchSummary(); }, wait); return; }
-  fetchSummary();
-}
-
+/** GET /api/summary into state.summary. */
 async function fetchSummary() {
-  const f = summaryFetch;
-  f.inflight = true;
-  f.last = Date.now();
   const { body } = await getJson('/api/summary');
-  f.inflight = false;
   if (body && typeof body === 'object' && !Array.isArray(body)) { state.summary = { ...body, at: Date.now() }; schedule(); }
-  if (f.dirty) { f.dirty = false; requestSummary(); }
 }
+const requestSummary = throttled(SUMMARY_MIN_INTERVAL_MS, fetchSummary);
 
 let batchesInflight = false;
 let batchesAgain = false;
@@ -466,24 +443,12 @@ async function fetchAllBatches() {
   if (batchesAgain) { batchesAgain = false; fetchAllBatches(); }
 }
 
-const verifFetch = { inflight: false, dirty: false, timer: null, last: 0 };
-function requestVerif() {
-  const f = verifFetch;
-  if (f.inflight) { f.dirty = true; return; }
-  if (f.timer) return;
-  const wait = f.last + VERIF_MIN_INTERVAL_MS - Date.now();
-  if (wait > 0) { f.timer = setTimeout(() => { f.timer = null; fetchVerif(); }, wait); return; }
-  fetchVerif();
-}
-
+/** GET /api/verifications into state.verif; resolves true to ask again. */
 async function fetchVerif() {
-  const f = verifFetch;
-  f.inflight = true;
-  f.last = Date.now();
   state.verifEventsSinceRequest = 0;
   const force = state.verifForce;
   const { body } = await getJson('/api/verifications');
-  f.inflight = false;
+  let again = false;
   if (body && force) state.verifForce = false;
   if (body && typeof body === 'object') {
     const r = {
@@ -495,11 +460,12 @@ async function fetchVerif() {
     // if it has not yet counted events we already received (then keep ours
     // and ask again) or if we counted something twice (then correct).
     if (r.total >= state.verif.total || state.verifEventsSinceRequest === 0 || state.verifForce) state.verif = r;
-    else f.dirty = true;
+    else again = true;
     schedule();
   }
-  if (f.dirty) { f.dirty = false; requestVerif(); }
+  return again;
 }
+const requestVerif = throttled(VERIF_MIN_INTERVAL_MS, fetchVerif);
 
 function reloadAll() {
   fetchAllBatches();

@@ -1,4 +1,4 @@
-// model.test.mjs: the dashboard's DOM-free state arithmetic (web/model.js), in node.
+// dashboard.test.mjs: the dashboard's DOM-free parts in node: its state arithmetic (web/model.js) and its request throttle (web/throttle.js).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -75,4 +75,41 @@ test('Prometheus text and number formats', () => {
   assert.equal(humanDuration(3725), '1h 02m');
   assert.equal(humanDuration(0.5), '<1s');
   assert.equal(skeleton('z').state, 'running');
+});
+
+test('throttled: one run at a time, one start per interval, none lost', async (t) => {
+  const { throttled } = await import('../../web/throttle.js');
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const starts = [];
+  let release;
+  const run = () => {
+    starts.push(Date.now());
+    return new Promise((r) => (release = r));
+  };
+  const request = throttled(500, run);
+  request();
+  request(); // during the run: one more after it
+  request();
+  assert.equal(starts.length, 1);
+  release();
+  await new Promise(setImmediate);
+  assert.equal(starts.length, 1, 'not before the interval');
+  t.mock.timers.tick(499);
+  assert.equal(starts.length, 1);
+  t.mock.timers.tick(1);
+  assert.equal(starts.length, 2);
+  assert.equal(starts[1] - starts[0], 500);
+  release();
+  await new Promise(setImmediate);
+  t.mock.timers.tick(10000);
+  assert.equal(starts.length, 2, 'nothing asked since: no run');
+  // a run that resolves true asks again
+  const again = [];
+  const r2 = throttled(100, async () => again.push(Date.now()) < 3);
+  r2();
+  for (let i = 0; i < 5; i++) {
+    await new Promise(setImmediate);
+    t.mock.timers.tick(100);
+  }
+  assert.equal(again.length, 3);
 });

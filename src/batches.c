@@ -3,6 +3,7 @@
 
 #include "wsgate/events.h"
 #include "wsgate/hmap.h"
+#include "wsgate/subject.h"
 #include "wsgate/timefmt.h"
 #include "wsgate/xmalloc.h"
 
@@ -625,12 +626,6 @@ uint64_t batches_evicted(const batches *b)
 
 /* ---- cursors ---- */
 
-static bool token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
 /* ---- applying events ---- */
 
 void batches_apply(batches *b, const events_event *ev, uint64_t seq, int64_t wall_ms)
@@ -786,7 +781,7 @@ static int cursor_parse(const char *s, sort_key *k, char id[TOKEN_MAX + 1])
     if (ndigits == 0 || *s++ != '.')
         return -EINVAL;
     size_t n = 0;
-    for (; token_char(*s); s++) {
+    for (; subject_id_char(*s); s++) {
         if (n == TOKEN_MAX)
             return -EINVAL;
         id[n++] = *s;

@@ -1,6 +1,9 @@
 /* events.c: EVENTS.md payloads decoded into events_event (see events.h). */
 #include "wsgate/events.h"
 
+#include "wsgate/subject.h"
+#include "wsgate/timefmt.h"
+
 #include "wsgate/utf8.h"
 #include "wsgate/xmalloc.h"
 
@@ -27,93 +30,14 @@ static int64_t clamp_ms(int64_t t)
 
 /* ---- time ---- */
 
-/* Read exactly n decimal digits at *p: their value, or -EINVAL when they are not there. */
-static int ts_digits(const char **p, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -EINVAL;
-        v = v * 10 + (**p - '0');
-    }
-    return v;
-}
-
-static bool ts_char(const char **p, const char *accept)
-{
-    if (**p == '\0' || !strchr(accept, **p))
-        return false;
-    (*p)++;
-    return true;
-}
-
-int events_ts_parse(const char *s, int64_t *out)
-{
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y = ts_digits(&s, 4), mo = -1, d = -1, h = -1, mi = -1, sec = -1, ms = 0;
-    if (ts_char(&s, "-"))
-        mo = ts_digits(&s, 2);
-    if (ts_char(&s, "-"))
-        d = ts_digits(&s, 2);
-    if (ts_char(&s, "Tt "))
-        h = ts_digits(&s, 2);
-    if (ts_char(&s, ":"))
-        mi = ts_digits(&s, 2);
-    if (ts_char(&s, ":"))
-        sec = ts_digits(&s, 2);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
-        mi > 59 || sec < 0 || sec > 60)
-        return -EINVAL;
-    if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
-        return -EINVAL;
-    if (ts_char(&s, ".")) {
-        int scale = 100, ndigits = 0;
-        for (; *s >= '0' && *s <= '9'; s++, ndigits++) {
-            ms += (*s - '0') * scale;
-            scale /= 10;
-        }
-        if (ndigits == 0)
-            return -EINVAL;
-    }
-    int offset_min = 0;
-    if (!ts_char(&s, "Zz")) {
-        int sign = *s == '-' ? -1 : 1;
-        if (!ts_char(&s, "+-"))
-            return -EINVAL;
-        int oh = ts_digits(&s, 2), om = ts_char(&s, ":") ? ts_digits(&s, 2) : -EINVAL;
-        if (oh < 0 || oh > 23 || om < 0 || om > 59)
-            return -EINVAL;
-        offset_min = sign * (oh * 60 + om);
-    }
-    if (*s != '\0')
-        return -EINVAL;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec > 59 ? 59 : sec};
-    int64_t t = ((int64_t)timegm(&tm) - offset_min * 60LL) * 1000 + ms;
-    if (t < 0 || t > EVENTS_TS_MAX)
-        return -EINVAL;
-    *out = t;
-    return 0;
-}
-
 /* ---- the subject ---- */
-
-static bool token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
 
 /* Split a subject of exactly three valid tokens. */
 static bool subject_split(const char *s, char tok[3][EVENTS_TOKEN_MAX + 1])
 {
     for (int i = 0; i < 3; i++) {
         size_t n = 0;
-        for (; token_char(*s); s++) {
+        for (; subject_id_char(*s); s++) {
             if (n == EVENTS_TOKEN_MAX)
                 return false;
             tok[i][n++] = *s;
@@ -318,7 +242,7 @@ int events_decode(events_event *ev, const char *subject, const void *data, size_
         reject(why, EVENTS_NOT_OBJECT, NULL);
     if (!json_is_object(root) || field_str(root, "ts", &ts, why) < 0)
         goto out;
-    if (!ts || events_ts_parse(ts, &ev->ts) < 0)
+    if (!ts || timefmt_parse_ms(ts, &ev->ts) < 0)
         ev->ts = clamp_ms(ts_ms);
     rc = ev->type == EVENTS_VERIFICATION ? events_parse_verification(ev, root, verb, why)
                                          : events_parse_batch(ev, root, why);

@@ -105,6 +105,12 @@ static bool subject_check(const char *s, bool pattern)
     return false; /* too many tokens */
 }
 
+bool subject_id_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
 bool subject_valid(const char *s)
 {
     return subject_check(s, false);

@@ -6,16 +6,18 @@
 #ifndef WSGATE_EVENTS_H
 #define WSGATE_EVENTS_H
 
+#include "wsgate/timefmt.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define EVENTS_TOKEN_MAX 64                /* bytes in a subject token (PROTOCOL.md) */
-#define EVENTS_COUNT_MAX 100000000         /* larger totals and counts are absurd: -EINVAL */
-#define EVENTS_WORKERS   1024              /* worker indexes are 0..EVENTS_WORKERS-1 */
-#define EVENTS_ID_MAX    256               /* a longer license_id is -EINVAL */
-#define EVENTS_TEXT_MAX  256               /* kind, hcp_id and error are clipped to this */
-#define EVENTS_TS_MAX    253402300799999LL /* 9999-12-31T23:59:59.999Z, in ms */
+#define EVENTS_TOKEN_MAX 64             /* bytes in a subject token (PROTOCOL.md) */
+#define EVENTS_COUNT_MAX 100000000      /* larger totals and counts are absurd: -EINVAL */
+#define EVENTS_WORKERS   1024           /* worker indexes are 0..EVENTS_WORKERS-1 */
+#define EVENTS_ID_MAX    256            /* a longer license_id is -EINVAL */
+#define EVENTS_TEXT_MAX  256            /* kind, hcp_id and error are clipped to this */
+#define EVENTS_TS_MAX    TIMEFMT_MS_MAX /* 9999-12-31T23:59:59.999Z, in ms */
 
 /* Returned by events_decode for a subject that carries no batch state. */
 #define EVENTS_NOT_STATE (-ENOENT)
@@ -96,9 +98,5 @@ void events_clear(events_event *ev);
 
 /* "verified", "rejected", "pending" for EVENTS_VERIFIED..; NULL otherwise. */
 const char *events_status_name(int status);
-
-/* Parse an RFC 3339 date-time (years 1970..9999, offset or Z, optional
- * fraction) into *ms since the epoch. Returns 0, or -EINVAL. */
-int events_ts_parse(const char *s, int64_t *ms);
 
 #endif

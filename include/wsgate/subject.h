@@ -12,6 +12,9 @@
 /* A published subject: 1..16 tokens of 1..64 chars from [A-Za-z0-9_-], joined
  * by '.', at most 256 bytes, no wildcard. */
 bool subject_valid(const char *s);
+/* A character of an id token (a batch id, a country code, a cursor's id):
+ * A-Z a-z 0-9 - _. */
+bool subject_id_char(char c);
 /* A subscription pattern: like a subject, but a token may be "*" and the last
  * token may be ">". */
 bool subject_pattern_valid(const char *p);

@@ -19,4 +19,10 @@ int timefmt_ms(int64_t ms, char out[TIMEFMT_MAX]);
 /* The current wall-clock time as timefmt_ms prints it. Returns the length. */
 int timefmt_now(char out[TIMEFMT_MAX]);
 
+#define TIMEFMT_MS_MAX 253402300799999LL /* 9999-12-31T23:59:59.999Z, in ms */
+
+/* Parse an RFC 3339 date-time (years 1970..9999, offset or Z, optional
+ * fraction) into *ms since the epoch. Returns 0, or -EINVAL. */
+int timefmt_parse_ms(const char *s, int64_t *ms);
+
 #endif

@@ -1,4 +1,5 @@
-/* timefmt.c: RFC 3339 UTC timestamps from ns or ms since the epoch (see timefmt.h).
+/* timefmt.c: RFC 3339 UTC timestamps from ns or ms since the epoch, and parsed back (see
+ * timefmt.h).
  *
  * The calendar is computed here (Howard Hinnant's civil_from_days) instead of
  * with gmtime_r + strftime: it is exact for any int64 input, needs no time_t
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 #include <time.h>
 
 #define TIMEFMT_MIN_SECS (-62167219200LL) /* 0000-01-01T00:00:00Z */
@@ -105,4 +107,78 @@ int timefmt_now(char out[TIMEFMT_MAX])
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return timefmt_ms((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, out);
+}
+
+/* Read exactly n decimal digits at *p: their value, or -EINVAL when they are not there. */
+static int timefmt_read_digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -EINVAL;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+static bool timefmt_read_char(const char **p, const char *accept)
+{
+    if (**p == '\0' || !strchr(accept, **p))
+        return false;
+    (*p)++;
+    return true;
+}
+
+int timefmt_parse_ms(const char *s, int64_t *out)
+{
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = timefmt_read_digits(&s, 4), mo = -1, d = -1, h = -1, mi = -1, sec = -1, ms = 0;
+    if (timefmt_read_char(&s, "-"))
+        mo = timefmt_read_digits(&s, 2);
+    if (timefmt_read_char(&s, "-"))
+        d = timefmt_read_digits(&s, 2);
+    if (timefmt_read_char(&s, "Tt "))
+        h = timefmt_read_digits(&s, 2);
+    if (timefmt_read_char(&s, ":"))
+        mi = timefmt_read_digits(&s, 2);
+    if (timefmt_read_char(&s, ":"))
+        sec = timefmt_read_digits(&s, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || sec < 0 || sec > 60)
+        return -EINVAL;
+    if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
+        return -EINVAL;
+    if (timefmt_read_char(&s, ".")) {
+        int scale = 100, ndigits = 0;
+        for (; *s >= '0' && *s <= '9'; s++, ndigits++) {
+            ms += (*s - '0') * scale;
+            scale /= 10;
+        }
+        if (ndigits == 0)
+            return -EINVAL;
+    }
+    int offset_min = 0;
+    if (!timefmt_read_char(&s, "Zz")) {
+        int sign = *s == '-' ? -1 : 1;
+        if (!timefmt_read_char(&s, "+-"))
+            return -EINVAL;
+        int oh = timefmt_read_digits(&s, 2),
+            om = timefmt_read_char(&s, ":") ? timefmt_read_digits(&s, 2) : -EINVAL;
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return -EINVAL;
+        offset_min = sign * (oh * 60 + om);
+    }
+    if (*s != '\0')
+        return -EINVAL;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec > 59 ? 59 : sec};
+    int64_t t = ((int64_t)timegm(&tm) - offset_min * 60LL) * 1000 + ms;
+    if (t < 0 || t > TIMEFMT_MS_MAX)
+        return -EINVAL;
+    *out = t;
+    return 0;
 }

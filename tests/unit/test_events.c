@@ -444,7 +444,7 @@ static void test_ts(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t ms = 42;
-        int rc = events_ts_parse(cases[i].ts, &ms);
+        int rc = timefmt_parse_ms(cases[i].ts, &ms);
         if (cases[i].ms < 0) {
             if (rc != -EINVAL || ms != 42)
                 fail_msg("accepted %s", cases[i].ts);

@@ -2,6 +2,8 @@
  * (libbrotlienc). */
 #include "wsgate/httpz.h"
 
+#include "wsgate/httptoken.h"
+
 #include "wsgate/xmalloc.h"
 
 #include <brotli/encode.h>
@@ -34,12 +36,6 @@ typedef struct httpz_accept {
     int star;
 } httpz_accept;
 
-static bool httpz_tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static const char *httpz_ows(const char *p)
 {
     while (*p == ' ' || *p == '\t')
@@ -68,7 +64,7 @@ static int httpz_qvalue(const char *p, size_t n)
 static const char *httpz_element(const char *p, int *coding, int *q)
 {
     const char *name = p;
-    while (httpz_tchar(*p))
+    while (httptoken_char((unsigned char)*p))
         p++;
     size_t n = (size_t)(p - name);
     *q = n ? 1000 : -1;
@@ -86,7 +82,7 @@ static const char *httpz_element(const char *p, int *coding, int *q)
     for (p = httpz_ows(p); *p == ';'; p = httpz_ows(p)) {
         p = httpz_ows(p + 1);
         const char *pn = p;
-        while (httpz_tchar(*p))
+        while (httptoken_char((unsigned char)*p))
             p++;
         bool is_q = p - pn == 1 && (*pn == 'q' || *pn == 'Q');
         p = httpz_ows(p);

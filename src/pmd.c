@@ -1,6 +1,8 @@
 /* pmd.c: permessage-deflate negotiation and the one inflater of client messages (see pmd.h). */
 #include "wsgate/pmd.h"
 
+#include "wsgate/httptoken.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -17,11 +19,6 @@ typedef struct pmd_param {
     bool has_value;
 } pmd_param;
 
-static bool pmd_tchar(int c)
-{
-    return c > 32 && c < 127 && !strchr("()<>@,;:\\\"/[]?={}", c);
-}
-
 static const char *pmd_space(const char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -34,7 +31,7 @@ static const char *pmd_space(const char *s)
 static const char *pmd_token(const char *s, char *out, size_t size)
 {
     size_t n = 0;
-    for (; pmd_tchar((unsigned char)*s); s++) {
+    for (; httptoken_char((unsigned char)*s); s++) {
         if (n + 1 >= size)
             return NULL;
         out[n++] = *s;
@@ -52,7 +49,7 @@ static const char *pmd_value(const char *s, char *out, size_t size)
     for (s++; *s != '"'; s++) {
         if (*s == '\\')
             s++;
-        if (!*s || !pmd_tchar((unsigned char)*s) || n + 1 >= size)
+        if (!*s || !httptoken_char((unsigned char)*s) || n + 1 >= size)
             return NULL;
         out[n++] = *s;
     }

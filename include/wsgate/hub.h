@@ -48,8 +48,10 @@ typedef struct hub {
     struct replay *replays;   /* running replays (replay.c) */
     struct replay *waiting, *waiting_tail; /* replays waiting for a slot, oldest first */
     uint32_t nreplays;                     /* running */
-    uint64_t next_replay_id;
-    ratelimit bad_log; /* warn lines about refused events (hub_on_msg) */
+    uint64_t next_replay_id;               /* replays' and failures pages' bridge ids */
+    struct failures_page *failures;        /* pages of /api/batches/{id}/failures (failures.c) */
+    uint32_t nfailures;                    /* of them, those being read */
+    ratelimit bad_log;                     /* warn lines about refused events (hub_on_msg) */
 
     char epoch[64];           /* "" until the stream is attached */
     uint64_t last_seq;        /* last stream sequence processed */
@@ -95,6 +97,5 @@ int hub_reload_auth(hub *h);
 
 /* Ready for clients: NATS connected, stream attached, caught up, not draining. */
 bool hub_ready(const hub *h, const char **why);
-
 
 #endif

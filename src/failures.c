@@ -119,7 +119,7 @@ static void failures_done(hub *h, failures_page *p, int status)
 int failures_start(hub *h, const failures_query *q, void *sock, const char *accept_encoding,
                    uint64_t *id)
 {
-    if (!h->bridge || !h->attached)
+    if (!h->attached)
         return -ENOTCONN;
     if (h->nfailures >= FAILURES_INFLIGHT_MAX)
         return -EBUSY;
@@ -145,7 +145,7 @@ int failures_start(hub *h, const failures_query *q, void *sock, const char *acce
                          .max_bytes = FAILURES_BYTES_MAX};
     if (q->cursor > p->upto) /* nothing stored there yet: an empty last page */
         failures_done(h, p, 200);
-    else
+    else if (h->bridge) /* none only in unit tests: the page then times out */
         nats_bridge_replay(h->bridge, &req);
     return 0;
 }

@@ -332,10 +332,22 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
     }
     pss->head = head;
     pss->pending = pss->resp->pending;
-    if (pss->pending && failures_take(server_hub(wsi), pss->pending, pss->resp) == -EAGAIN)
-        return 0; /* answered from WRITEABLE (server_http_write) once read */
+    if (pss->pending && failures_take(server_hub(wsi), pss->pending, pss->resp) == -EAGAIN) {
+        lws_callback_on_writable(wsi); /* server_http_hold, once lws has armed its timeout */
+        return 0;                      /* answered from WRITEABLE (server_http_write) once read */
+    }
     pss->pending = 0;
     return server_http_begin(wsi, pss);
+}
+
+/* A request waiting for its failures page: lws closes a request that has
+ * not been answered within --handshake-timeout; give it until the page has
+ * surely been answered (504 at the latest). Returns what the lws callback
+ * returns: 0. */
+static int server_http_hold(struct lws *wsi)
+{
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, FAILURES_TIMEOUT_MS / 1000 + 5);
+    return 0;
 }
 
 /* Write the next chunk of the response body. Returns what the lws callback
@@ -346,8 +358,8 @@ static int server_http_write(struct lws *wsi, server_pss *pss)
         return 0;
     if (pss->pending) { /* a failures page: its headers go first, once it is read */
         int rc = failures_take(server_hub(wsi), pss->pending, pss->resp);
-        if (rc == -EAGAIN)
-            return 0;
+        if (rc == -EAGAIN) /* lws armed --handshake-timeout after the request: ours is longer */
+            return server_http_hold(wsi);
         if (rc != 0)
             return -1; /* cannot happen: the page lives until taken or forgotten */
         pss->pending = 0;

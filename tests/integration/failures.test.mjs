@@ -3,7 +3,7 @@
 // page at a time, oldest first; a late page served by a restarted gateway
 // that no longer keeps the batch; the token's subs filter; bad arguments.
 import assert from 'node:assert/strict';
-import { test, before, after, startNats, startGateway, natsClient, publish, publishMany, fileStreamName, mkTmp, rmTmp, ms } from '../lib/harness.mjs';
+import { test, before, after, startNats, startGateway, natsClient, publish, publishMany, pollUntil, fileStreamName, mkTmp, rmTmp, ms } from '../lib/harness.mjs';
 import { gatewayFence } from '../lib/resume.mjs';
 import { mint, randomSecret, writeKeyFile } from '../lib/jwt.mjs';
 
@@ -142,6 +142,35 @@ test('many pages at once, and clients that leave before the answer', async () =>
   assert.ok(rs.filter((r) => r.status === 200).length >= 1);
   for (const r of rs.filter((x) => x.status === 200)) assert.equal(r.json.failures.length, N);
   assert.equal((await get(gw, '/healthz')).status, 200);
+});
+
+test('a stalled stream: the request is held (past --handshake-timeout), the service thread serves on, then 502/504', async () => {
+  const g = await startGateway({ natsUrl: nats.url, name: 'gw-failures-stall', stream: STREAM, args: ['--handshake-timeout', '1s'] });
+  try {
+    assert.equal((await get(g, '/api/batches/bf/failures?limit=1')).status, 200);
+    process.kill(nats.pid, 'SIGSTOP');
+    let page;
+    try {
+      const t0 = Date.now();
+      page = get(g, '/api/batches/bf/failures?cursor=2');
+      await new Promise((r) => setTimeout(r, 1500));
+      const h = await get(g, '/healthz');
+      assert.equal(h.status, 200, 'the service thread answers while the page is read');
+      const r = await page;
+      assert.ok(r.status === 502 || r.status === 504, `${r.status} ${r.text}`);
+      assert.equal(typeof r.json.error, 'string');
+      assert.ok(Date.now() - t0 > 1500, 'held past the handshake timeout');
+    } finally {
+      process.kill(nats.pid, 'SIGCONT');
+    }
+    const again = await pollUntil(async () => {
+      const r = await get(g, '/api/batches/bf/failures?limit=1000');
+      return r.status === 200 && r;
+    }, { timeoutMs: ms(30000), message: 'pages again once the stream answers' });
+    assert.equal(again.json.failures.length, N);
+  } finally {
+    await g.stop();
+  }
 });
 
 test('a late page after a restart, from a gateway that no longer keeps the batch', async () => {

@@ -5,6 +5,7 @@
 #include "wsgate/auth.h"
 #include "wsgate/batches.h"
 #include "wsgate/clock.h"
+#include "wsgate/failures.h"
 #include "wsgate/hmap.h"
 #include "wsgate/hub.h"
 #include "wsgate/metrics.h"
@@ -324,18 +325,15 @@ static void http_static(hub *h, const char *path, const http_request *req, http_
     http_error(resp, 404, "not found");
 }
 
-/* A 200 of /api/ or /metrics: says Vary; compressed for this response in
- * the coding req accepts (HTTPZ_DYNAMIC) when over HTTP_COMPRESS_MIN bytes
- * and smaller so. */
-static void http_compress_body(const http_request *req, http_response *resp)
+void http_compress(const char *accept_encoding, http_response *resp)
 {
     if (resp->status != 200 || resp->data)
         return;
-    resp->vary = "Accept-Encoding";
+    resp->vary = resp->vary && strcmp(resp->vary, "Origin") == 0 ? "Accept-Encoding, Origin"
+                                                                 : "Accept-Encoding";
     if (resp->body.len < HTTP_COMPRESS_MIN)
         return;
-    httpz_coding c =
-        httpz_choose(req->accept_encoding, HTTPZ_BIT(HTTPZ_GZIP) | HTTPZ_BIT(HTTPZ_BR));
+    httpz_coding c = httpz_choose(accept_encoding, HTTPZ_BIT(HTTPZ_GZIP) | HTTPZ_BIT(HTTPZ_BR));
     if (c == HTTPZ_IDENTITY)
         return;
     sbuf z;
@@ -505,10 +503,54 @@ static bool http_country_visible(void *arg, const char *cc)
     return http_allows_any(arg, "verification", cc, any, 1);
 }
 
+/* GET /api/batches/{id}/failures?limit=&cursor=: start reading the page
+ * from the stream (failures.c); resp stays pending until it is read. An id
+ * the token may not see is unknown (404), like /api/batches/{id}; an id the
+ * gateway does not know is served from the stream all the same. */
+static void http_api_failures(hub *h, const http_request *req, const char *id,
+                              batches_filter filter, void *arg, http_response *resp)
+{
+    char limit[24], cursor[24];
+    int lrc = http_arg(req->query, "limit", limit, sizeof(limit));
+    int crc = http_arg(req->query, "cursor", cursor, sizeof(cursor));
+    const char *why = "";
+    failures_query q;
+    int rc = failures_parse(id,
+                            lrc == 0        ? limit
+                            : lrc == -E2BIG ? "x"
+                                            : NULL,
+                            crc == 0        ? cursor
+                            : crc == -E2BIG ? "x"
+                                            : NULL,
+                            &q, &why);
+    if (rc == -ENOENT || (rc == 0 && filter && !filter(arg, q.batch))) {
+        http_error(resp, 404, "unknown batch");
+        return;
+    }
+    if (rc != 0) {
+        http_error(resp, 400, why);
+        return;
+    }
+    uint64_t page;
+    rc = failures_start(h, &q, req->sock, req->accept_encoding, &page);
+    if (rc == -EBUSY) {
+        http_error(resp, 503, "too many failure pages being read; retry");
+        return;
+    }
+    if (rc != 0) {
+        http_error(resp, 503, "the stream is not available");
+        return;
+    }
+    http_init(resp, 0, "application/json", "no-store");
+    resp->pending = page;
+}
+
 /* The /api/ routes; claims NULL (auth off) shows everything. */
-static void http_api(hub *h, const char *path, const char *query, const auth_claims *claims,
+static void http_api(hub *h, const http_request *req, const auth_claims *claims,
                      http_response *resp)
 {
+    const char *path = req->path, *query = req->query;
+    char fid[SUBJECT_MAX_TOKEN + 1];
     int64_t now = clock_now_ms();
     void *arg = (void *)claims;
     batches_filter batch_filter = claims ? http_batch_visible : NULL;
@@ -520,7 +562,9 @@ static void http_api(hub *h, const char *path, const char *query, const auth_cla
         http_error(resp, 503, "starting: rebuilding state from the stream");
         return;
     }
-    if (strcmp(path, "/api/batches") == 0 || strcmp(path, "/api/batches/") == 0) {
+    if (failures_path(path, fid)) {
+        http_api_failures(h, req, fid, batch_filter, arg, resp);
+    } else if (strcmp(path, "/api/batches") == 0 || strcmp(path, "/api/batches/") == 0) {
         http_api_batches(h, query, now, batch_filter, arg, resp);
     } else if (strcmp(path, "/api/summary") == 0) {
         http_init(resp, 200, "application/json", "no-store");
@@ -559,7 +603,7 @@ static int http_authenticate(hub *h, const http_request *req, auth_claims *claim
 static void http_route(hub *h, const http_request *req, const auth_claims *claims,
                        http_response *resp)
 {
-    const char *path = req->path, *query = req->query;
+    const char *path = req->path;
     const char *why;
     if (strcmp(path, "/healthz") == 0) {
         http_init(resp, 200, "application/json", "no-store");
@@ -589,7 +633,7 @@ static void http_route(hub *h, const http_request *req, const auth_claims *claim
         http_init(resp, 200, "application/json", "no-store");
         metrics_stats_json(&resp->body, clock_now_ms());
     } else if (strncmp(path, "/api/", 5) == 0) {
-        http_api(h, path, query, claims, resp);
+        http_api(h, req, claims, resp);
     } else if (strcmp(path, "/") == 0) {
         http_static(h, "/index.html", req, resp);
     } else {
@@ -614,7 +658,7 @@ static void http_get(hub *h, const http_request *req, http_response *resp)
         auth_claims_clear(&claims);
     }
     if (dynamic)
-        http_compress_body(req, resp);
+        http_compress(req->accept_encoding, resp);
 }
 
 /* CORS (the Fetch standard's "CORS protocol"). The resources a page of
@@ -648,6 +692,9 @@ static bool http_api_route(const char *path)
         if (strcmp(path, routes[i]) == 0)
             return true;
     const char *id = path + 13;
+    char fid[SUBJECT_MAX_TOKEN + 1];
+    if (failures_path(path, fid))
+        return subject_valid(fid) && !strchr(fid, '.');
     return strncmp(path, "/api/batches/", 13) == 0 && subject_valid(id) && !strchr(id, '.');
 }
 

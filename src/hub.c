@@ -4,6 +4,7 @@
 #include "wsgate/clock.h"
 #include "wsgate/conn.h"
 #include "wsgate/cpus.h"
+#include "wsgate/failures.h"
 #include "wsgate/http.h"
 #include "wsgate/log.h"
 #include "wsgate/metrics.h"
@@ -108,6 +109,7 @@ void hub_fini(hub *h)
     while (h->conns) /* normally empty: lws closed them all */
         conn_destroy(h->conns);
     replay_fini(h);
+    failures_fini(h);
     zgroups_destroy(h->zg);
     h->zg = NULL;
     pmd_fini();
@@ -262,7 +264,8 @@ static bool hub_dispatch(hub *h)
             break;
         case NB_REPLAY_MSG:
         case NB_REPLAY_END:
-            replay_on_event(h, ev);
+            if (!failures_on_event(h, ev))
+                replay_on_event(h, ev);
             break;
         }
         nats_bridge_event_free(ev);
@@ -287,6 +290,7 @@ void hub_tick(hub *h, int64_t now_ms)
 {
     HUB_ON_SERVICE_THREAD(h);
     batches_tick(h->batches, now_ms);
+    failures_tick(h, now_ms);
     uint64_t suppressed = ratelimit_suppressed(&h->bad_log, clock_mono_ns() / 1000000);
     if (suppressed)
         log_event(LOG_WARN, "bad_events_suppressed", "u:count", (unsigned long long)suppressed,

@@ -55,6 +55,7 @@ typedef struct nb_cursor {
     natsSubscription *sub;
     uint64_t next_seq; /* the sequence its next message can have */
     bool count_only;
+    bool fresh; /* not fetched from yet */
 } nb_cursor;
 
 #define NB_REPLAY_BATCH 256 /* messages per fetch */
@@ -554,6 +555,7 @@ static nb_cursor *nats_bridge_cursor(nats_bridge *nb, const nb_replay_req *req)
     cur->sub = sub;
     cur->next_seq = req->from_seq;
     cur->count_only = req->count_only;
+    cur->fresh = true;
     cur->next = nb->cursors;
     nb->cursors = cur;
     return cur;
@@ -583,6 +585,15 @@ static void nats_bridge_serve_replay(nats_bridge *nb, const nb_replay_req *req)
     }
     if (!(cur = nats_bridge_cursor(nb, req)))
         goto out;
+    if (cur->fresh) { /* nothing stored for it: a fetch would wait until it expires (5 s) */
+        jsConsumerInfo *ci = NULL;
+        jsErrCode jerr = 0;
+        cur->fresh = false;
+        if (natsSubscription_GetConsumerInfo(&ci, cur->sub, NULL, &jerr) == NATS_OK) {
+            exhausted = ci->NumPending == 0;
+            jsConsumerInfo_Destroy(ci);
+        }
+    }
     while (!exhausted && count < req->max_msgs && (!req->max_bytes || bytes < req->max_bytes)) {
         jsFetchRequest fr;
         jsFetchRequest_Init(&fr);

@@ -306,7 +306,7 @@ void replay_resume(conn *c, conn_sub *s, const proto_cmd *cmd)
     }
     replay *r = xcalloc(1, sizeof(*r));
     r->sub = s;
-    r->id = ++h->replay_set->next_id;
+    r->id = replay_next_id(h);
     r->since = since;
     r->to = to;
     r->cursor = since + 1; /* since > to: nothing to replay, live frames after since */
@@ -387,6 +387,11 @@ void replay_cancel(conn_sub *s)
     metrics.resumes_cancelled++;
     replay_free(s->replay);
     replay_start_waiting(h);
+}
+
+uint64_t replay_next_id(hub *h)
+{
+    return ++h->replay_set->next_id;
 }
 
 uint32_t replay_running(const hub *h)

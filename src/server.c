@@ -5,6 +5,7 @@
 #include "wsgate/client.h"
 #include "wsgate/clock.h"
 #include "wsgate/conn.h"
+#include "wsgate/failures.h"
 #include "wsgate/http.h"
 #include "wsgate/hub.h"
 #include "wsgate/log.h"
@@ -35,6 +36,8 @@ typedef struct server_pss {
     conn *conn;          /* WebSocket client, after ESTABLISHED */
     http_response *resp; /* HTTP response being written */
     size_t sent;
+    uint64_t pending; /* resp waits for this failures page (failures_take), or 0 */
+    bool head;        /* resp answers a HEAD: no body */
     bool admitted;
     bool deflate; /* permessage-deflate negotiated (with pmd's parameters) */
     pmd_params pmd;
@@ -308,6 +311,9 @@ static void server_closed(struct lws *wsi, server_pss *pss)
         if (h->draining && !h->conns)
             h->done = true;
     }
+    if (pss->pending)
+        failures_forget(h, pss->pending); /* its answer, if it comes, finds no page */
+    pss->pending = 0;
     server_http_free(pss);
 }
 
@@ -356,9 +362,44 @@ static int server_http_status(struct lws *wsi, const http_response *r, size_t le
     return lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type, len, p, end);
 }
 
-/* Start an HTTP response: route it, write the headers, body on WRITEABLE.
- * Returns what the lws callback returns: 0, nonzero closes (the headers did
- * not fit, or the connection is not kept). */
+/* Write the headers of pss->resp, the body on WRITEABLE. Returns what the
+ * lws callback returns: 0, nonzero closes (the headers did not fit, or the
+ * connection is not kept). */
+static int server_http_begin(struct lws *wsi, server_pss *pss)
+{
+    http_response *r = pss->resp;
+    size_t len;
+    http_body(r, &len);
+    unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    if (server_http_status(wsi, r, len, &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (unsigned char *)"cache-control:", (unsigned char *)r->cache_control,
+            (int)strlen(r->cache_control), &p, end) ||
+        lws_add_http_header_by_name(wsi, (unsigned char *)"x-content-type-options:",
+                                    (unsigned char *)"nosniff", 7, &p, end) ||
+        (r->etag && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ETAG, (unsigned char *)r->etag,
+                                                 (int)strlen(r->etag), &p, end)) ||
+        (r->content_encoding &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_ENCODING,
+                                      (unsigned char *)r->content_encoding,
+                                      (int)strlen(r->content_encoding), &p, end)) ||
+        (r->vary && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_VARY, (unsigned char *)r->vary,
+                                                 (int)strlen(r->vary), &p, end)) ||
+        (r->www_authenticate &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                      (unsigned char *)r->www_authenticate,
+                                      (int)strlen(r->www_authenticate), &p, end)) ||
+        server_http_headers(wsi, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
+        return 1;
+    if (pss->head || len == 0 || r->status == 304)
+        return server_http_done(wsi, pss); /* no body: nothing for WRITEABLE */
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* Start an HTTP response: route it, then write it (server_http_begin), or
+ * wait for the failures page it needs (WRITEABLE comes when it is read).
+ * Returns what the lws callback returns: 0, nonzero closes. */
 static int server_http(struct lws *wsi, server_pss *pss, const char *path)
 {
     bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
@@ -389,36 +430,27 @@ static int server_http(struct lws *wsi, server_pss *pss, const char *path)
                             .if_none_match = inm[0] ? inm : NULL,
                             .accept_encoding = ae[0] ? ae : NULL,
                             .token = n > 0 ? token : NULL,
-                            .token_too_long = n < 0};
+                            .token_too_long = n < 0,
+                            .sock = wsi};
         http_handle(server_hub(wsi), &req, pss->resp);
     }
-    http_response *r = pss->resp;
-    size_t len;
-    http_body(r, &len);
-    unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-    if (server_http_status(wsi, r, len, &p, end) ||
-        lws_add_http_header_by_name(
-            wsi, (unsigned char *)"cache-control:", (unsigned char *)r->cache_control,
-            (int)strlen(r->cache_control), &p, end) ||
-        lws_add_http_header_by_name(wsi, (unsigned char *)"x-content-type-options:",
-                                    (unsigned char *)"nosniff", 7, &p, end) ||
-        (r->etag && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ETAG, (unsigned char *)r->etag,
-                                                 (int)strlen(r->etag), &p, end)) ||
-        (r->content_encoding &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_ENCODING,
-                                      (unsigned char *)r->content_encoding,
-                                      (int)strlen(r->content_encoding), &p, end)) ||
-        (r->vary && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_VARY, (unsigned char *)r->vary,
-                                                 (int)strlen(r->vary), &p, end)) ||
-        (r->www_authenticate &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                      (unsigned char *)r->www_authenticate,
-                                      (int)strlen(r->www_authenticate), &p, end)) ||
-        server_http_headers(wsi, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
-        return 1;
-    if (head || len == 0 || r->status == 304)
-        return server_http_done(wsi, pss); /* no body: nothing for WRITEABLE */
-    lws_callback_on_writable(wsi);
+    pss->head = head;
+    pss->pending = pss->resp->pending;
+    if (pss->pending && failures_take(server_hub(wsi), pss->pending, pss->resp) == -EAGAIN) {
+        lws_callback_on_writable(wsi); /* server_http_hold, once lws has armed its timeout */
+        return 0;                      /* answered from WRITEABLE (server_http_write) once read */
+    }
+    pss->pending = 0;
+    return server_http_begin(wsi, pss);
+}
+
+/* A request waiting for its failures page: lws closes a request that has
+ * not been answered within --handshake-timeout; give it until the page has
+ * surely been answered (504 at the latest). Returns what the lws callback
+ * returns: 0. */
+static int server_http_hold(struct lws *wsi)
+{
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, FAILURES_TIMEOUT_MS / 1000 + 5);
     return 0;
 }
 
@@ -428,6 +460,15 @@ static int server_http_write(struct lws *wsi, server_pss *pss)
 {
     if (!pss || !pss->resp)
         return 0;
+    if (pss->pending) { /* a failures page: its headers go first, once it is read */
+        int rc = failures_take(server_hub(wsi), pss->pending, pss->resp);
+        if (rc == -EAGAIN) /* lws armed --handshake-timeout after the request: ours is longer */
+            return server_http_hold(wsi);
+        if (rc != 0)
+            return -1; /* cannot happen: the page lives until taken or forgotten */
+        pss->pending = 0;
+        return server_http_begin(wsi, pss);
+    }
     size_t len;
     const unsigned char *body = http_body(pss->resp, &len);
     size_t n = len - pss->sent > SERVER_HTTP_CHUNK ? SERVER_HTTP_CHUNK : len - pss->sent;

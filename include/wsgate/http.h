@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct hub;
 
@@ -36,6 +37,7 @@ typedef struct http_request {
     const char *accept_encoding; /* NULL when absent (or too long to read) */
     const char *token;           /* bearer token (Authorization or ?token=); NULL when absent */
     bool token_too_long;         /* an Authorization header too long to read */
+    void *sock;                  /* the socket (an lws wsi) for an answer given later, or NULL */
 } http_request;
 
 typedef struct http_response {
@@ -56,6 +58,7 @@ typedef struct http_response {
     const unsigned char *data; /* a static body (embedded asset) */
     size_t len;
     char etag_buf[HTTPZ_ETAG_MAX]; /* where `etag` points when it is not static */
+    uint64_t pending; /* not 0: not answered yet; failures_take(pending) completes it */
 } http_response;
 
 /* Answer a GET, HEAD or OPTIONS. Fills resp, which the caller frees with
@@ -79,6 +82,10 @@ typedef struct http_response {
  * -Max-Age); with an Origin not allowed, 403 without CORS headers; without
  * an Origin or elsewhere, 204 with Allow only. */
 void http_handle(struct hub *h, const http_request *req, http_response *resp);
+/* A 200 of /api/ or /metrics: say Vary: Accept-Encoding (keeping Origin),
+ * and compress the body for this response in the coding accept_encoding
+ * (NULL: identity) prefers, when over HTTP_COMPRESS_MIN bytes and smaller so. */
+void http_compress(const char *accept_encoding, http_response *resp);
 /* Compress the embedded dashboard files (at start: about 0.15 s; http_handle
  * does it on first use otherwise). Idempotent and thread-safe. */
 void http_prepare(void);

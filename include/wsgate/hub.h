@@ -45,8 +45,10 @@ typedef struct hub {
     nb_event *backlog;        /* taken from the inbox, not applied yet */
     pthread_t thread;         /* the service thread (hub_init's): the only one to touch the hub */
     struct conn_round *round; /* the writes of a dispatch round (conn.c) */
-    struct replay_set *replay_set; /* replays running and waiting (replay.c) */
-    ratelimit bad_log;             /* warn lines about refused events (hub_on_msg) */
+    struct replay_set *replay_set;  /* replays running and waiting (replay.c) */
+    struct failures_page *failures; /* pages of /api/batches/{id}/failures (failures.c) */
+    uint32_t nfailures;             /* of them, those being read */
+    ratelimit bad_log;              /* warn lines about refused events (hub_on_msg) */
 
     char epoch[64];           /* "" until the stream is attached */
     uint64_t last_seq;        /* last stream sequence processed */

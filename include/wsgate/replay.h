@@ -31,6 +31,9 @@ void replay_pump(conn *c);
 void replay_on_event(hub *h, const nb_event *ev);
 /* s is going away: cancel its replay, if any. */
 void replay_cancel(conn_sub *s);
+/* A new id for a bridge request (replays and failures pages share them, so
+ * the bridge's answers never go to the wrong one). */
+uint64_t replay_next_id(hub *h);
 /* Replays running, and waiting for a slot. */
 uint32_t replay_running(const hub *h);
 uint32_t replay_waiting(const hub *h);

@@ -1792,6 +1792,27 @@ static void test_refresh_without_auth(void **state)
     assert_int_equal(c->close_code, 0);
 }
 
+/* refresh counts toward the ops rate limit like any op: over it, not carried out. */
+static void test_refresh_rate_limited(void **state)
+{
+    auth_on();
+    fx->cfg.ops_burst = 2;
+    fx->cfg.ops_rate = 1e-9; /* no refill while the test runs */
+    long long now = time(NULL);
+    conn *c = open_authed("u1", now + 60, "[\"a.>\"]");
+    char *t1 = mint_subs("u1", now + 100, "[\"a.>\"]"), *t2 = mint_subs("u1", now + 200, "[]");
+    rx_refresh(c, "1", t1);
+    rx(c, "{\"op\":\"ping\"}");
+    rx_refresh(c, "2", t2);
+    free(t1);
+    free(t2);
+    flush(c);
+    expect_ok_refresh("1", now + 100);
+    json_decref(expect_frame("pong", NULL));
+    expect_err("2", "rate_limited");
+    assert_int_equal(c->claims->exp, now + 100);
+}
+
 /* The hint goes once, --refresh-ahead before exp; a refresh moves both it and the 4002 close. */
 static void test_refresh_hint_and_exp_move(void **state)
 {
@@ -1875,6 +1896,7 @@ int main(void)
         T(test_refresh_bad_token_keeps_claims),
         T(test_refresh_without_auth),
         T(test_refresh_hint_and_exp_move),
+        T(test_refresh_rate_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

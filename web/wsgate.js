@@ -748,9 +748,13 @@ export class WsGate {
     this._refreshTimer = null;
     if (typeof this.options.getToken !== 'function' || this._exp === null) return;
     const left = this._exp * 1000 - Date.now();
-    const ahead = this._aheadMs ?? this.options.refreshAheadMs;
-    // the server's hint normally comes first; this is the fallback (a little later)
-    const wait = Math.max(Math.min(REFRESH_MIN_MS, left / 2), left - ahead + 1500);
+    // A server lead of 0 means it sends no hint (--refresh-ahead 0): use ours.
+    const server = this._aheadMs > 0;
+    const ahead = server ? this._aheadMs : this.options.refreshAheadMs;
+    // With a server lead its hint normally comes first: this timer is the
+    // fallback, a little later (still well before exp).
+    const slack = server ? Math.min(1500, ahead / 2) : 0;
+    const wait = Math.max(Math.min(REFRESH_MIN_MS, left / 2), left - ahead + slack);
     this._refreshTimer = setTimeout(() => this._refreshSoon(0), wait);
   }
 

@@ -3,7 +3,8 @@
 // nats-server: one connection outlives three ~4 s token lifetimes (one
 // hello, one conn id, no close), the refreshes following the server's hint;
 // a getToken that fails is retried with backoff on the same connection; and
-// events keep arriving throughout.
+// events keep arriving throughout. Without the server's hint (--refresh-ahead
+// 0) the client's own timer (refreshAheadMs) refreshes in time.
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { test, before, after, startNats, startGateway, natsClient, publish, pollUntil, delay, mkTmp, rmTmp, ms } from '../lib/harness.mjs';
@@ -15,6 +16,7 @@ let natsc;
 let dir;
 let secret;
 let gw;
+let gwNoHint; // --refresh-ahead 0: the client's own timer must refresh
 
 before(async () => {
   dir = mkTmp('client-refresh');
@@ -22,11 +24,15 @@ before(async () => {
   const secretFile = writeKeyFile(dir, 'secret', secret);
   nats = await startNats();
   natsc = await natsClient(nats.url);
-  gw = await startGateway({ natsUrl: nats.url, name: 'wsgate-client-refresh', args: ['--jwt-secret', secretFile, '--refresh-ahead', '2s'] });
+  [gw, gwNoHint] = await Promise.all([
+    startGateway({ natsUrl: nats.url, name: 'wsgate-client-refresh', args: ['--jwt-secret', secretFile, '--refresh-ahead', '2s'] }),
+    startGateway({ natsUrl: nats.url, name: 'wsgate-client-refresh-nohint', args: ['--jwt-secret', secretFile, '--refresh-ahead', '0'] }),
+  ]);
 });
 
 after(async () => {
   await gw?.stop();
+  await gwNoHint?.stop();
   await natsc?.close();
   await nats?.stop();
   if (dir) rmTmp(dir);
@@ -86,4 +92,25 @@ test('getToken: one connection across 3 token lifetimes of ~4 s, no reconnect, a
   const failed = errors.filter((e) => e.op === 'refresh');
   assert.equal(failed.length, 2, `two failed refresh attempts reported (${JSON.stringify(errors)})`);
   assert.equal(calls, 1 + refreshes.length + 2, 'the upgrade, each refresh and the two failures');
+});
+
+test('getToken without the server hint (--refresh-ahead 0): refreshAheadMs keeps the connection across 2 lifetimes', async (t) => {
+  const LIFETIME_S = 4;
+  const getToken = async () => mint({ sub: 'svc', exp: nowS() + LIFETIME_S, subs: ['license.>'] }, { alg: 'HS256', key: secret });
+  const gate = new WsGate({ url: gwNoHint.wsUrl, WebSocket, getToken, refreshAheadMs: 2000 });
+  t.after(() => gate.close());
+  const hellos = [];
+  const closes = [];
+  const refreshes = [];
+  gate.on('hello', (h) => hellos.push(h.conn));
+  gate.on('close', (c) => closes.push(c.code));
+  gate.on('refresh', (r) => refreshes.push(r.exp));
+  gate.connect();
+  await pollUntil(() => gate.status === 'live', { timeoutMs: ms(10000), message: 'live' });
+  const firstExp = gate.hello.exp;
+  await delay(Math.max(0, (firstExp + LIFETIME_S) * 1000 + 1000 - Date.now()));
+  assert.equal(hellos.length, 1, `one hello (conn ids ${hellos})`);
+  assert.deepEqual(closes, [], 'no close');
+  assert.ok(refreshes.length >= 2, `at least 2 refreshes (${refreshes})`);
+  assert.equal(gate.status, 'live');
 });

@@ -1,5 +1,5 @@
 /* client.c: what a WebSocket client says: its messages assembled (and inflated), the ops
- * (sub, unsub, ping) and their rate and error limits.
+ * (sub, unsub, ping, refresh) and their rate and error limits.
  *
  * A friend of conn.c (conn_internal.h): the limiter state and the message
  * being assembled live in the connection. */
@@ -9,6 +9,7 @@
 
 #include "wsgate/clock.h"
 #include "wsgate/lastvalue.h"
+#include "wsgate/log.h"
 #include "wsgate/metrics.h"
 #include "wsgate/pmd.h"
 #include "wsgate/replay.h"
@@ -94,6 +95,51 @@ static void client_op_unsub(conn *c, const proto_cmd *cmd)
                     false);
 }
 
+_Static_assert(PROTOCOL_TOKEN_MAX == AUTH_TOKEN_MAX, "a refresh token is bounded like the first");
+
+#define CLIENT_UNSUB_REASON "not allowed by the refreshed token"
+
+/* refresh: verify the new token like the upgrade's (keys, aud, iss, exp, nbf)
+ * and put its claims in place of the old ones. A token for another `sub`
+ * (client id) is refused. Subscriptions the new `subs` do not allow end with
+ * an unsub frame each; the others go on untouched. On any refusal the old
+ * claims stay, with their exp (and the 4002 close it brings). */
+static void client_op_refresh(conn *c, const proto_cmd *cmd)
+{
+    hub *h = c->hub;
+    const char *id = cmd->has_id ? cmd->id : NULL;
+    if (!h->auth || !c->claims) {
+        client_error(c, id, PERR_BAD_REQUEST, "authentication is off: nothing to refresh");
+        return;
+    }
+    auth_claims *n = xcalloc(1, sizeof(*n));
+    const char *reason = NULL;
+    if (auth_verify(h->auth, cmd->token, cmd->token_len, clock_now_ms() / 1000, n, &reason) != 0) {
+        free(n);
+        client_error(c, id, PERR_FORBIDDEN, reason ? reason : "token refused");
+        return;
+    }
+    if (strcmp(n->sub, c->claims->sub) != 0) {
+        auth_claims_clear(n);
+        free(n);
+        client_error(c, id, PERR_FORBIDDEN, "token is for another client (sub differs)");
+        return;
+    }
+    for (uint32_t i = c->nsubs; i-- > 0;) { /* backwards: removal moves the last one here */
+        const char *pattern = sublist_entry_pattern(c->subs[i]->entry);
+        if (auth_claims_allow(n, pattern))
+            continue;
+        conn_send_owned(c, protocol_unsub(pattern, CLIENT_UNSUB_REASON), false);
+        conn_sub_remove(c, c->subs[i]);
+    }
+    auth_claims_clear(c->claims);
+    free(c->claims);
+    c->claims = n;
+    c->refresh_hinted = false;
+    log_event(LOG_DEBUG, "conn_refresh", "s:conn", c->id, "l:exp", (long long)n->exp, NULL);
+    conn_send_owned(c, protocol_ok_refresh(id, n->exp), false);
+}
+
 /* One complete client message. */
 static void client_message(conn *c, const char *buf, size_t len, bool binary)
 {
@@ -122,6 +168,9 @@ static void client_message(conn *c, const char *buf, size_t len, bool binary)
         break;
     case PROTO_PING:
         conn_send_owned(c, protocol_pong(id), false);
+        break;
+    case PROTO_REFRESH:
+        client_op_refresh(c, &cmd);
         break;
     }
 }

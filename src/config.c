@@ -417,6 +417,9 @@ static const struct opt options[] = {
      AT(handshake_timeout_ms), .min = 1},
     {"idle-timeout", &T_DURATION, "60s", "close a connection without subscriptions; 0: off",
      AT(idle_timeout_ms)},
+    {"refresh-ahead", &T_DURATION, "30s",
+     "with JWT auth, send the refresh hint this long before a token's exp; 0: never",
+     AT(refresh_ahead_ms)},
     {"shutdown-timeout", &T_DURATION, "4s", "time to drain connections on shutdown",
      AT(shutdown_timeout_ms)},
 

@@ -65,6 +65,16 @@ static inline bool conn_slot_counted(wsg_frame *slot)
     return (uintptr_t)slot & CONN_COUNTED;
 }
 
+int64_t conn_refresh_due_ms(const conn *c, int64_t exp)
+{
+    int64_t ahead = c->hub->cfg->refresh_ahead_ms;
+    if (exp > INT64_MAX / 1000 - 1)
+        return INT64_MAX; /* so far off that no hint is due */
+    if (ahead <= 0)
+        return exp * 1000;
+    return exp * 1000 > ahead ? exp * 1000 - ahead : 0;
+}
+
 conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip,
                   const pmd_params *pmd)
 {
@@ -92,7 +102,9 @@ conn *conn_create(hub *h, struct lws *wsi, auth_claims *claims, const char *ip,
     }
     log_event(LOG_INFO, "conn_open", "s:conn", c->id, "s:ip", c->ip, "s:client",
               claims ? claims->sub : NULL, "i:deflate_bits", (int)c->z.bits, NULL);
-    wsg_frame *hello = protocol_hello(c->id, h->epoch, h->cfg->heartbeat_ms, h->cfg->max_frame);
+    int64_t exp = claims ? claims->exp : 0;
+    wsg_frame *hello = protocol_hello(c->id, h->epoch, h->cfg->heartbeat_ms, h->cfg->max_frame, exp,
+                                      claims ? conn_refresh_due_ms(c, exp) - c->created_ms : 0);
     conn_send(c, hello, false);
     frame_unref(hello);
     return c;
@@ -541,13 +553,25 @@ void conn_flush_done(conn *c, ssize_t sent, int64_t now_ns)
 
 static int conn_write_some(conn *c, int budget);
 
+/* Tell the client its token expires soon (once per token: a refresh re-arms it). */
+static void conn_refresh_hint(conn *c)
+{
+    c->refresh_hinted = true;
+    conn_send_owned(c, protocol_refresh_hint(c->claims->exp), false);
+}
+
 void conn_tick(conn *c, int64_t now_ms)
 {
     const wsg_config *cfg = c->hub->cfg;
     conn_keepalive(c, now_ms);
     if (c->claims && c->claims->exp <= now_ms / 1000) /* seconds: exp * 1000 can overflow */
         conn_close(c, 4002, "token expired", false);
-    else if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))
+    else if (c->claims && !c->refresh_hinted && cfg->refresh_ahead_ms > 0 &&
+             conn_refresh_due_ms(c, c->claims->exp) <= now_ms)
+        conn_refresh_hint(c);
+    if (c->close_code)
+        return;
+    if (c->over_since_ms && conn_check_slow(c, c->qbytes, now_ms))
         return;
     else if (cfg->idle_timeout_ms > 0 && c->nsubs == 0 &&
              now_ms - c->created_ms > cfg->idle_timeout_ms)

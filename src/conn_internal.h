@@ -73,6 +73,7 @@ struct conn {
     bool hangup;               /* silent peer: drop the socket at the next WRITEABLE */
 
     auth_claims *claims; /* NULL when authentication is off */
+    bool refresh_hinted; /* the refresh hint for the current token is out */
     int64_t created_ms;
     char ip[48];
 };
@@ -82,6 +83,11 @@ conn_sub *conn_sub_find(conn *c, const char *pattern, uint32_t *index);
 /* Add a subscription on pattern (not held yet: conn_sub_find first) to the
  * index and to c's compression group. */
 conn_sub *conn_sub_add(conn *c, const char *pattern);
+/* When the refresh hint for a token expiring at exp (seconds) is due, in
+ * milliseconds since the epoch: --refresh-ahead before it (0 when the token
+ * lives less than that), exp itself with --refresh-ahead 0, INT64_MAX when
+ * exp is too far off to count in milliseconds. */
+int64_t conn_refresh_due_ms(const conn *c, int64_t exp);
 /* Drop the client message being assembled, if any. */
 void conn_rx_free(conn *c);
 

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 static const char *const protocol_err_names[PERR_COUNT] = {
@@ -75,6 +76,21 @@ static enum proto_err protocol_parse_subject(json_t *root, proto_cmd *cmd, const
     return PERR_NONE;
 }
 
+/* Read the "token" of a refresh: a non-empty string of at most PROTOCOL_TOKEN_MAX bytes. */
+static enum proto_err protocol_parse_token(json_t *root, proto_cmd *cmd, const char **msg)
+{
+    json_t *token = json_object_get(root, "token");
+    size_t n = json_is_string(token) ? json_string_length(token) : 0;
+    if (!token || !json_is_string(token) || n == 0 || n > PROTOCOL_TOKEN_MAX ||
+        strlen(json_string_value(token)) != n) {
+        *msg = "token must be a non-empty string of at most 8192 bytes";
+        return PERR_BAD_REQUEST;
+    }
+    memcpy(cmd->token, json_string_value(token), n + 1);
+    cmd->token_len = n;
+    return PERR_NONE;
+}
+
 static enum proto_err protocol_parse_root(json_t *root, proto_cmd *cmd, const char **msg)
 {
     if (!json_is_object(root)) {
@@ -101,6 +117,10 @@ static enum proto_err protocol_parse_root(json_t *root, proto_cmd *cmd, const ch
         cmd->op = PROTO_PING;
         return PERR_NONE;
     }
+    if (strcmp(name, "refresh") == 0) {
+        cmd->op = PROTO_REFRESH;
+        return protocol_parse_token(root, cmd, msg);
+    }
     if (strcmp(name, "sub") == 0)
         cmd->op = PROTO_SUB;
     else if (strcmp(name, "unsub") == 0)
@@ -117,7 +137,8 @@ static enum proto_err protocol_parse_root(json_t *root, proto_cmd *cmd, const ch
 
 enum proto_err protocol_parse(const char *buf, size_t len, proto_cmd *cmd, const char **msg)
 {
-    memset(cmd, 0, sizeof(*cmd));
+    memset(cmd, 0, offsetof(proto_cmd, token)); /* not the token's 8 KiB on every op */
+    cmd->token[0] = '\0';
     *msg = NULL;
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_DECODE_ANY, &jerr);
@@ -148,7 +169,7 @@ static wsg_frame *protocol_end(sbuf *b)
 }
 
 wsg_frame *protocol_hello(const char *conn_id, const char *epoch, int64_t heartbeat_ms,
-                          size_t max_frame)
+                          size_t max_frame, int64_t exp, int64_t refresh_in_ms)
 {
     sbuf b;
     protocol_begin(&b, "hello", NULL);
@@ -158,6 +179,36 @@ wsg_frame *protocol_hello(const char *conn_id, const char *epoch, int64_t heartb
     sbuf_puts(&b, ",\"epoch\":");
     sbuf_json_str(&b, epoch, strlen(epoch));
     sbuf_printf(&b, ",\"heartbeat_ms\":%lld,\"max_frame\":%zu", (long long)heartbeat_ms, max_frame);
+    if (exp > 0)
+        sbuf_printf(&b, ",\"exp\":%lld,\"refresh_in_ms\":%lld", (long long)exp,
+                    (long long)(refresh_in_ms > 0 ? refresh_in_ms : 0));
+    return protocol_end(&b);
+}
+
+wsg_frame *protocol_ok_refresh(const char *id, int64_t exp)
+{
+    sbuf b;
+    protocol_begin(&b, "ok", id);
+    sbuf_printf(&b, ",\"exp\":%lld", (long long)exp);
+    return protocol_end(&b);
+}
+
+wsg_frame *protocol_unsub(const char *subject, const char *reason)
+{
+    sbuf b;
+    protocol_begin(&b, "unsub", NULL);
+    sbuf_puts(&b, ",\"subject\":");
+    sbuf_json_str(&b, subject, strlen(subject));
+    sbuf_puts(&b, ",\"reason\":");
+    sbuf_json_str(&b, reason, strlen(reason));
+    return protocol_end(&b);
+}
+
+wsg_frame *protocol_refresh_hint(int64_t exp)
+{
+    sbuf b;
+    protocol_begin(&b, "refresh", NULL);
+    sbuf_printf(&b, ",\"exp\":%lld", (long long)exp);
     return protocol_end(&b);
 }
 

@@ -23,7 +23,9 @@
  *  - `await gate.subscribe(...)`: the unsubscribe function is also a promise
  *    of the server's `ok` (rejects on `forbidden` and other refusals);
  *  - `resumeState()` / `importResumeState()` / `subscribe(p, fn, {since})`:
- *    a service persists its resume points and continues across restarts.
+ *    a service persists its resume points and continues across restarts;
+ *  - `getToken`: refreshes the JWT on the open connection before it expires
+ *    (the server's `refresh` hint), retried with backoff, without reconnecting.
  *
  * Also the npm package @wsgate/client (web/package: ESM, CommonJS, types).
  *
@@ -60,6 +62,14 @@ export const PROTOCOL_VERSION = 1;
  * @property {string|(() => (string|Promise<string>))} [token] JWT sent as
  *   `?token=`; a function is called before every connection attempt (use it to
  *   refresh tokens; it also makes a 4002 close retryable).
+ * @property {() => (string|Promise<string>)} [getToken] returns a fresh JWT.
+ *   Used for the upgrade when `token` is not given, and to replace the token
+ *   of the open connection (`refresh` op) when the server's `refresh` hint
+ *   arrives (or `refreshAheadMs` before `exp` without one), retried with
+ *   backoff on failure until `exp`, with no reconnect. Makes 4002 retryable.
+ * @property {number} [refreshAheadMs=30000] with `getToken`, refresh this long
+ *   before `exp` when the server gives no hint (the server's own lead, from
+ *   `hello.refresh_in_ms`, wins when known).
  * @property {number} [backoffMinMs=250] first reconnect delay.
  * @property {number} [backoffMaxMs=10000] reconnect delay cap.
  * @property {number} [stableAfterMs=5000] a connection that stayed open this
@@ -158,6 +168,7 @@ const NO_RETRY_CODES = new Set(['bad_subject', 'forbidden', 'too_many_subscripti
 
 /** Close codes that end the session instead of reconnecting (4002 only without a token function). */
 const FATAL_CLOSE = new Set([1009, 4002]);
+const REFRESH_MIN_MS = 1000; // a fallback refresh timer never fires sooner than this after a refresh
 
 function defaultUrl() {
   const loc = globalThis.location;
@@ -183,6 +194,9 @@ function rethrowLater(err) {
  *   client-side problem (`code` `'client'`).
  * - `close` `{code, reason, wasClean}`: the socket closed.
  * - `message` `WsGateMessage`: every `msg` frame delivered to at least one handler.
+ * - `refresh` `{exp}`: the connection's token was replaced (`getToken` or {@link WsGate#refresh}).
+ * - `unsubscribed` `{subject, reason}`: the server ended a subscription (a
+ *   refreshed token no longer allows it); it is not re-sent on reconnect.
  */
 export class WsGate {
   /**
@@ -199,6 +213,7 @@ export class WsGate {
       pongTimeoutMs: 10000,
       helloTimeoutMs: 10000,
       reconnect: true,
+      refreshAheadMs: 30000,
       ...options,
     };
     /** @type {string} */
@@ -225,6 +240,11 @@ export class WsGate {
     this._everLive = false;
     this._liveSince = 0;
     this._lastRx = 0;
+    this._exp = null; // the connection's token exp (seconds), from hello / refresh ok
+    this._aheadMs = null; // the server's refresh lead, from hello
+    this._refreshTimer = null;
+    this._refreshing = null; // the refresh in flight (a promise)
+    this._refreshAttempt = 0;
     this._onOnline = () => { if (this._retryTimer) this._retryNow(); };
     if (options.resumeState != null) this.importResumeState(options.resumeState);
   }
@@ -524,7 +544,7 @@ export class WsGate {
   async _open() {
     this._setStatus(this._everLive || this._attempt > 0 ? 'reconnecting' : 'connecting', { attempt: this._attempt });
     let url = this.url;
-    const tok = this.options.token;
+    const tok = this.options.token || this.options.getToken;
     if (tok) {
       let value;
       this._opening = true;
@@ -565,7 +585,9 @@ export class WsGate {
     clearTimeout(this._helloTimer);
     clearInterval(this._pingTimer);
     clearTimeout(this._pongTimer);
-    this._helloTimer = this._pingTimer = this._pongTimer = null;
+    clearTimeout(this._refreshTimer);
+    this._helloTimer = this._pingTimer = this._pongTimer = this._refreshTimer = null;
+    this._refreshAttempt = 0;
     for (const [id, rec] of this._pending) {
       if (rec.reject) rec.reject(new Error('connection closed'));
       this._pending.delete(id);
@@ -596,7 +618,7 @@ export class WsGate {
     // once, to whichever instance answers). One closed right after opening
     // does not, so a gateway that accepts then closes is not hammered.
     if (liveFor >= this.options.stableAfterMs || (code === 1001 && liveFor > 0)) this._attempt = 0;
-    const fatal = FATAL_CLOSE.has(code) && !(code === 4002 && typeof this.options.token === 'function');
+    const fatal = FATAL_CLOSE.has(code) && !(code === 4002 && (typeof this.options.token === 'function' || typeof this.options.getToken === 'function'));
     if (!this.options.reconnect || fatal) {
       this._wanted = false;
       if (fatal) this._emit('error', { code: 'client', message: `connection closed with ${code}${reason ? ` (${reason})` : ''}: not reconnecting` });
@@ -647,6 +669,8 @@ export class WsGate {
       case 'msg': this._onMsg(f); break;
       case 'ok': this._onOk(f); break;
       case 'err': this._onErr(f); break;
+      case 'unsub': this._onUnsub(f); break;
+      case 'refresh': if (Number.isInteger(f.exp) && f.exp === this._exp) this._refreshSoon(0); break;
       case 'pong': {
         const rec = f.id != null ? this._pending.get(f.id) : null;
         if (rec) { this._pending.delete(f.id); if (rec.resolve) rec.resolve(); }
@@ -687,6 +711,85 @@ export class WsGate {
       if (sub.state !== 'failed') this._sendSub(sub);
     }
     this._startHeartbeat(f.heartbeat_ms);
+    this._exp = Number.isInteger(f.exp) ? f.exp : null;
+    this._aheadMs = this._exp !== null && Number.isInteger(f.refresh_in_ms) ? Math.max(0, this._exp * 1000 - Date.now() - f.refresh_in_ms) : null;
+    this._armRefresh();
+  }
+
+  /**
+   * Replace the open connection's token now with one from `getToken` (the
+   * `refresh` op): resolves `{exp}` when the server took it, rejects when
+   * `getToken` failed, the server refused the token (`WsGateError`), or the
+   * connection is not live. A refresh already in flight is shared.
+   * @returns {Promise<{exp: number}>}
+   */
+  refresh() {
+    if (this._refreshing) return this._refreshing;
+    const get = this.options.getToken;
+    if (typeof get !== 'function') return Promise.reject(new Error('WsGate.refresh: no getToken option'));
+    const ws = this._ws;
+    this._refreshing = (async () => {
+      const token = await get();
+      if (this._ws !== ws || this._status !== 'live') throw new Error('connection not live');
+      return new Promise((resolve, reject) => {
+        const id = this._id({ op: 'refresh', resolve, reject });
+        if (!this._send({ op: 'refresh', id, token })) {
+          this._pending.delete(id);
+          reject(new Error('connection not live'));
+        }
+      });
+    })().finally(() => { this._refreshing = null; });
+    return this._refreshing;
+  }
+
+  /** With getToken: refresh when the server's lead (or refreshAheadMs) before exp comes. */
+  _armRefresh() {
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+    if (typeof this.options.getToken !== 'function' || this._exp === null) return;
+    const left = this._exp * 1000 - Date.now();
+    // A server lead of 0 means it sends no hint (--refresh-ahead 0): use ours.
+    const server = this._aheadMs > 0;
+    const ahead = server ? this._aheadMs : this.options.refreshAheadMs;
+    // With a server lead its hint normally comes first: this timer is the
+    // fallback, a little later (still well before exp).
+    const slack = server ? Math.min(1500, ahead / 2) : 0;
+    const wait = Math.max(Math.min(REFRESH_MIN_MS, left / 2), left - ahead + slack);
+    this._refreshTimer = setTimeout(() => this._refreshSoon(0), wait);
+  }
+
+  /** Run a refresh after delayMs; on failure retry with backoff (until exp: then 4002 and a reconnect). */
+  _refreshSoon(delayMs) {
+    if (typeof this.options.getToken !== 'function') return;
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = setTimeout(() => {
+      this._refreshTimer = null;
+      const ws = this._ws;
+      this.refresh().then(
+        () => { this._refreshAttempt = 0; },
+        (e) => {
+          if (this._ws !== ws || !this._ws) return; // the connection went: the reconnect fetches a token
+          this._emit('error', { code: e instanceof WsGateError ? e.code : 'client', message: `token refresh failed: ${e && e.message}`, op: 'refresh' });
+          const { backoffMinMs: min, backoffMaxMs: max } = this.options;
+          const ceiling = Math.min(max, min * 2 ** Math.min(this._refreshAttempt++, 30));
+          const next = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+          if (this._exp === null || Date.now() + next < this._exp * 1000) this._refreshSoon(next);
+        },
+      );
+    }, delayMs);
+  }
+
+  /** The server ended a subscription (a refreshed token no longer allows it). */
+  _onUnsub(f) {
+    const sub = typeof f.subject === 'string' ? this._subs.get(f.subject) : null;
+    if (sub) {
+      sub.state = 'failed'; // not re-sent on reconnect: the token does not allow it
+      sub.error = { code: 'forbidden', message: f.reason || 'ended by the server' };
+      const waiters = [...sub.waiters];
+      sub.waiters.clear();
+      for (const w of waiters) w.reject(new WsGateError('forbidden', sub.error.message, sub.pattern));
+    }
+    this._emit('unsubscribed', { subject: f.subject, reason: f.reason });
   }
 
   /** Whether a subscription's resume point belongs to an epoch other than `epoch`. */
@@ -772,6 +875,13 @@ export class WsGate {
   _onOk(f) {
     const rec = f.id != null ? this._pending.get(f.id) : null;
     if (rec) this._pending.delete(f.id);
+    if (rec && rec.op === 'refresh') {
+      if (Number.isInteger(f.exp)) this._exp = f.exp;
+      this._armRefresh();
+      this._emit('refresh', { exp: f.exp });
+      rec.resolve({ exp: f.exp });
+      return;
+    }
     if (rec && rec.op !== 'sub') return; // unsub
     const sub = this._subs.get(f.subject);
     if (!sub) return; // unsubscribed meanwhile
@@ -820,7 +930,8 @@ export class WsGate {
     if (rec) {
       detail.op = rec.op;
       if (rec.pattern) detail.subject = rec.pattern;
-      if (rec.reject) rec.reject(new Error(`${f.code}: ${f.message}`));
+      if (rec.reject) rec.reject(rec.op === 'refresh' ? new WsGateError(f.code, f.message) : new Error(`${f.code}: ${f.message}`));
+      if (rec.op === 'refresh') return; // the refresh loop reports it (an `error` event)
       const sub = rec.op === 'sub' ? this._subs.get(rec.pattern) : null;
       if (sub) {
         sub.error = { code: f.code, message: f.message };

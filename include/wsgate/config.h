@@ -29,6 +29,8 @@ typedef struct wsg_config {
     int64_t handshake_timeout_ms; /* --handshake-timeout DURATION, default 10s */
     int64_t idle_timeout_ms;      /* --idle-timeout DURATION, default 60s (0 = off): close a conn
                                      without subscriptions */
+    int64_t refresh_ahead_ms;     /* --refresh-ahead DURATION, default 30s (0 = never): the
+                                     refresh hint goes this long before the token's exp */
     int64_t shutdown_timeout_ms;  /* --shutdown-timeout DURATION, default 4s */
 
     /* NATS and the stream */

@@ -107,6 +107,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_conns_per_ip, 256);
     assert_int_equal(c.handshake_timeout_ms, 10000);
     assert_int_equal(c.idle_timeout_ms, 60000);
+    assert_int_equal(c.refresh_ahead_ms, 30000);
     assert_int_equal(c.shutdown_timeout_ms, 4000);
 
     assert_int_equal(c.nats_url_count, 1);
@@ -833,6 +834,7 @@ static void test_help_and_version(void **state)
                                   "max-conns-per-ip",
                                   "handshake-timeout",
                                   "idle-timeout",
+                                  "refresh-ahead",
                                   "shutdown-timeout",
                                   "nats",
                                   "stream",

@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <openssl/evp.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1566,6 +1568,299 @@ static void test_destroy_releases_everything(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* ---- JWT auth for the refresh tests: an HS256 key and a tiny signer ---- */
+
+static const char REFRESH_SECRET[] = "refresh tests: a secret of 32+ bytes";
+
+static char *b64url(const unsigned char *p, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *out = malloc(n / 3 * 4 + 5);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        out[o++] = abc[v >> 18 & 63];
+        out[o++] = abc[v >> 12 & 63];
+        if (i + 1 < n)
+            out[o++] = abc[v >> 6 & 63];
+        if (i + 2 < n)
+            out[o++] = abc[v & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* An HS256 token (REFRESH_SECRET, or `key`) with this payload (caller frees). */
+static char *mint_key(const char *key, const char *payload)
+{
+    const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    char *h = b64url((const unsigned char *)header, strlen(header));
+    char *p = b64url((const unsigned char *)payload, strlen(payload));
+    char input[4096];
+    snprintf(input, sizeof(input), "%s.%s", h, p);
+    unsigned char sig[64];
+    size_t siglen = sizeof(sig);
+    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key),
+                              (const unsigned char *)input, strlen(input), sig, siglen, &siglen));
+    char *sg = b64url(sig, siglen);
+    size_t n = strlen(input) + strlen(sg) + 2;
+    char *tok = malloc(n);
+    snprintf(tok, n, "%s.%s", input, sg);
+    free(h);
+    free(p);
+    free(sg);
+    return tok;
+}
+
+static char *mint_subs(const char *sub, long long exp, const char *subs_json)
+{
+    char payload[1024];
+    snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld,\"subs\":%s}", sub, exp,
+             subs_json);
+    return mint_key(REFRESH_SECRET, payload);
+}
+
+/* Turn JWT auth on for the fixture's hub (REFRESH_SECRET). */
+static void auth_on(void)
+{
+    char path[] = "/tmp/wsgate-test-conn-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, REFRESH_SECRET, strlen(REFRESH_SECRET)),
+                     (ssize_t)strlen(REFRESH_SECRET));
+    close(fd);
+    char err[256];
+    fx->h.auth = auth_create(path, NULL, err, sizeof(err));
+    unlink(path);
+    if (!fx->h.auth)
+        fail_msg("auth_create: %s", err);
+}
+
+/* A connection with these claims (verified from a token), hello written. */
+static conn *open_authed(const char *sub, long long exp, const char *subs_json)
+{
+    char *tok = mint_subs(sub, exp, subs_json);
+    auth_claims *cl = calloc(1, sizeof(*cl));
+    const char *why;
+    assert_int_equal(auth_verify(fx->h.auth, tok, strlen(tok), time(NULL), cl, &why), 0);
+    free(tok);
+    conn *c = conn_create(&fx->h, WSI, cl, "127.0.0.1", NULL);
+    assert_int_equal(flush(c), 0);
+    json_t *j = expect_frame("hello", NULL);
+    assert_int_equal(jint(j, "exp"), exp);
+    json_decref(j);
+    return c;
+}
+
+/* Send {"op":"refresh","id":id,"token":tok}. */
+static void rx_refresh(conn *c, const char *id, const char *tok)
+{
+    char *buf = malloc(strlen(tok) + 128);
+    sprintf(buf, "{\"op\":\"refresh\",\"id\":\"%s\",\"token\":\"%s\"}", id, tok);
+    assert_int_equal(rx(c, buf), 0);
+    free(buf);
+}
+
+static void expect_ok_refresh(const char *id, long long exp)
+{
+    json_t *j = expect_frame("ok", id);
+    assert_int_equal(jint(j, "exp"), exp);
+    assert_null(json_object_get(j, "subject"));
+    json_decref(j);
+}
+
+/* A refresh that narrows subs ends exactly the subscriptions it no longer
+ * allows (unsub frames, out of the index), moves exp, and the others keep
+ * their live frames. */
+static void test_refresh_narrows_subs(void **state)
+{
+    auth_on();
+    long long now = time(NULL);
+    conn *c = open_authed("u1", now + 60, "[\"a.>\",\"b.>\",\"c.x\"]");
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.x\"}");
+    rx(c, "{\"op\":\"sub\",\"subject\":\"b.*\"}");
+    rx(c, "{\"op\":\"sub\",\"subject\":\"b.y\"}");
+    rx(c, "{\"op\":\"sub\",\"subject\":\"c.x\"}");
+    assert_int_equal(c->nsubs, 4);
+    flush(c);
+    for (int i = 0; i < 4; i++)
+        json_decref(expect_frame("ok", NULL));
+    wsg_frame *f = event("a.x", 1, 4);
+    fan_out(f);
+    frame_unref(f);
+
+    /* now: a.> and b.y only; b.* and c.x end */
+    char *tok = mint_subs("u1", now + 120, "[\"a.>\",\"b.y\"]");
+    rx_refresh(c, "r1", tok);
+    free(tok);
+    assert_int_equal(c->nsubs, 2);
+    assert_int_equal(metrics.subscriptions, 2);
+    assert_int_equal(sublist_count(fx->h.subs), 2);
+    assert_int_equal(c->claims->exp, now + 120);
+    assert_non_null(conn_sub_find(c, "a.x", NULL));
+    assert_non_null(conn_sub_find(c, "b.y", NULL));
+    assert_null(conn_sub_find(c, "b.*", NULL));
+    assert_null(conn_sub_find(c, "c.x", NULL));
+    f = event("a.x", 2, 4);
+    fan_out(f);
+    frame_unref(f);
+    f = event("c.x", 3, 4); /* ended: not delivered */
+    fan_out(f);
+    frame_unref(f);
+    f = event("b.y", 4, 4);
+    fan_out(f);
+    frame_unref(f);
+    flush(c);
+    expect_msg("a.x", 1);
+    /* unsub frames (in the order the subscriptions are walked), then ok */
+    json_t *u1 = expect_frame("unsub", NULL), *u2 = expect_frame("unsub", NULL);
+    const char *s1 = jstr(u1, "subject"), *s2 = jstr(u2, "subject");
+    assert_true((strcmp(s1, "b.*") == 0 && strcmp(s2, "c.x") == 0) ||
+                (strcmp(s1, "c.x") == 0 && strcmp(s2, "b.*") == 0));
+    assert_string_equal(jstr(u1, "reason"), "not allowed by the refreshed token");
+    json_decref(u1);
+    json_decref(u2);
+    expect_ok_refresh("r1", now + 120);
+    expect_msg("a.x", 2);
+    expect_msg("b.y", 4);
+    assert_int_equal(unread(), 0);
+    /* the new subs decide the next sub */
+    rx(c, "{\"op\":\"sub\",\"id\":\"s\",\"subject\":\"c.x\"}");
+    flush(c);
+    expect_err("s", "forbidden");
+    /* a refresh that keeps everything ends nothing */
+    tok = mint_subs("u1", now + 180, "[\">\"]");
+    rx_refresh(c, "r2", tok);
+    free(tok);
+    flush(c);
+    expect_ok_refresh("r2", now + 180);
+    assert_int_equal(c->nsubs, 2);
+    assert_int_equal(unread(), 0);
+}
+
+/* A refused refresh answers err and keeps the old claims, exp and all: the
+ * connection still closes 4002 at the old exp. */
+static void test_refresh_bad_token_keeps_claims(void **state)
+{
+    auth_on();
+    fx->cfg.heartbeat_ms = fx->cfg.ping_timeout_ms =
+        INT64_MAX / 2; /* ticks far ahead: no keepalive */
+    long long now = time(NULL);
+    conn *c = open_authed("u1", now + 60, "[\"a.>\"]");
+    rx(c, "{\"op\":\"sub\",\"subject\":\"a.x\"}");
+    flush(c);
+    json_decref(expect_frame("ok", NULL));
+    auth_claims *old = c->claims;
+
+    char *expired = mint_subs("u1", now - 10, "[]");
+    char *forged =
+        mint_key("another secret, also 32 bytes long!", "{\"sub\":\"u1\",\"exp\":9999999999}");
+    char *other = mint_subs("u2", now + 600, "[\"a.>\"]");
+    rx_refresh(c, "e", expired);
+    rx_refresh(c, "f", forged);
+    rx_refresh(c, "o", other);
+    rx_refresh(c, "g", "garbage");
+    free(expired);
+    free(forged);
+    free(other);
+    flush(c);
+    expect_err("e", "forbidden");
+    expect_err("f", "forbidden");
+    expect_err("o", "forbidden");
+    expect_err("g", "forbidden");
+    assert_int_equal(unread(), 0);
+    assert_ptr_equal(c->claims, old);
+    assert_int_equal(c->claims->exp, now + 60);
+    assert_string_equal(c->claims->sub, "u1");
+    assert_int_equal(c->nsubs, 1);
+    assert_int_equal(metrics.client_errors[PERR_FORBIDDEN], 4);
+    conn_tick(c, (now + 59) * 1000);
+    assert_int_equal(c->close_code, 0);
+    conn_tick(c, (now + 60) * 1000);
+    assert_int_equal(c->close_code, 4002);
+}
+
+/* Without authentication refresh is a bad_request; with it, a missing token too. */
+static void test_refresh_without_auth(void **state)
+{
+    conn *c = open_flushed();
+    rx_refresh(c, "1", "a.b.c");
+    rx(c, "{\"op\":\"refresh\",\"id\":\"2\"}");
+    flush(c);
+    expect_err("1", "bad_request");
+    expect_err("2", "bad_request");
+    assert_int_equal(c->close_code, 0);
+}
+
+/* refresh counts toward the ops rate limit like any op: over it, not carried out. */
+static void test_refresh_rate_limited(void **state)
+{
+    auth_on();
+    fx->cfg.ops_burst = 2;
+    fx->cfg.ops_rate = 1e-9; /* no refill while the test runs */
+    long long now = time(NULL);
+    conn *c = open_authed("u1", now + 60, "[\"a.>\"]");
+    char *t1 = mint_subs("u1", now + 100, "[\"a.>\"]"), *t2 = mint_subs("u1", now + 200, "[]");
+    rx_refresh(c, "1", t1);
+    rx(c, "{\"op\":\"ping\"}");
+    rx_refresh(c, "2", t2);
+    free(t1);
+    free(t2);
+    flush(c);
+    expect_ok_refresh("1", now + 100);
+    json_decref(expect_frame("pong", NULL));
+    expect_err("2", "rate_limited");
+    assert_int_equal(c->claims->exp, now + 100);
+}
+
+/* The hint goes once, --refresh-ahead before exp; a refresh moves both it and the 4002 close. */
+static void test_refresh_hint_and_exp_move(void **state)
+{
+    auth_on();
+    fx->cfg.refresh_ahead_ms = 2000;
+    fx->cfg.idle_timeout_ms = 0; /* no subscription here */
+    fx->cfg.heartbeat_ms = fx->cfg.ping_timeout_ms =
+        INT64_MAX / 2; /* ticks far ahead: no keepalive */
+    long long now = time(NULL);
+    conn *c = open_authed("u1", now + 60, "[\"a.>\"]");
+    conn_tick(c, (now + 57) * 1000 + 999);
+    flush(c);
+    assert_int_equal(unread(), 0);
+    conn_tick(c, (now + 58) * 1000);
+    conn_tick(c, (now + 58) * 1000 + 500); /* once */
+    flush(c);
+    json_t *j = expect_frame("refresh", NULL);
+    assert_int_equal(jint(j, "exp"), now + 60);
+    json_decref(j);
+    assert_int_equal(unread(), 0);
+
+    char *tok = mint_subs("u1", now + 120, "[\"a.>\"]");
+    rx_refresh(c, "r", tok);
+    free(tok);
+    flush(c);
+    expect_ok_refresh("r", now + 120);
+    conn_tick(c, (now + 60) * 1000); /* the old exp: no close now */
+    assert_int_equal(c->close_code, 0);
+    conn_tick(c, (now + 117) * 1000);
+    flush(c);
+    assert_int_equal(unread(), 0);
+    conn_tick(c, (now + 118) * 1000); /* re-armed for the new token */
+    flush(c);
+    j = expect_frame("refresh", NULL);
+    assert_int_equal(jint(j, "exp"), now + 120);
+    json_decref(j);
+    conn_tick(c, (now + 120) * 1000);
+    assert_int_equal(c->close_code, 4002);
+
+    /* --refresh-ahead 0: no hint ever */
+    fx->cfg.refresh_ahead_ms = 0;
+    conn *d = open_authed("u1", now + 60, "[]");
+    conn_tick(d, (now + 59) * 1000);
+    flush(d);
+    assert_int_equal(unread(), 0);
+}
+
 int main(void)
 {
     log_init(LOG_ERROR, LOG_FORMAT_JSON);
@@ -1598,6 +1893,11 @@ int main(void)
         T(test_resume_beyond_ring_without_nats),
         T(test_lastvalue_on_sub),
         T(test_destroy_releases_everything),
+        T(test_refresh_narrows_subs),
+        T(test_refresh_bad_token_keeps_claims),
+        T(test_refresh_without_auth),
+        T(test_refresh_hint_and_exp_move),
+        T(test_refresh_rate_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

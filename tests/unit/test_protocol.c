@@ -399,7 +399,7 @@ static void test_err_names(void **state)
 
 static void test_hello(void **state)
 {
-    wsg_frame *f = protocol_hello("c7f3", "2026-11-27T05:40:12.118Z", 25000, 65536);
+    wsg_frame *f = protocol_hello("c7f3", "2026-11-27T05:40:12.118Z", 25000, 65536, 0, 0);
     assert_int_equal(f->refs, 1);
     assert_int_equal(f->seq, 0);
     assert_null(f->subject);
@@ -417,11 +417,86 @@ static void test_hello(void **state)
     frame_unref(f);
 
     /* Before the stream is attached the epoch is "", still present. */
-    f = protocol_hello("c1", "", 1, 256);
+    f = protocol_hello("c1", "", 1, 256, 0, 0);
     j = frame_json(f);
     assert_string_equal(jstr(j, "epoch"), "");
     assert_int_equal(jint(j, "heartbeat_ms"), 1);
     assert_int_equal(jint(j, "max_frame"), 256);
+    json_decref(j);
+    frame_unref(f);
+
+    /* With authentication: the token's exp and when the refresh hint comes (never negative). */
+    f = protocol_hello("c2", "e", 1, 256, 1700000000, 12345);
+    j = frame_json(f);
+    assert_int_equal(jint(j, "exp"), 1700000000);
+    assert_int_equal(jint(j, "refresh_in_ms"), 12345);
+    assert_int_equal(json_object_size(j), 9);
+    json_decref(j);
+    frame_unref(f);
+    f = protocol_hello("c3", "e", 1, 256, 1700000000, -5);
+    j = frame_json(f);
+    assert_int_equal(jint(j, "refresh_in_ms"), 0);
+    json_decref(j);
+    frame_unref(f);
+}
+
+static void test_parse_refresh(void **state)
+{
+    proto_cmd cmd;
+    parse_ok("{\"op\":\"refresh\",\"id\":\"r1\",\"token\":\"a.b.c\"}", &cmd);
+    assert_int_equal(cmd.op, PROTO_REFRESH);
+    assert_true(cmd.has_id);
+    assert_string_equal(cmd.id, "r1");
+    assert_string_equal(cmd.token, "a.b.c");
+    assert_int_equal(cmd.token_len, 5);
+    /* the token field of an earlier parse does not linger */
+    parse_ok("{\"op\":\"ping\"}", &cmd);
+    assert_int_equal(cmd.token_len, 0);
+    assert_string_equal(cmd.token, "");
+
+    parse_err("{\"op\":\"refresh\"}", PERR_BAD_REQUEST);
+    parse_err("{\"op\":\"refresh\",\"token\":\"\"}", PERR_BAD_REQUEST);
+    parse_err("{\"op\":\"refresh\",\"token\":42}", PERR_BAD_REQUEST);
+    parse_err("{\"op\":\"refresh\",\"token\":\"a\\u0000b\"}", PERR_BAD_REQUEST);
+    /* at most PROTOCOL_TOKEN_MAX bytes */
+    size_t n = PROTOCOL_TOKEN_MAX + 1;
+    char *big = malloc(n + 64);
+    int at = snprintf(big, n + 64, "{\"op\":\"refresh\",\"token\":\"");
+    memset(big + at, 'x', n);
+    snprintf(big + at + n, 64, "\"}");
+    parse_err(big, PERR_BAD_REQUEST);
+    memcpy(big + at + n - 1, "\"}", 3); /* exactly the limit: taken */
+    parse_ok(big, &cmd);
+    assert_int_equal(cmd.token_len, PROTOCOL_TOKEN_MAX);
+    free(big);
+}
+
+static void test_refresh_frames(void **state)
+{
+    wsg_frame *f = protocol_ok_refresh("r1", 1700000300);
+    json_t *j = frame_json(f);
+    assert_string_equal(jstr(j, "op"), "ok");
+    assert_string_equal(jstr(j, "id"), "r1");
+    assert_int_equal(jint(j, "exp"), 1700000300);
+    assert_int_equal(json_object_size(j), 3);
+    json_decref(j);
+    frame_unref(f);
+
+    f = protocol_unsub("license.b\"42.>", "not allowed by the refreshed token");
+    j = frame_json(f);
+    assert_string_equal(jstr(j, "op"), "unsub");
+    assert_string_equal(jstr(j, "subject"), "license.b\"42.>");
+    assert_string_equal(jstr(j, "reason"), "not allowed by the refreshed token");
+    assert_int_equal(json_object_size(j), 3);
+    json_decref(j);
+    frame_unref(f);
+
+    f = protocol_refresh_hint(1700000300);
+    j = frame_json(f);
+    assert_string_equal(jstr(j, "op"), "refresh");
+    assert_int_equal(jint(j, "exp"), 1700000300);
+    assert_int_equal(json_object_size(j), 2);
+    assert_int_equal(f->seq, 0);
     json_decref(j);
     frame_unref(f);
 }
@@ -694,7 +769,11 @@ static void test_msg_binary_payloads(void **state)
 static void test_headroom(void **state)
 {
     wsg_frame *frames[] = {
-        protocol_hello("c1", "e", 1, 2),
+        protocol_hello("c1", "e", 1, 2, 0, 0),
+        protocol_hello("c1", "e", 1, 2, 3, 4),
+        protocol_ok_refresh("i", 5),
+        protocol_unsub("a", "r"),
+        protocol_refresh_hint(6),
         protocol_ok("i", "a", 1),
         protocol_ok_resume("i", "a", 1, 2, true),
         protocol_err("i", PERR_INTERNAL, "m"),
@@ -737,6 +816,8 @@ int main(void)
         cmocka_unit_test(test_msg_text_payloads),
         cmocka_unit_test(test_msg_binary_payloads),
         cmocka_unit_test(test_headroom),
+        cmocka_unit_test(test_parse_refresh),
+        cmocka_unit_test(test_refresh_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,10 @@ export interface HelloFrame {
   epoch: string;
   heartbeat_ms: number;
   max_frame: number;
+  /** with JWT auth: the token's exp (seconds since the epoch) */
+  exp?: number;
+  /** with JWT auth: milliseconds until the server's `refresh` hint */
+  refresh_in_ms?: number;
 }
 
 export type WsGateStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
@@ -171,7 +175,19 @@ export interface ErrorDetail {
   id?: string;
   /** the pattern of the `sub` or `unsub` that failed */
   subject?: string;
-  op?: 'sub' | 'unsub' | 'ping';
+  op?: 'sub' | 'unsub' | 'ping' | 'refresh';
+}
+
+export interface RefreshDetail {
+  /** the new token's exp (seconds since the epoch) */
+  exp: number;
+}
+
+export interface UnsubscribedDetail {
+  /** the pattern the server ended */
+  subject: string;
+  /** e.g. `not allowed by the refreshed token` */
+  reason: string;
 }
 
 export interface CloseDetail {
@@ -192,6 +208,8 @@ export interface WsGateEventMap {
   error: ErrorDetail;
   close: CloseDetail;
   message: WsGateMessage;
+  refresh: RefreshDetail;
+  unsubscribed: UnsubscribedDetail;
 }
 
 // ------------------------------------------------------------ subscriptions and resume state
@@ -260,6 +278,10 @@ export interface WsGateOptions {
   url?: string;
   /** JWT sent as `?token=`; a function is called before every connection attempt (and makes a 4002 close retryable) */
   token?: string | (() => string | Promise<string>);
+  /** a fresh JWT: for the upgrade (without `token`) and to refresh the open connection's token before exp, with no reconnect */
+  getToken?: () => string | Promise<string>;
+  /** with getToken and no server hint: refresh this long before exp (default 30000) */
+  refreshAheadMs?: number;
   /** first reconnect delay (default 250) */
   backoffMinMs?: number;
   /** longest reconnect delay (default 10000) */
@@ -325,6 +347,8 @@ export declare class WsGate {
   /** the resume point of a subscription */
   lastSeq(pattern: string): number | null;
   subscriptions(): SubscriptionInfo[];
+  /** Replace the open connection's token now (getToken, `refresh` op): resolves the new exp. */
+  refresh(): Promise<RefreshDetail>;
   /** application ping: resolves the round-trip time in ms */
   ping(timeoutMs?: number): Promise<number>;
   on<K extends keyof WsGateEventMap>(type: K, fn: (detail: WsGateEventMap[K]) => void): () => void;

@@ -8,10 +8,9 @@
 #include "wsgate/admit.h"
 #include "wsgate/auth.h"
 #include "wsgate/config.h"
-#include "wsgate/sbuf.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "jwtmint.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,34 +61,6 @@ static void test_allow_list(void **state)
  */
 
 #define SECRET "an HS256 secret of at least 32 bytes, for tests"
-
-/* An HS256 token for payload, signed with SECRET (caller frees). */
-static char *hs256(const char *payload)
-{
-    sbuf b;
-    sbuf_init(&b, 0);
-    const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    sbuf_base64(&b, header, strlen(header));
-    sbuf_putc(&b, '.');
-    sbuf_base64(&b, payload, strlen(payload));
-    unsigned char mac[32];
-    unsigned int maclen = sizeof(mac);
-    HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (unsigned char *)sbuf_str(&b), b.len, mac,
-         &maclen);
-    sbuf_putc(&b, '.');
-    sbuf_base64(&b, mac, maclen);
-    /* base64 to base64url without padding */
-    char *t = strdup(sbuf_str(&b));
-    sbuf_free(&b);
-    size_t o = 0;
-    for (size_t i = 0; t[i]; i++) {
-        if (t[i] == '=')
-            continue;
-        t[o++] = t[i] == '+' ? '-' : t[i] == '/' ? '_' : t[i];
-    }
-    t[o] = '\0';
-    return t;
-}
 
 static void test_check(void **state)
 {
@@ -160,7 +131,8 @@ static void test_check(void **state)
     char payload[128];
     snprintf(payload, sizeof(payload), "{\"sub\":\"u-7\",\"exp\":%lld}",
              (long long)gate.now_s + 60);
-    char *good = hs256(payload);
+    char *good = jwtmint_hs256(SECRET, payload);
+    assert_non_null(good);
     req.token = good;
     req.ip = "10.4.4.4";
     assert_int_equal(admit_check(a, &req, &gate, &claims, &why), 0);

@@ -8,6 +8,8 @@
 
 #include "wsgate/auth.h"
 
+#include "jwtmint.h"
+
 #include <errno.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -27,31 +29,6 @@ static const char SECRET[] = "correct horse battery staple, 32+ bytes";
 static EVP_PKEY *rsa_key, *ec_key;
 static char secret_path[64], rsa_path[64], ec_path[64];
 static auth *hs, *rs, *es;
-
-/* ---- a small JWT signer ---- */
-
-static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *b64url(const unsigned char *p, size_t n)
-{
-    char *out = malloc(n / 3 * 4 + 5);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = abc[v >> 18 & 63];
-        out[o++] = abc[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = abc[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = abc[v & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
 
 enum signer { SIGN_HS256, SIGN_RS256, SIGN_ES256, SIGN_NONE };
 
@@ -90,14 +67,14 @@ static size_t sign(enum signer how, const void *secret, size_t secretlen, const 
 static char *mint_with(enum signer how, const void *secret, size_t secretlen, const char *header,
                        const char *payload)
 {
-    char *h = b64url((const unsigned char *)header, strlen(header));
-    char *p = b64url((const unsigned char *)payload, strlen(payload));
+    char *h = jwtmint_b64url((const unsigned char *)header, strlen(header));
+    char *p = jwtmint_b64url((const unsigned char *)payload, strlen(payload));
     size_t n = strlen(h) + strlen(p) + 2;
     char *input = malloc(n);
     snprintf(input, n, "%s.%s", h, p);
     unsigned char sig[512];
     size_t siglen = sign(how, secret, secretlen, input, sig);
-    char *s = b64url(sig, siglen);
+    char *s = jwtmint_b64url(sig, siglen);
     size_t tn = n + strlen(s) + 1;
     char *token = malloc(tn);
     snprintf(token, tn, "%s.%s", input, s);
@@ -667,8 +644,8 @@ static void test_audience_and_issuer(void **state)
 static char *mint_es256_s(bool high)
 {
     const char *header = default_header(SIGN_ES256);
-    char *h = b64url((const unsigned char *)header, strlen(header));
-    char *p = b64url((const unsigned char *)VALID, strlen(VALID));
+    char *h = jwtmint_b64url((const unsigned char *)header, strlen(header));
+    char *p = jwtmint_b64url((const unsigned char *)VALID, strlen(VALID));
     char input[1024];
     snprintf(input, sizeof input, "%s.%s", h, p);
     unsigned char sig[512];
@@ -682,7 +659,7 @@ static char *mint_es256_s(bool high)
     BN_free(n);
     BN_free(s);
     BN_free(other);
-    char *sb = b64url(sig, 64);
+    char *sb = jwtmint_b64url(sig, 64);
     size_t tn = strlen(input) + strlen(sb) + 2;
     char *token = malloc(tn);
     snprintf(token, tn, "%s.%s", input, sb);

@@ -9,6 +9,7 @@
 #include "wsgate/clock.h"
 #include "wsgate/config.h"
 #include "conn_internal.h"
+#include "jwtmint.h"
 #include "wsgate/hub.h"
 #include "wsgate/lastvalue.h"
 #include "wsgate/log.h"
@@ -1572,44 +1573,11 @@ static void test_destroy_releases_everything(void **state)
 
 static const char REFRESH_SECRET[] = "refresh tests: a secret of 32+ bytes";
 
-static char *b64url(const unsigned char *p, size_t n)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(n / 3 * 4 + 5);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        out[o++] = abc[v >> 18 & 63];
-        out[o++] = abc[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = abc[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = abc[v & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* An HS256 token (REFRESH_SECRET, or `key`) with this payload (caller frees). */
 static char *mint_key(const char *key, const char *payload)
 {
-    const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    char *h = b64url((const unsigned char *)header, strlen(header));
-    char *p = b64url((const unsigned char *)payload, strlen(payload));
-    char input[4096];
-    snprintf(input, sizeof(input), "%s.%s", h, p);
-    unsigned char sig[64];
-    size_t siglen = sizeof(sig);
-    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key),
-                              (const unsigned char *)input, strlen(input), sig, siglen, &siglen));
-    char *sg = b64url(sig, siglen);
-    size_t n = strlen(input) + strlen(sg) + 2;
-    char *tok = malloc(n);
-    snprintf(tok, n, "%s.%s", input, sg);
-    free(h);
-    free(p);
-    free(sg);
+    char *tok = jwtmint_hs256(key, payload);
+    assert_non_null(tok);
     return tok;
 }
 

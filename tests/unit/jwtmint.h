@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The base64url alphabet (RFC 4648 section 5). */
+#define JWTMINT_B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 /* Base64url of p[0..n) without padding (caller frees). */
 static inline char *jwtmint_b64url(const unsigned char *p, size_t n)
 {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char abc[] = JWTMINT_B64URL;
     char *out = malloc(n / 3 * 4 + 5);
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {

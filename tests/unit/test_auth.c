@@ -345,6 +345,7 @@ static void test_malformed_refused(void **state)
     snprintf(buf, sizeof buf, "%s", good);
     char *last =
         buf + strlen(buf) - 1; /* 32 signature bytes: the last character has 2 unused bits */
+    static const char abc[] = JWTMINT_B64URL;
     *last = abc[(strchr(abc, *last) - abc) | 1];
     refuse(hs, buf, "malformed token");
     /* A length that is no base64 length. */

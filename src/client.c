@@ -190,6 +190,15 @@ static void client_message_deflated(conn *c, const void *buf, size_t len, bool b
     sbuf_free(&out);
 }
 
+/* A whole client message, compressed (RSV1) or not. */
+static void client_complete(conn *c, const void *buf, size_t len, bool deflated, bool binary)
+{
+    if (deflated)
+        client_message_deflated(c, buf, len, binary);
+    else
+        client_message(c, buf, len, binary);
+}
+
 int client_receive(conn *c, const void *in, size_t len)
 {
     c->last_rx_ms = clock_now_ms();
@@ -206,10 +215,7 @@ int client_receive(conn *c, const void *in, size_t len)
         return 0; /* closing: ignore what the client still says */
     bool binary = lws_frame_is_binary(c->wsi);
     if (complete && !c->rx) {
-        if (deflated)
-            client_message_deflated(c, in, len, binary);
-        else
-            client_message(c, in, len, binary);
+        client_complete(c, in, len, deflated, binary);
         return 0;
     }
     if (!c->rx) {
@@ -219,10 +225,7 @@ int client_receive(conn *c, const void *in, size_t len)
     }
     sbuf_put(c->rx, in, len);
     if (complete) {
-        if (deflated)
-            client_message_deflated(c, sbuf_str(c->rx), c->rx->len, binary);
-        else
-            client_message(c, sbuf_str(c->rx), c->rx->len, binary);
+        client_complete(c, sbuf_str(c->rx), c->rx->len, deflated, binary);
         conn_rx_free(c);
     }
     return 0;

@@ -334,13 +334,8 @@ static void conn_send_tagged(conn *c, wsg_frame *f, uintptr_t tags)
         if (!f->lastvalue && conn_check_slow(c, c->qbytes + f->len, 0)) /* no clock read */
             return;
     }
-    if (!(tags & CONN_FANOUT) || !c->z.bits) {
-        conn_push(c, f, tags);
-        return;
-    }
-    wsg_frame *out = zmember_frame(c->hub->zg, &c->z, f);
-    conn_push(c, out, tags);
-    frame_unref(out);
+    bool compress = (tags & CONN_FANOUT) && c->z.bits; /* only fan-out frames are compressed */
+    conn_push(c, compress ? zmember_frame(c->hub->zg, &c->z, f) : f, tags);
 }
 
 void conn_send(conn *c, wsg_frame *f, bool live)

@@ -28,7 +28,8 @@ struct zgroup {
 struct zgroups {
     zgroups_limits lim;
     hmap groups;
-    z_stream solo; /* compresses frames alone (reset before each) */
+    int compressors; /* groups with a compressor (bounded by lim.max_groups) */
+    z_stream solo;   /* compresses frames alone (reset before each) */
     bool solo_ready;
     wsg_frame *solo_src; /* the last event compressed alone (a reference) ... */
     wsg_frame *solo_out; /* ... and the result (NULL: it did not pay) */
@@ -49,6 +50,7 @@ static void zgroup_free_compressor(zgroups *zs, zgroup *g)
     deflateEnd(g->z);
     free(g->z);
     g->z = NULL;
+    zs->compressors--;
     metrics.deflate_groups--;
     metrics.deflate_members -= g->members;
 }
@@ -97,8 +99,8 @@ static wsg_frame *zgroups_deflate(z_stream *z, wsg_frame *f, bool chained, bool 
     return frame_compressed(f, mem, len - 4, chained);
 }
 
-/* A compressor of bits window for a group or the solo frames; NULL when zlib
- * has no memory. */
+/* Make z a compressor of bits window (a group's or the solo one): false when
+ * zlib has no memory. */
 static bool zgroups_init_z(const zgroups *zs, z_stream *z, uint8_t bits)
 {
     memset(z, 0, sizeof(*z));
@@ -109,7 +111,7 @@ static bool zgroups_init_z(const zgroups *zs, z_stream *z, uint8_t bits)
 /* Give g a compressor when it has 2+ members and the limit allows. */
 static void zgroup_want_compressor(zgroups *zs, zgroup *g)
 {
-    if (g->z || g->members < 2 || metrics.deflate_groups >= zs->lim.max_groups)
+    if (g->z || g->members < 2 || zs->compressors >= zs->lim.max_groups)
         return;
     g->z = xmalloc(sizeof(*g->z));
     if (!zgroups_init_z(zs, g->z, g->bits)) {
@@ -121,6 +123,7 @@ static void zgroup_want_compressor(zgroups *zs, zgroup *g)
     frame_unref(g->cur); /* made by an earlier compressor: no member may get it now */
     frame_unref(g->cur_src);
     g->cur = g->cur_src = NULL;
+    zs->compressors++;
     metrics.deflate_groups++;
     metrics.deflate_members += g->members;
 }
@@ -249,7 +252,7 @@ static void zgroup_compress(zgroups *zs, zgroup *g, wsg_frame *f)
 static wsg_frame *zgroups_solo(zgroups *zs, zmember *m, wsg_frame *f)
 {
     if (f->len > ((size_t)1 << m->bits))
-        return frame_ref(f); /* a standalone stream never refers back further than its length */
+        return f; /* a standalone stream never refers back further than its length */
     if (zs->solo_src != f) {
         frame_unref(zs->solo_src);
         frame_unref(zs->solo_out);
@@ -264,13 +267,13 @@ static wsg_frame *zgroups_solo(zgroups *zs, zmember *m, wsg_frame *f)
             zs->solo_out = zgroups_deflate(&zs->solo, f, false, false);
         }
     }
-    return frame_ref(zs->solo_out ? zs->solo_out : f);
+    return zs->solo_out ? zs->solo_out : f;
 }
 
 wsg_frame *zmember_frame(zgroups *zs, zmember *m, wsg_frame *f)
 {
     if (!m->bits || f->len < zs->lim.min_bytes)
-        return frame_ref(f);
+        return f;
     zgroup *g = m->group;
     if (g && g->z) {
         if (g->cur_src != f)
@@ -280,7 +283,7 @@ wsg_frame *zmember_frame(zgroups *zs, zmember *m, wsg_frame *f)
             if (!step)
                 metrics.deflate_joins++;
             m->pos = g->pos;
-            return frame_ref(g->cur);
+            return g->cur;
         }
         zmember_diverge(zs, m);
     }

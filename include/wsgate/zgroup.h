@@ -68,7 +68,9 @@ void zmember_init(zmember *m, uint8_t bits, bool alone);
 void zmember_set(zgroups *zs, zmember *m, const char *const *patterns, size_t n);
 /* Detach m (its connection goes). */
 void zmember_clear(zgroups *zs, zmember *m);
-/* The frame to queue for m for the live event frame f (a new reference):
+/* The frame to queue for m for the live event frame f (borrowed: valid
+ * while f is, until the next event is compressed; the queue takes its own
+ * reference):
  * the group's compressed frame when m is in step, else f compressed alone,
  * else f itself (compression not negotiated, f below min_bytes, f too big
  * for m's window when alone, or compressing did not pay). All fan-out

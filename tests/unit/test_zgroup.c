@@ -96,7 +96,7 @@ static void client_push(client *c, wsg_frame *f)
 /* Fan-out of event f to c, as conn_deliver does. */
 static void deliver(client *c, wsg_frame *f)
 {
-    client_push(c, zmember_frame(zs, &c->m, f));
+    client_push(c, frame_ref(zmember_frame(zs, &c->m, f)));
 }
 
 /* A per-connection frame (ok, pong, a replayed or last-value frame): never compressed. */

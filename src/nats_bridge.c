@@ -83,6 +83,7 @@ struct nats_bridge {
     char epoch[64];                /* epoch of the attached stream, "" before the first attach */
     char servers[512];             /* --nats as logged: host:port each, no credentials */
     int64_t unreachable_logged_ms; /* when the last nats_unreachable line was written */
+    int unreachable_seen;          /* highest attempt reported since the last connection */
     bool ever_connected;           /* else nats_bridge_connect's failed pass counts as attempt 1 */
 
     pthread_t thread;
@@ -140,6 +141,8 @@ static void nats_bridge_poke(nats_bridge *nb, bool connected, bool attach)
     pthread_mutex_lock(&nb->lock);
     nb->connected = connected;
     nb->ever_connected = nb->ever_connected || connected;
+    if (connected)
+        nb->unreachable_seen = 0; /* a new outage counts from 1 */
     nb->need_attach = nb->need_attach || attach;
     pthread_cond_signal(&nb->cond);
     pthread_mutex_unlock(&nb->lock);
@@ -180,15 +183,22 @@ static void nats_bridge_url_host(const char *url, char *out, size_t outlen)
 static void nats_bridge_unreachable(nats_bridge *nb, int attempt, const char *error)
 {
     int64_t now = nats_Now();
+    /* Under the lock, in attempt order: nats.c's reconnect thread may report
+     * attempt 2 before nats_bridge_connect has reported attempt 1 (then 1 is
+     * written first, without its error, and its late report is dropped). */
     pthread_mutex_lock(&nb->lock);
-    bool log = attempt <= 3 || now - nb->unreachable_logged_ms >= NB_UNREACHABLE_LOG_MS;
-    if (log)
-        nb->unreachable_logged_ms = now;
+    for (int a = nb->unreachable_seen + 1; a <= attempt; a++) {
+        if (a <= 3 || now - nb->unreachable_logged_ms >= NB_UNREACHABLE_LOG_MS) {
+            nb->unreachable_logged_ms = now;
+            const char *why = a == attempt ? error : NULL;
+            log_event(LOG_WARN, "nats_unreachable", "s:servers", nb->servers, "i:attempt", a,
+                      "i:retry_ms", NB_RECONNECT_WAIT_MS, why && why[0] ? "s:error" : NULL, why,
+                      NULL);
+        }
+    }
+    if (attempt > nb->unreachable_seen)
+        nb->unreachable_seen = attempt;
     pthread_mutex_unlock(&nb->lock);
-    if (log)
-        log_event(LOG_WARN, "nats_unreachable", "s:servers", nb->servers, "i:attempt", attempt,
-                  "i:retry_ms", NB_RECONNECT_WAIT_MS, error && error[0] ? "s:error" : NULL, error,
-                  NULL);
 }
 
 /* nats.c's reconnect thread, after every failed pass over the server list:
